@@ -46,10 +46,9 @@ app=$(realpath "$app")
 
 # Build only what changed; configure the first time.
 if [[ ! -f "$repo/build/CMakeCache.txt" ]]; then
-    cmake -S "$repo" -B "$repo/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DPython3_EXECUTABLE=/usr/bin/python3 </dev/null
+    cmake -S "$repo" -B "$repo/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo </dev/null
 fi
-cmake --build "$repo/build" -j "$(nproc)" </dev/null
+cmake --build "$repo/build" -j "$(nproc)" --target mod_wsgi </dev/null
 module="$repo/build/mod_wsgi.so"
 [[ -f "$module" ]] || { echo "$0: build did not produce $module" >&2; exit 1; }
 

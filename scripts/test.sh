@@ -18,7 +18,7 @@ jobs=${JOBS:-$(nproc)}
 scripts/install-deps.sh
 
 echo "== configure and build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE="$python" </dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo </dev/null
 cmake --build build -j "$jobs" </dev/null
 
 echo "== unit tests"
