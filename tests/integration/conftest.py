@@ -269,7 +269,7 @@ def render_config(
 
 
 def _log_blocks(text: str):
-    """Yield lists of parsed `wsgi:error` lines, one list per logged message + its traceback.
+    """Yield lists of (line, message) of `wsgi:error` lines: a logged message + its traceback.
 
     A traceback logged line by line continues the previous message of the same pid/tid.
     """
@@ -285,7 +285,7 @@ def _log_blocks(text: str):
             TRACEBACK_CONTINUATION.match(msg) is not None or in_traceback.get(key, False)
         )
         if cont:
-            current[key].append(raw)
+            current[key].append((raw, msg))
             if msg.startswith("Traceback (most recent call last):"):
                 in_traceback[key] = True
             elif in_traceback.get(key) and msg and not msg[0].isspace():
@@ -293,20 +293,24 @@ def _log_blocks(text: str):
         else:
             if key in current:
                 yield current.pop(key)
-            current[key] = [raw]
+            current[key] = [(raw, msg)]
             in_traceback[key] = msg.startswith("Traceback (most recent call last):")
     yield from current.values()
 
 
 def log_problems(text: str, expected: list[re.Pattern]) -> list[str]:
-    """Crash / crit lines and wsgi:error messages (with tracebacks) no expected pattern covers."""
+    """Crash / crit lines and wsgi:error messages (with tracebacks) no expected pattern covers.
+
+    Expected patterns are searched in the messages (the text after the [client ...] prefix); a
+    message is covered when the pattern matches it or any line of its traceback.
+    """
     problems = []
     for line in text.splitlines():
         if any(p.search(line) for p in CRASH_PATTERNS):
             problems.append(line)
     for block in _log_blocks(text):
-        if not any(p.search(line) for p in expected for line in block):
-            problems.extend(block)
+        if not any(p.search(msg) for p in expected for _line, msg in block):
+            problems.extend(line for line, _msg in block)
     return problems
 
 
@@ -606,9 +610,13 @@ def config_test(server_base):
 # Raw HTTP helpers
 
 
-def raw_request(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write: bool = False) -> bytes:
-    """Send `data` to 127.0.0.1:`port` and read until the server closes or `timeout` passes."""
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write: bool = False):
+    """Send `data` to 127.0.0.1:`port`, read until the server closes or `timeout` passes.
+
+    Returns (received bytes, closed) where closed is False when the timeout ended the read.
+    """
     chunks = []
+    closed = False
     deadline = time.monotonic() + timeout
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
@@ -624,11 +632,18 @@ def raw_request(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write
             except socket.timeout:
                 break
             except ConnectionResetError:
+                closed = True
                 break
             if not chunk:
+                closed = True
                 break
             chunks.append(chunk)
-    return b"".join(chunks)
+    return b"".join(chunks), closed
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write: bool = False) -> bytes:
+    """Send `data` to 127.0.0.1:`port` and read until the server closes or `timeout` passes."""
+    return raw_exchange(port, data, timeout, shutdown_write=shutdown_write)[0]
 
 
 def split_response(raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -668,3 +683,15 @@ def dechunk(body: bytes) -> tuple[bytes, bool]:
             return b"".join(out), False
         out.append(body[start : start + size])
         pos = start + size + 2
+
+
+def environ_of(response) -> dict[str, str]:
+    """The environ reported by apps/env.wsgi as {key: value} (non-str values as repr)."""
+    assert response.status_code == 200, (response.status_code, response.text[:2000])
+    return {k: v[1] for k, v in response.json().items()}
+
+
+def environ_types_of(response) -> dict[str, str]:
+    """The type names of the environ values reported by apps/env.wsgi."""
+    assert response.status_code == 200, (response.status_code, response.text[:2000])
+    return {k: v[0] for k, v in response.json().items()}

@@ -1,0 +1,139 @@
+"""wsgi.input: the file-like request body (PEP 3333 "Input and Error Streams")."""
+
+import hashlib
+import os
+
+import pytest
+import requests
+
+from conftest import raw_request, split_response
+
+CONFIG = """
+WSGIScriptAlias /input {apps}/input.wsgi
+WSGIScriptAlias /chunked {apps}/input.wsgi
+<Location /chunked>
+    WSGIChunkedRequest On
+</Location>
+"""
+
+BODY = b"line one\nline two\n\nlast line without newline"
+
+
+@pytest.fixture(scope="module")
+def server(module_apache, mpm):
+    return module_apache(CONFIG, mpm=mpm)
+
+
+def ops(server, program, body=BODY):
+    r = requests.post(server.url("/input/ops?" + program), data=body, timeout=10)
+    assert r.status_code == 200, r.text
+    return [tuple(x) for x in r.json()]
+
+
+def test_read_all_then_eof(server):
+    assert ops(server, "read,read,read:10") == [
+        ("read", BODY.decode()),
+        ("read", ""),
+        ("read:10", ""),
+    ]
+
+
+def test_read_with_size(server):
+    assert ops(server, "read:4,read:6,read:1000,read:5") == [
+        ("read:4", "line"),
+        ("read:6", " one\nl"),
+        ("read:1000", BODY[10:].decode()),
+        ("read:5", ""),
+    ]
+
+
+def test_readline(server):
+    assert ops(server, "readline,readline,readline,readline,readline") == [
+        ("readline", "line one\n"),
+        ("readline", "line two\n"),
+        ("readline", "\n"),
+        ("readline", "last line without newline"),
+        ("readline", ""),
+    ]
+
+
+def test_readline_with_size(server):
+    assert ops(server, "readline:4,readline:100,readline:3,readline") == [
+        ("readline:4", "line"),
+        ("readline:100", " one\n"),
+        ("readline:3", "lin"),
+        ("readline", "e two\n"),
+    ]
+
+
+def test_readlines(server):
+    assert ops(server, "readline,readlines,read") == [
+        ("readline", "line one\n"),
+        ("readlines", ["line two\n", "\n", "last line without newline"]),
+        ("read", ""),
+    ]
+
+
+def test_iteration(server):
+    assert ops(server, "read:5,iter,read") == [
+        ("read:5", "line "),
+        ("iter", ["one\n", "line two\n", "\n", "last line without newline"]),
+        ("read", ""),
+    ]
+
+
+def test_empty_body(server):
+    assert ops(server, "read,readline,readlines", body=b"") == [
+        ("read", ""),
+        ("readline", ""),
+        ("readlines", []),
+    ]
+
+
+def test_large_body_read_in_blocks(server):
+    body = os.urandom(5 * 1024 * 1024)
+    r = requests.post(server.url("/input/sha256"), data=body, timeout=60)
+    assert r.status_code == 200
+    assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
+
+
+def test_large_body_read_at_once(server):
+    body = os.urandom(5 * 1024 * 1024 + 17)
+    r = requests.post(server.url("/input/all"), data=body, timeout=60)
+    assert r.status_code == 200
+    assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
+
+
+def chunked_request(path: bytes, pieces) -> bytes:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    return (
+        b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n" + body
+    )
+
+
+def test_chunked_request_refused_by_default(server):
+    server.expect_log(r"chunked|411|Transfer-Encoding")
+    status, _headers, _body = split_response(
+        raw_request(server.port, chunked_request(b"/input/all", [b"abc", b"defg"]))
+    )
+    assert status.split()[1] == "411", status
+
+
+def test_chunked_request_read_with_wsgi_chunked_request_on(server):
+    pieces = [b"abc", os.urandom(70000), b"x" * 5]
+    data = b"".join(pieces)
+    status, _headers, body = split_response(raw_request(server.port, chunked_request(b"/chunked/all", pieces)))
+    assert status.split()[1] == "200", status
+    assert body == f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()
+
+
+def test_chunked_request_read_in_blocks(server):
+    def gen():
+        for i in range(20):
+            yield bytes([65 + i]) * 10000
+
+    data = b"".join(gen())
+    r = requests.post(server.url("/chunked/sha256"), data=gen(), timeout=30)
+    assert r.status_code == 200
+    assert r.text == f"{len(data)} {hashlib.sha256(data).hexdigest()}"

@@ -1,0 +1,138 @@
+"""URL to script mapping: WSGIScriptAlias forms, handlers, SCRIPT_NAME / PATH_INFO."""
+
+import pytest
+import requests
+
+from conftest import environ_of
+
+PREFIX_CONFIG = """
+WSGIScriptAlias /app {apps}/env.wsgi
+WSGIScriptAlias /dir/ {apps}/dir/
+WSGIScriptAlias /missing {apps}/no-such-script.wsgi
+WSGIScriptAliasMatch ^/match/([^/]+) {apps}/$1.wsgi
+Alias /h1 {apps}/handler
+Alias /h2 {apps}/handler
+Alias /h3 {apps}/sethandler
+<Directory {apps}/handler>
+    Options +ExecCGI
+    AddHandler wsgi-script .wsgi
+</Directory>
+<Location /h2>
+    Options -ExecCGI
+</Location>
+<Directory {apps}/sethandler>
+    Options +ExecCGI
+    SetHandler wsgi-script
+</Directory>
+"""
+
+ROOT_CONFIG = """
+Alias /static {root}/static
+WSGIScriptAlias / {apps}/env.wsgi
+"""
+
+
+@pytest.fixture(scope="module")
+def prefix_server(module_apache):
+    return module_apache(PREFIX_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def root_server(module_apache):
+    return module_apache(ROOT_CONFIG)
+
+
+def get(server, path):
+    return requests.get(server.url(path), timeout=10)
+
+
+@pytest.mark.parametrize(
+    "path, script_name, path_info",
+    [
+        ("/app", "/app", ""),
+        ("/app/", "/app", "/"),
+        ("/app/a/b", "/app", "/a/b"),
+        ("/app//a//b", "/app", "/a/b"),
+        ("/app/a%20b", "/app", "/a b"),
+        ("/app/%E9", "/app", "/\xe9"),
+        ("/app/caf%C3%A9", "/app", "/caf\xc3\xa9"),
+    ],
+)
+def test_prefix_mount_splits_script_name_and_path_info(prefix_server, path, script_name, path_info):
+    env = environ_of(get(prefix_server, path))
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path_info)
+
+
+def test_prefix_mount_passes_query_string_untouched(prefix_server):
+    env = environ_of(get(prefix_server, "/app/q?a=1&b=%20x&c"))
+    assert env["QUERY_STRING"] == "a=1&b=%20x&c"
+    assert env["PATH_INFO"] == "/q"
+
+
+def test_prefix_is_matched_on_segment_boundary(prefix_server):
+    r = get(prefix_server, "/appx")
+    assert r.status_code == 404
+    assert "SCRIPT_NAME" not in r.text
+
+
+@pytest.mark.parametrize(
+    "path, script_name, path_info",
+    [("/", "", "/"), ("/x", "", "/x"), ("/x/y/", "", "/x/y/")],
+)
+def test_root_mount(root_server, path, script_name, path_info):
+    env = environ_of(get(root_server, path))
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path_info)
+
+
+def test_alias_beside_root_mount_still_serves_static_files(root_server):
+    r = get(root_server, "/static/hello.txt")
+    assert r.status_code == 200
+    assert r.text == "static hello\n"
+
+
+def test_directory_form_picks_script_by_next_segment(prefix_server):
+    one = get(prefix_server, "/dir/one.wsgi/x/y").json()
+    assert one == {"script": "one", "SCRIPT_NAME": "/dir/one.wsgi", "PATH_INFO": "/x/y"}
+    two = get(prefix_server, "/dir/two.wsgi").json()
+    assert two == {"script": "two", "SCRIPT_NAME": "/dir/two.wsgi", "PATH_INFO": ""}
+
+
+def test_directory_form_missing_script_is_404(prefix_server):
+    prefix_server.expect_log(r"no-such|not found|unable to stat|does not exist")
+    assert get(prefix_server, "/dir/no-such.wsgi").status_code == 404
+
+
+def test_file_form_missing_script_is_404(prefix_server):
+    prefix_server.expect_log(r"no-such-script|not found|unable to stat|does not exist")
+    assert get(prefix_server, "/missing").status_code == 404
+
+
+def test_script_alias_match_substitutes_groups(prefix_server):
+    r = get(prefix_server, "/match/hello")
+    assert r.status_code == 200
+    assert r.text == "Hello World!"
+    env = environ_of(get(prefix_server, "/match/env/extra/path"))
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/match/env", "/extra/path")
+
+
+def test_script_alias_match_without_match_is_not_handled(prefix_server):
+    assert get(prefix_server, "/match").status_code == 404
+
+
+def test_add_handler_with_exec_cgi(prefix_server):
+    r = get(prefix_server, "/h1/where.wsgi/more")
+    assert r.status_code == 200
+    assert r.json() == {"script": "handler", "SCRIPT_NAME": "/h1/where.wsgi", "PATH_INFO": "/more"}
+
+
+def test_add_handler_without_exec_cgi_is_forbidden(prefix_server):
+    prefix_server.expect_log(r"ExecCGI")
+    r = get(prefix_server, "/h2/where.wsgi")
+    assert r.status_code == 403
+    assert "SCRIPT_NAME" not in r.text
+
+
+def test_set_handler_runs_any_file_as_script(prefix_server):
+    r = get(prefix_server, "/h3/where.py")
+    assert r.status_code == 200
+    assert r.json() == {"script": "sethandler", "SCRIPT_NAME": "/h3/where.py", "PATH_INFO": ""}
