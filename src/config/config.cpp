@@ -1,0 +1,63 @@
+#include "config/config.hpp"
+
+#include <http_config.h>
+
+#include "apache/log.hpp"
+#include "apache/pool.hpp"
+
+namespace wsgi::config {
+namespace {
+
+template <class T>
+void inherit(std::optional<T>& merged, const std::optional<T>& base,
+             const std::optional<T>& add) {
+    merged = add ? add : base;
+}
+
+}  // namespace
+
+void* create_server_config(apr_pool_t* pool, server_rec*) noexcept {
+    return apache::make_pool_object<ServerConfig>(pool);
+}
+
+void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexcept {
+    const auto& base = *static_cast<ServerConfig*>(base_ptr);
+    const auto& add = *static_cast<ServerConfig*>(add_ptr);
+    auto* merged = apache::make_pool_object<ServerConfig>(pool);
+    // A virtual host's aliases are tried before the main server's.
+    merged->aliases = add.aliases;
+    merged->aliases.insert(merged->aliases.end(), base.aliases.begin(), base.aliases.end());
+    merged->python_path = base.python_path;
+    inherit(merged->case_sensitivity, base.case_sensitivity, add.case_sensitivity);
+    return merged;
+}
+
+void* create_dir_config(apr_pool_t* pool, char*) noexcept {
+    return apache::make_pool_object<DirConfig>(pool);
+}
+
+void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexcept {
+    const auto& base = *static_cast<DirConfig*>(base_ptr);
+    const auto& add = *static_cast<DirConfig*>(add_ptr);
+    auto* merged = apache::make_pool_object<DirConfig>(pool);
+    inherit(merged->application_group, base.application_group, add.application_group);
+    inherit(merged->process_group, base.process_group, add.process_group);
+    inherit(merged->callable_object, base.callable_object, add.callable_object);
+    inherit(merged->pass_authorization, base.pass_authorization, add.pass_authorization);
+    inherit(merged->chunked_request, base.chunked_request, add.chunked_request);
+    inherit(merged->enable_sendfile, base.enable_sendfile, add.enable_sendfile);
+    inherit(merged->error_override, base.error_override, add.error_override);
+    inherit(merged->script_reloading, base.script_reloading, add.script_reloading);
+    inherit(merged->map_head_to_get, base.map_head_to_get, add.map_head_to_get);
+    return merged;
+}
+
+ServerConfig& server_config(server_rec* s) {
+    return *static_cast<ServerConfig*>(ap_get_module_config(s->module_config, &wsgi_module));
+}
+
+DirConfig& dir_config(request_rec* r) {
+    return *static_cast<DirConfig*>(ap_get_module_config(r->per_dir_config, &wsgi_module));
+}
+
+}  // namespace wsgi::config

@@ -1,0 +1,62 @@
+#pragma once
+// Per-server and per-directory configuration of the module, owned by Apache's configuration
+// pools (apache/pool.hpp). Per-directory values are std::optional: unset means "inherit",
+// so merging is one rule (child if set, else parent) and defaults apply only at use.
+// Directive contexts and defaults follow the mod_wsgi "Configuration Directives" docs.
+
+// httpd.h first: ap_regex.h relies on its definitions.
+#include <httpd.h>
+// clang-format off
+#include <ap_regex.h>
+// clang-format on
+#include <apr_pools.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/options.hpp"
+
+namespace wsgi::config {
+
+// One WSGIScriptAlias / WSGIScriptAliasMatch.
+struct ScriptAlias {
+    std::string location;         // URL prefix, or the regex source for ...Match
+    ap_regex_t* regex = nullptr;  // compiled in the config pool for ...Match
+    std::string target;           // script file or directory (may hold $N for ...Match)
+    ScriptAliasOptions options;
+};
+
+// Server-level settings (main server and virtual hosts).
+struct ServerConfig {
+    std::vector<ScriptAlias> aliases;
+    // Main server only (GLOBAL_ONLY directives).
+    std::vector<std::string> python_path;      // WSGIPythonPath
+    std::optional<bool> case_sensitivity;      // WSGICaseSensitivity, default On here
+};
+
+// Directory-level settings; also the server's defaults when a directive is given at server
+// level (Apache passes the server's default per-dir config to the directive then).
+struct DirConfig {
+    std::optional<std::string> application_group;  // WSGIApplicationGroup
+    std::optional<std::string> process_group;      // WSGIProcessGroup
+    std::optional<std::string> callable_object;    // WSGICallableObject
+    std::optional<bool> pass_authorization;        // WSGIPassAuthorization, default Off
+    std::optional<bool> chunked_request;           // WSGIChunkedRequest, default Off
+    std::optional<bool> enable_sendfile;           // WSGIEnableSendfile, default Off
+    std::optional<bool> error_override;            // WSGIErrorOverride, default Off
+    std::optional<bool> script_reloading;          // WSGIScriptReloading, default On
+    std::optional<MapHeadToGet> map_head_to_get;   // WSGIMapHEADToGET, default Auto
+};
+
+// Apache config hooks (module record slots). noexcept: they only allocate in pools.
+void* create_server_config(apr_pool_t* pool, server_rec* s) noexcept;
+void* merge_server_config(apr_pool_t* pool, void* base, void* add) noexcept;
+void* create_dir_config(apr_pool_t* pool, char* dir) noexcept;
+void* merge_dir_config(apr_pool_t* pool, void* base, void* add) noexcept;
+
+// The module's configuration for a server / a request's directory.
+ServerConfig& server_config(server_rec* s);
+DirConfig& dir_config(request_rec* r);
+
+}  // namespace wsgi::config

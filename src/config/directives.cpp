@@ -1,0 +1,176 @@
+#include "config/directives.hpp"
+
+#include <apr_strings.h>
+#include <http_core.h>
+
+#include <exception>
+#include <string>
+
+#include "common/text.hpp"
+#include "config/config.hpp"
+#include "config/options.hpp"
+
+namespace wsgi::config {
+namespace {
+
+// Runs a directive body; any C++ exception becomes a configuration error naming the
+// directive, so none crosses into httpd.
+template <class Body>
+const char* barrier(cmd_parms* cmd, Body&& body) noexcept {
+    try {
+        std::string error = body();
+        if (error.empty()) {
+            return nullptr;
+        }
+        return apr_pstrdup(cmd->pool, error.c_str());
+    } catch (const std::exception& e) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, e.what());
+    } catch (...) {
+        return apr_psprintf(cmd->pool, "%s: internal error", cmd->directive->directive);
+    }
+}
+
+std::string directive_name(cmd_parms* cmd) { return cmd->directive->directive; }
+
+const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) {
+            return err;
+        }
+        const bool is_match = cmd->info != nullptr;
+        std::string location = ap_getword_conf(cmd->temp_pool, &args);
+        std::string target = ap_getword_conf(cmd->temp_pool, &args);
+        if (location.empty() || target.empty()) {
+            return directive_name(cmd) + " requires a URL and a file or directory path";
+        }
+        ScriptAlias alias;
+        alias.location = location;
+        alias.target = target;
+        while (*args != '\0') {
+            std::string word = ap_getword_conf(cmd->temp_pool, &args);
+            if (word.empty()) {
+                break;
+            }
+            if (auto error = parse_script_alias_option(word, alias.options)) {
+                return directive_name(cmd) + ": " + *error;
+            }
+        }
+        if (is_match) {
+            alias.regex = ap_pregcomp(cmd->pool, location.c_str(), AP_REG_EXTENDED);
+            if (alias.regex == nullptr) {
+                return directive_name(cmd) + ": regular expression '" + location +
+                       "' could not be compiled";
+            }
+        }
+        server_config(cmd->server).aliases.push_back(std::move(alias));
+        return {};
+    });
+}
+
+template <std::optional<std::string> DirConfig::*Field>
+const char* set_dir_string(cmd_parms* cmd, void* mconfig, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (*value == '\0') {
+            return directive_name(cmd) + " requires a non-empty value";
+        }
+        static_cast<DirConfig*>(mconfig)->*Field = std::string(value);
+        return {};
+    });
+}
+
+template <std::optional<bool> DirConfig::*Field>
+const char* set_dir_flag(cmd_parms* cmd, void* mconfig, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        auto flag = parse_on_off(value);
+        if (!flag) {
+            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
+        }
+        static_cast<DirConfig*>(mconfig)->*Field = *flag;
+        return {};
+    });
+}
+
+const char* set_map_head_to_get(cmd_parms* cmd, void* mconfig, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        auto mode = parse_map_head_to_get(value);
+        if (!mode) {
+            return directive_name(cmd) + " must be Off, On or Auto, not '" + value + "'";
+        }
+        static_cast<DirConfig*>(mconfig)->map_head_to_get = *mode;
+        return {};
+    });
+}
+
+const char* set_case_sensitivity(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto flag = parse_on_off(value);
+        if (!flag) {
+            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
+        }
+        server_config(cmd->server).case_sensitivity = *flag;
+        return {};
+    });
+}
+
+const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto dirs = common::split_path_list(value);
+        if (dirs.empty()) {
+            return directive_name(cmd) + " requires at least one directory";
+        }
+        auto& path = server_config(cmd->server).python_path;
+        path.insert(path.end(), dirs.begin(), dirs.end());
+        return {};
+    });
+}
+
+// httpd's AP_INIT_* macros do not cast handlers in C++ (no designated initialisers there).
+template <class F>
+cmd_func as_cmd_func(F f) {
+    return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(f));
+}
+
+constexpr int kDirLevel = OR_FILEINFO;  // S V D and .htaccess with AllowOverride FileInfo
+constexpr int kServerAndDir = RSRC_CONF | ACCESS_CONF;
+
+}  // namespace
+
+const command_rec kDirectives[] = {
+    {"WSGIScriptAlias", as_cmd_func(set_script_alias), nullptr, RSRC_CONF, RAW_ARGS,
+     "Map a URL prefix to a WSGI script file or directory: URL PATH [option=value ...]."},
+    {"WSGIScriptAliasMatch", as_cmd_func(set_script_alias), reinterpret_cast<void*>(1),
+     RSRC_CONF, RAW_ARGS,
+     "Map a URL regular expression to a WSGI script: REGEX PATH [option=value ...]."},
+    {"WSGIApplicationGroup",
+     as_cmd_func(set_dir_string<&DirConfig::application_group>), nullptr, kServerAndDir,
+     TAKE1, "Application group (Python interpreter) the WSGI application runs in."},
+    {"WSGIProcessGroup", as_cmd_func(set_dir_string<&DirConfig::process_group>), nullptr,
+     kServerAndDir, TAKE1, "Process group the WSGI application runs in (%{GLOBAL}: embedded)."},
+    {"WSGICallableObject", as_cmd_func(set_dir_string<&DirConfig::callable_object>),
+     nullptr, kDirLevel, TAKE1, "Name of the WSGI application object in the script."},
+    {"WSGIPassAuthorization", as_cmd_func(set_dir_flag<&DirConfig::pass_authorization>),
+     nullptr, kDirLevel, TAKE1, "On|Off: pass the Authorization header to the application."},
+    {"WSGIChunkedRequest", as_cmd_func(set_dir_flag<&DirConfig::chunked_request>), nullptr,
+     kDirLevel, TAKE1, "On|Off: accept request bodies with Transfer-Encoding: chunked."},
+    {"WSGIEnableSendfile", as_cmd_func(set_dir_flag<&DirConfig::enable_sendfile>), nullptr,
+     kDirLevel, TAKE1, "On|Off: let wsgi.file_wrapper responses use sendfile()."},
+    {"WSGIErrorOverride", as_cmd_func(set_dir_flag<&DirConfig::error_override>), nullptr,
+     kDirLevel, TAKE1, "On|Off: replace application error pages by Apache's ErrorDocument."},
+    {"WSGIScriptReloading", as_cmd_func(set_dir_flag<&DirConfig::script_reloading>), nullptr,
+     kDirLevel, TAKE1, "On|Off: reload a WSGI script when its file changes."},
+    {"WSGIMapHEADToGET", as_cmd_func(set_map_head_to_get), nullptr, kDirLevel, TAKE1,
+     "Off|On|Auto: present HEAD requests to the application as GET."},
+    {"WSGICaseSensitivity", as_cmd_func(set_case_sensitivity), nullptr, RSRC_CONF, TAKE1,
+     "On|Off: whether file names are case sensitive (script module names)."},
+    {"WSGIPythonPath", as_cmd_func(set_python_path), nullptr, RSRC_CONF, TAKE1,
+     "Colon-separated directories added to sys.path with site.addsitedir()."},
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
+};
+
+}  // namespace wsgi::config

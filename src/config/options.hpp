@@ -1,0 +1,63 @@
+#pragma once
+// Pure parsers for WSGI* directive values and for the %{...} names of application groups,
+// process groups and callable objects (mod_wsgi docs: "WSGIApplicationGroup",
+// "WSGIScriptAlias", "WSGICallableObject"). No httpd, no Python: unit-tested directly.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wsgi::config {
+
+// WSGIMapHEADToGET: whether a HEAD request reaches the application as GET.
+enum class MapHeadToGet { kOff, kOn, kAuto };
+
+// Parses "Off" / "On" / "Auto" (case-insensitive). Returns nullopt for anything else.
+std::optional<MapHeadToGet> parse_map_head_to_get(std::string_view value);
+
+// Parses "On" / "Off" (case-insensitive). Returns nullopt for anything else.
+std::optional<bool> parse_on_off(std::string_view value);
+
+// The options accepted after the target of WSGIScriptAlias / WSGIScriptAliasMatch.
+struct ScriptAliasOptions {
+    std::optional<std::string> process_group;
+    std::optional<std::string> application_group;
+    std::optional<std::string> callable_object;
+    std::optional<bool> pass_authorization;
+};
+
+// Parses one "name=value" option word into `options`. Returns an error message (naming the
+// option) for an unknown option, a missing '=', an empty value or a bad On/Off value.
+std::optional<std::string> parse_script_alias_option(std::string_view word,
+                                                     ScriptAliasOptions& options);
+
+// What the %{...} expansions of a request need to know.
+struct RequestIdentity {
+    std::string_view server_hostname;  // ServerName of the (virtual) server
+    unsigned port = 80;                // the server port of the request
+    std::string_view script_name;      // SCRIPT_NAME as given to the application
+};
+
+// Looks up a variable for %{ENV:NAME}: request notes, then the request environment
+// (SetEnv, mod_rewrite [E=]), then the process environment. Returns nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+// Expands an application group name. nullopt (not configured) means %{RESOURCE}, the
+// default; %{GLOBAL} is "" (the main interpreter); %{SERVER} is "host[:port]";
+// %{RESOURCE} is "host[:port]|SCRIPT_NAME"; %{ENV:NAME} is the variable's value (the spec
+// itself when unset); anything else is a literal name. The port is left out when 80 or 443.
+std::string expand_application_group(const std::optional<std::string>& spec,
+                                     const RequestIdentity& identity, const EnvLookup& lookup);
+
+// Expands a process group name. nullopt and %{GLOBAL} are "" (embedded mode); other
+// expansions as for application groups.
+std::string expand_process_group(const std::optional<std::string>& spec,
+                                 const RequestIdentity& identity, const EnvLookup& lookup);
+
+// Expands the WSGI callable's name: nullopt is "application"; %{ENV:NAME} is the variable's
+// value, or "application" when unset.
+std::string expand_callable_object(const std::optional<std::string>& spec,
+                                   const EnvLookup& lookup);
+
+}  // namespace wsgi::config

@@ -1,0 +1,39 @@
+// The module record: the one symbol Apache looks up (`LoadModule wsgi_module ...`), the
+// directive table and hook registration. Everything else lives in the layers below.
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "config/config.hpp"
+#include "config/directives.hpp"
+#include "wsgi/handler.hpp"
+
+namespace {
+
+void register_hooks(apr_pool_t*) noexcept {
+    // After mod_alias (Alias beats a WSGIScriptAlias at "/"), before mod_userdir and
+    // mod_vhost_alias, as mod_wsgi orders itself.
+    static const char* const kBefore[] = {"mod_alias.c", nullptr};
+    static const char* const kAfter[] = {"mod_userdir.c", "mod_vhost_alias.c", nullptr};
+    ap_hook_post_config(wsgi::wsgi::post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(wsgi::wsgi::child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(wsgi::wsgi::translate_name, kBefore, kAfter, APR_HOOK_MIDDLE);
+    ap_hook_handler(wsgi::wsgi::handle_request, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+}  // namespace
+
+extern "C" {
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA wsgi_module = {
+    STANDARD20_MODULE_STUFF,
+    wsgi::config::create_dir_config,
+    wsgi::config::merge_dir_config,
+    wsgi::config::create_server_config,
+    wsgi::config::merge_server_config,
+    wsgi::config::kDirectives,
+    register_hooks,
+    AP_MODULE_FLAG_ALWAYS_MERGE,
+};
+}

@@ -1,0 +1,606 @@
+#include "wsgi/adapter.hpp"
+
+#include <apr_buckets.h>
+#include <apr_portable.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apache/log.hpp"
+#include "common/http_validate.hpp"
+#include "common/text.hpp"
+#include "python/error.hpp"
+#include "python/gil.hpp"
+#include "python/ref.hpp"
+#include "wsgi/environ.hpp"
+#include "wsgi/errors.hpp"
+#include "wsgi/file_wrapper.hpp"
+#include "wsgi/input.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+using python::GilRelease;
+using python::Ref;
+
+// How a block of body data is passed down the output filters.
+enum class Pass {
+    kFlush,    // stream it to the client now (PEP 3333: no buffering of yielded blocks)
+    kNoFlush,  // more data follows at once (the items of a list or tuple)
+    kEos,      // the last block: data and end of stream together, so Apache can still set
+               // Content-Length itself for a one-brigade response
+};
+
+// Hop-by-hop headers, which PEP 3333 ("Other HTTP Features") forbids applications to send:
+// Apache owns the connection and the transfer coding.
+bool is_hop_by_hop(std::string_view name) {
+    static constexpr std::string_view kNames[] = {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "trailers", "transfer-encoding", "upgrade"};
+    for (auto hop : kNames) {
+        if (common::iequals(name, hop)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A native string (str) as latin-1 bytes (PEP 3333 "Unicode Issues"). Sets an exception
+// and returns nullopt when `object` is not a str or not latin-1.
+std::optional<std::string> latin1(PyObject* object, const char* what) {
+    if (!PyUnicode_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "expected unicode object for %s, value of type %.200s found",
+                     what, Py_TYPE(object)->tp_name);
+        return std::nullopt;
+    }
+    Ref bytes = Ref::steal(PyUnicode_AsLatin1String(object));
+    if (!bytes) {
+        return std::nullopt;
+    }
+    return std::string(PyBytes_AS_STRING(bytes.get()),
+                       static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.get())));
+}
+
+apr_status_t close_duplicate_fd(void* data) noexcept {
+    close(static_cast<int>(reinterpret_cast<intptr_t>(data)));
+    return APR_SUCCESS;
+}
+
+// The response side of one request: start_response, write() and the response iterable.
+class Response {
+public:
+    Response(request_rec* r, const RequestSettings& settings)
+        : r_(r), settings_(settings),
+          brigade_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
+
+    // PEP 3333 start_response. Returns false with an exception set.
+    bool start_response(PyObject* args, PyObject* kwargs);
+    // The write() callable. New reference to None, or nullptr with an exception set.
+    PyObject* write(PyObject* data);
+
+    // Sends the response iterable. Returns false with an exception set on failure.
+    bool send_iterable(PyObject* result);
+    // Ends a response whose body was sent: headers if still pending, EOS, the
+    // Content-Length check. Returns false with an exception set when nothing was sent and
+    // start_response was never called.
+    bool finish();
+    // Cuts the response after headers went out: the client must see it as incomplete.
+    void abort();
+
+    bool headers_sent() const { return headers_sent_; }
+    bool client_gone() const { return client_gone_; }
+
+private:
+    bool commit_headers();
+    bool send_block(const char* data, std::size_t length, Pass pass);
+    enum class FileResult { kSent, kNotAFile, kFailed };
+    FileResult send_file(PyObject* filelike);
+    bool pass_brigade();
+
+    request_rec* r_;
+    const RequestSettings& settings_;
+    apr_bucket_brigade* brigade_;
+    bool status_set_ = false;
+    bool headers_sent_ = false;
+    bool eos_sent_ = false;
+    bool client_gone_ = false;
+    int status_ = 0;
+    std::string status_line_;
+    std::vector<std::pair<std::string, std::string>> headers_;
+    std::optional<std::int64_t> content_length_;
+    std::int64_t sent_ = 0;
+};
+
+struct AdapterObject {
+    PyObject_HEAD
+    Response* response;  // null once the request is over
+};
+
+bool Response::start_response(PyObject* args, PyObject* kwargs) {
+    static const char* kKeywords[] = {"status", "response_headers", "exc_info", nullptr};
+    PyObject* status = nullptr;
+    PyObject* headers = nullptr;
+    PyObject* exc_info = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response",
+                                     const_cast<char**>(kKeywords), &status, &headers,
+                                     &exc_info)) {
+        return false;
+    }
+    if (exc_info != Py_None) {
+        if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+            PyErr_SetString(PyExc_TypeError, "exc_info argument must be a tuple of 3 items");
+            return false;
+        }
+        if (headers_sent_) {
+            // PEP 3333: re-raise the original exception once headers went out.
+            PyObject* type = PyTuple_GET_ITEM(exc_info, 0);
+            PyObject* value = PyTuple_GET_ITEM(exc_info, 1);
+            PyObject* traceback = PyTuple_GET_ITEM(exc_info, 2);
+            PyErr_Restore(Py_NewRef(type), Py_NewRef(value),
+                          traceback == Py_None ? nullptr : Py_NewRef(traceback));
+            return false;
+        }
+    } else if (status_set_) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        headers_sent_ ? "headers have already been sent"
+                                      : "start_response() called a second time without exc_info");
+        return false;
+    }
+
+    auto status_line = latin1(status, "status");
+    if (!status_line) {
+        return false;
+    }
+    if (auto error = common::check_status_line(*status_line)) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(),
+                     common::escape_log_text(*status_line).c_str());
+        return false;
+    }
+    if (!PyList_Check(headers)) {
+        PyErr_Format(PyExc_TypeError, "response headers must be a list, not %.200s",
+                     Py_TYPE(headers)->tp_name);
+        return false;
+    }
+    std::vector<std::pair<std::string, std::string>> parsed;
+    std::optional<std::int64_t> content_length;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); ++i) {
+        PyObject* item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "list of tuple values expected, value of type %.200s found",
+                         Py_TYPE(item)->tp_name);
+            return false;
+        }
+        if (PyTuple_GET_SIZE(item) != 2) {
+            PyErr_Format(PyExc_ValueError, "tuple of length 2 expected, length is %zd",
+                         PyTuple_GET_SIZE(item));
+            return false;
+        }
+        auto name = latin1(PyTuple_GET_ITEM(item, 0), "header name");
+        if (!name) {
+            return false;
+        }
+        auto value = latin1(PyTuple_GET_ITEM(item, 1), "header value");
+        if (!value) {
+            return false;
+        }
+        std::string shown = common::escape_log_text(*name);
+        if (auto error = common::check_header_name(*name)) {
+            PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(), shown.c_str());
+            return false;
+        }
+        if (auto error = common::check_header_value(*value)) {
+            PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown.c_str());
+            return false;
+        }
+        if (is_hop_by_hop(*name)) {
+            PyErr_Format(PyExc_ValueError, "hop-by-hop header '%s' is not allowed (PEP 3333)",
+                         shown.c_str());
+            return false;
+        }
+        if (common::iequals(*name, "Content-Length")) {
+            content_length = common::parse_content_length(*value);
+            if (!content_length) {
+                PyErr_Format(PyExc_ValueError, "invalid Content-Length header value: '%s'",
+                             common::escape_log_text(*value).c_str());
+                return false;
+            }
+        }
+        parsed.emplace_back(std::move(*name), std::move(*value));
+    }
+    status_ = std::stoi(status_line->substr(0, 3));
+    status_line_ = std::move(*status_line);
+    headers_ = std::move(parsed);
+    content_length_ = content_length;
+    status_set_ = true;
+    return true;
+}
+
+bool Response::commit_headers() {
+    if (!status_set_) {
+        PyErr_SetString(PyExc_RuntimeError, "response has not been started");
+        return false;
+    }
+    r_->status = status_;
+    r_->status_line = apr_pstrmemdup(r_->pool, status_line_.data(), status_line_.size());
+    for (const auto& [name, value] : headers_) {
+        // Copies into the request pool: Apache may use them after the Python strings are
+        // gone (CVE-2014-0242).
+        const char* pooled = apr_pstrmemdup(r_->pool, value.data(), value.size());
+        if (common::iequals(name, "Content-Type")) {
+            ap_set_content_type(r_, pooled);
+        } else if (common::iequals(name, "Content-Length")) {
+            continue;
+        } else {
+            apr_table_addn(r_->headers_out, apr_pstrmemdup(r_->pool, name.data(), name.size()),
+                           pooled);
+        }
+    }
+    if (content_length_) {
+        ap_set_content_length(r_, *content_length_);
+    }
+    headers_sent_ = true;
+    return true;
+}
+
+bool Response::pass_brigade() {
+    apr_status_t status;
+    {
+        GilRelease release;
+        status = ap_pass_brigade(r_->output_filters, brigade_);
+        apr_brigade_cleanup(brigade_);
+    }
+    if (status != APR_SUCCESS || r_->connection->aborted) {
+        client_gone_ = true;
+        char reason[128];
+        apr_strerror(status, reason, sizeof(reason));
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi failed to write response data: %s",
+                     status == APR_SUCCESS ? "client connection closed" : reason);
+        return false;
+    }
+    return true;
+}
+
+bool Response::send_block(const char* data, std::size_t length, Pass pass) {
+    if (client_gone_) {
+        PyErr_SetString(PyExc_OSError,
+                        "Apache/mod_wsgi failed to write response data: client connection closed");
+        return false;
+    }
+    if (!headers_sent_ && !commit_headers()) {
+        return false;
+    }
+    if (content_length_) {
+        // Never more than the declared Content-Length (PEP 3333).
+        auto remaining = static_cast<std::size_t>(*content_length_ - sent_);
+        if (length > remaining) {
+            length = remaining;
+        }
+    }
+    if (length > 0) {
+        // Transient: Apache copies the bytes if it must keep them past ap_pass_brigade.
+        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_transient_create(
+                                              data, length, r_->connection->bucket_alloc));
+    }
+    if (pass == Pass::kFlush) {
+        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_flush_create(r_->connection->bucket_alloc));
+    } else if (pass == Pass::kEos) {
+        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+        eos_sent_ = true;
+    }
+    if (APR_BRIGADE_EMPTY(brigade_)) {
+        return true;
+    }
+    sent_ += static_cast<std::int64_t>(length);
+    return pass_brigade();
+}
+
+PyObject* Response::write(PyObject* data) {
+    if (!status_set_) {
+        PyErr_SetString(PyExc_RuntimeError, "response has not been started");
+        return nullptr;
+    }
+    if (!PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "byte string value expected, value of type %.200s found",
+                     Py_TYPE(data)->tp_name);
+        return nullptr;
+    }
+    Py_ssize_t length = PyBytes_GET_SIZE(data);
+    if (!send_block(PyBytes_AS_STRING(data), static_cast<std::size_t>(length), Pass::kFlush)) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+Response::FileResult Response::send_file(PyObject* filelike) {
+    Ref fileno = Ref::steal(PyObject_CallMethod(filelike, "fileno", nullptr));
+    Ref position = fileno ? Ref::steal(PyObject_CallMethod(filelike, "tell", nullptr)) : Ref();
+    if (!position) {
+        PyErr_Clear();
+        return FileResult::kNotAFile;
+    }
+    int fd = PyObject_AsFileDescriptor(fileno.get());
+    long long offset = PyLong_AsLongLong(position.get());
+    struct stat info;
+    if (fd < 0 || offset < 0 || fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        PyErr_Clear();
+        return FileResult::kNotAFile;
+    }
+    std::int64_t length = info.st_size > offset ? info.st_size - offset : 0;
+    if (content_length_ && *content_length_ < length) {
+        length = *content_length_;
+    }
+    if (!content_length_) {
+        content_length_ = length;
+    }
+    if (!commit_headers()) {
+        return FileResult::kFailed;
+    }
+    if (length > 0) {
+        // A duplicate descriptor closed with the request pool, which Apache destroys only
+        // after the response is written: the application may close its file at once.
+        int duplicate = dup(fd);
+        if (duplicate < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return FileResult::kFailed;
+        }
+        apr_pool_cleanup_register(r_->pool, reinterpret_cast<void*>(intptr_t{duplicate}),
+                                  close_duplicate_fd, apr_pool_cleanup_null);
+        apr_file_t* file = nullptr;
+        apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_LARGEFILE;
+        if (settings_.enable_sendfile) {
+            flags |= APR_FOPEN_SENDFILE_ENABLED;
+        }
+        apr_os_file_put(&file, &duplicate, flags, r_->pool);
+        apr_bucket* first = apr_brigade_insert_file(brigade_, file, offset, length, r_->pool);
+        for (apr_bucket* b = first; b != APR_BRIGADE_SENTINEL(brigade_); b = APR_BUCKET_NEXT(b)) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
+    }
+    sent_ = length;
+    if (sent_ == *content_length_) {
+        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+        eos_sent_ = true;
+    }
+    return pass_brigade() ? FileResult::kSent : FileResult::kFailed;
+}
+
+bool Response::send_iterable(PyObject* result) {
+    Py_ssize_t block_size = 0;
+    if (PyObject* filelike = file_wrapper_filelike(result, &block_size)) {
+        if (!status_set_) {
+            PyErr_SetString(PyExc_RuntimeError, "response has not been started");
+            return false;
+        }
+        switch (send_file(filelike)) {
+            case FileResult::kSent:
+                return true;
+            case FileResult::kFailed:
+                return false;
+            case FileResult::kNotAFile:
+                break;
+        }
+    }
+    const bool is_sequence = PyList_CheckExact(result) || PyTuple_CheckExact(result);
+    Py_ssize_t items_left = is_sequence ? PySequence_Fast_GET_SIZE(result) : -1;
+    Ref iterator = Ref::steal(PyObject_GetIter(result));
+    if (!iterator) {
+        return false;
+    }
+    while (Ref item = Ref::steal(PyIter_Next(iterator.get()))) {
+        if (!PyBytes_Check(item.get())) {
+            PyErr_Format(PyExc_TypeError,
+                         "sequence of byte string values expected, value of type %.200s found",
+                         Py_TYPE(item.get())->tp_name);
+            return false;
+        }
+        auto length = static_cast<std::size_t>(PyBytes_GET_SIZE(item.get()));
+        Pass pass = Pass::kFlush;
+        if (is_sequence) {
+            --items_left;
+            bool complete = !content_length_ ||
+                            sent_ + static_cast<std::int64_t>(length) >= *content_length_;
+            pass = items_left == 0 && complete ? Pass::kEos : Pass::kNoFlush;
+        }
+        // PEP 3333: headers wait for the first non-empty block.
+        if (length == 0 && pass != Pass::kEos) {
+            continue;
+        }
+        if (!send_block(PyBytes_AS_STRING(item.get()), length, pass)) {
+            return false;
+        }
+        if (content_length_ && sent_ >= *content_length_) {
+            break;
+        }
+    }
+    return !PyErr_Occurred();
+}
+
+bool Response::finish() {
+    if (eos_sent_) {
+        return true;
+    }
+    if (!headers_sent_ && !commit_headers()) {
+        return false;
+    }
+    if (content_length_ && sent_ < *content_length_ && !r_->header_only) {
+        GilRelease release;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r_,
+                      "WSGI0010: Response of WSGI script '%s' shorter than its Content-Length "
+                      "(%" APR_INT64_T_FMT " of %" APR_INT64_T_FMT " bytes); closing the "
+                      "connection.",
+                      settings_.script_filename.c_str(), sent_, *content_length_);
+        abort();
+        return true;
+    }
+    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+    eos_sent_ = true;
+    if (!pass_brigade()) {
+        PyErr_Clear();
+    }
+    return true;
+}
+
+void Response::abort() {
+    // As mod_proxy does for a backend that broke mid-body: an error bucket keeps the chunked
+    // encoding from being terminated, and the connection is not kept alive.
+    r_->connection->keepalive = AP_CONN_CLOSE;
+    if (eos_sent_) {
+        return;
+    }
+    apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
+    APR_BRIGADE_INSERT_TAIL(brigade_,
+                            ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, alloc));
+    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(alloc));
+    eos_sent_ = true;
+    GilRelease release;
+    ap_pass_brigade(r_->output_filters, brigade_);
+    apr_brigade_cleanup(brigade_);
+}
+
+// ---- the Python face: start_response and write ----
+
+PyObject* adapter_start_response(PyObject* obj, PyObject* args, PyObject* kwargs) noexcept {
+    auto* self = reinterpret_cast<AdapterObject*>(obj);
+    if (self->response == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "start_response() called after the request ended");
+        return nullptr;
+    }
+    try {
+        if (!self->response->start_response(args, kwargs)) {
+            return nullptr;
+        }
+        return PyObject_GetAttrString(obj, "write");
+    } catch (...) {
+        PyErr_SetString(PyExc_RuntimeError, "internal error in start_response()");
+        return nullptr;
+    }
+}
+
+PyObject* adapter_write(PyObject* obj, PyObject* data) noexcept {
+    auto* self = reinterpret_cast<AdapterObject*>(obj);
+    if (self->response == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "write() called after the request ended");
+        return nullptr;
+    }
+    try {
+        return self->response->write(data);
+    } catch (...) {
+        PyErr_SetString(PyExc_RuntimeError, "internal error in write()");
+        return nullptr;
+    }
+}
+
+PyMethodDef kAdapterMethods[] = {
+    {"start_response", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
+                           adapter_start_response)),
+     METH_VARARGS | METH_KEYWORDS, "start_response(status, response_headers, exc_info=None)"},
+    {"write", adapter_write, METH_O, "write(data): send bytes of the response body now."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject make_adapter_type() {
+    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+    type.tp_name = "mod_wsgi.Adapter";
+    type.tp_basicsize = sizeof(AdapterObject);
+    type.tp_dealloc = [](PyObject* obj) noexcept { Py_TYPE(obj)->tp_free(obj); };
+    type.tp_flags = Py_TPFLAGS_DEFAULT;
+    type.tp_doc = "The response side of one request.";
+    type.tp_methods = kAdapterMethods;
+    return type;
+}
+
+PyTypeObject g_adapter_type = make_adapter_type();
+
+// Logs the pending exception as the application's failure, with its traceback.
+void log_application_error(request_rec* r, const RequestSettings& settings) {
+    auto lines = python::take_exception_lines();
+    GilRelease release;
+    apache::log_lines(APLOG_ERR, r, nullptr,
+                      "WSGI0002: Exception occurred processing WSGI script '" +
+                          settings.script_filename + "'.",
+                      lines);
+}
+
+// Calls result.close() if it has one (PEP 3333: always, whatever happened). Returns false
+// when close() raised; the exception is logged.
+bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* result) {
+    if (!PyObject_HasAttrString(result, "close")) {
+        return true;
+    }
+    Ref outcome = Ref::steal(PyObject_CallMethod(result, "close", nullptr));
+    if (outcome) {
+        return true;
+    }
+    log_application_error(r, settings);
+    return false;
+}
+
+}  // namespace
+
+bool ready_adapter_types() {
+    return PyType_Ready(&g_adapter_type) == 0 && ready_input_type() && ready_log_type() &&
+           ready_file_wrapper_type();
+}
+
+int run_application(request_rec* r, const RequestSettings& settings, PyObject* application) {
+    Ref input = Ref::steal(new_input(r));
+    Ref errors = Ref::steal(new_log_stream(r, "wsgi.errors"));
+    Ref environ = input && errors ? build_environ(r, settings, input.get(), errors.get()) : Ref();
+    auto* adapter = PyObject_New(AdapterObject, &g_adapter_type);
+    Ref adapter_ref = Ref::steal(reinterpret_cast<PyObject*>(adapter));
+    if (!environ || !adapter) {
+        log_application_error(r, settings);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    Response response(r, settings);
+    adapter->response = &response;
+    Ref start_response = Ref::steal(PyObject_GetAttrString(adapter_ref.get(), "start_response"));
+
+    int status = OK;
+    bool failed = false;
+    Ref result = start_response ? Ref::steal(PyObject_CallFunctionObjArgs(
+                                      application, environ.get(), start_response.get(), nullptr))
+                                : Ref();
+    if (!result || !response.send_iterable(result.get())) {
+        failed = true;
+    }
+    if (failed) {
+        if (response.client_gone()) {
+            auto lines = python::take_exception_lines();
+            GilRelease release;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "Client closed the connection while WSGI script '%s' was responding.",
+                          settings.script_filename.c_str());
+        } else {
+            log_application_error(r, settings);
+        }
+    }
+    if (result && !close_iterable(r, settings, result.get())) {
+        failed = true;
+    }
+    if (!failed && !response.finish()) {
+        log_application_error(r, settings);
+        failed = true;
+    }
+    if (failed) {
+        if (response.headers_sent()) {
+            response.abort();
+        } else {
+            int input_status = input_error_status(input.get());
+            status = input_status != 0 ? input_status : HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    adapter->response = nullptr;
+    expire_input(input.get());
+    expire_log_stream(errors.get());
+    return status;
+}
+
+}  // namespace wsgi::wsgi

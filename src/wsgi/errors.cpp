@@ -1,0 +1,241 @@
+#include "wsgi/errors.hpp"
+
+#include <string>
+#include <vector>
+
+#include "apache/log.hpp"
+#include "python/gil.hpp"
+#include "python/ref.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+using python::GilRelease;
+using python::Ref;
+
+thread_local request_rec* t_current_request = nullptr;
+
+struct LogObject {
+    PyObject_HEAD
+    request_rec* request;   // null: log against current_request() or the server
+    bool bound;             // bound to one request (wsgi.errors) rather than a thread's
+    std::string* pending;   // partial line not yet logged
+    PyObject* name;
+};
+
+void emit_lines(LogObject* self, std::vector<std::string>& lines) {
+    if (lines.empty()) {
+        return;
+    }
+    request_rec* r = self->bound ? self->request : t_current_request;
+    GilRelease release;
+    for (const auto& line : lines) {
+        apache::log_line(APLOG_ERR, r, nullptr, line);
+    }
+}
+
+// Appends text and logs every complete line.
+void append_text(LogObject* self, std::string_view text) {
+    std::vector<std::string> lines;
+    std::string& pending = *self->pending;
+    while (!text.empty()) {
+        auto newline = text.find('\n');
+        if (newline == std::string_view::npos) {
+            pending.append(text);
+            break;
+        }
+        pending.append(text.substr(0, newline));
+        lines.push_back(std::move(pending));
+        pending.clear();
+        text.remove_prefix(newline + 1);
+    }
+    emit_lines(self, lines);
+}
+
+void flush_pending(LogObject* self) {
+    if (self->pending->empty()) {
+        return;
+    }
+    std::vector<std::string> lines{std::move(*self->pending)};
+    self->pending->clear();
+    emit_lines(self, lines);
+}
+
+PyObject* log_write(PyObject* obj, PyObject* arg) noexcept {
+    auto* self = reinterpret_cast<LogObject*>(obj);
+    try {
+        if (PyUnicode_Check(arg)) {
+            Py_ssize_t size = 0;
+            const char* data = PyUnicode_AsUTF8AndSize(arg, &size);
+            if (data == nullptr) {
+                // Lone surrogates and the like: log them escaped rather than fail the app.
+                PyErr_Clear();
+                Ref encoded = Ref::steal(PyUnicode_AsEncodedString(arg, "utf-8",
+                                                                   "backslashreplace"));
+                if (!encoded) {
+                    return nullptr;
+                }
+                append_text(self, std::string_view(PyBytes_AS_STRING(encoded.get()),
+                                                   PyBytes_GET_SIZE(encoded.get())));
+            } else {
+                append_text(self, std::string_view(data, static_cast<std::size_t>(size)));
+            }
+            return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+        }
+        Py_buffer view;
+        if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) == 0) {
+            append_text(self, std::string_view(static_cast<const char*>(view.buf),
+                                               static_cast<std::size_t>(view.len)));
+            Py_ssize_t length = view.len;
+            PyBuffer_Release(&view);
+            return PyLong_FromSsize_t(length);
+        }
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "write() argument must be str, not %.200s",
+                     Py_TYPE(arg)->tp_name);
+        return nullptr;
+    } catch (...) {
+        PyErr_SetString(PyExc_MemoryError, "log write failed");
+        return nullptr;
+    }
+}
+
+PyObject* log_writelines(PyObject* obj, PyObject* arg) noexcept {
+    Ref iterator = Ref::steal(PyObject_GetIter(arg));
+    if (!iterator) {
+        return nullptr;
+    }
+    while (Ref item = Ref::steal(PyIter_Next(iterator.get()))) {
+        Ref result = Ref::steal(log_write(obj, item.get()));
+        if (!result) {
+            return nullptr;
+        }
+    }
+    if (PyErr_Occurred()) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* log_flush(PyObject* obj, PyObject*) noexcept {
+    try {
+        flush_pending(reinterpret_cast<LogObject*>(obj));
+    } catch (...) {
+        PyErr_SetString(PyExc_MemoryError, "log flush failed");
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* log_false(PyObject*, PyObject*) noexcept { Py_RETURN_FALSE; }
+
+PyObject* log_true(PyObject*, PyObject*) noexcept { Py_RETURN_TRUE; }
+
+PyObject* log_fileno(PyObject*, PyObject*) noexcept {
+    PyErr_SetString(PyExc_OSError, "log object has no file descriptor");
+    return nullptr;
+}
+
+PyObject* log_get_name(PyObject* obj, void*) noexcept {
+    return Py_NewRef(reinterpret_cast<LogObject*>(obj)->name);
+}
+
+PyObject* log_get_encoding(PyObject*, void*) noexcept { return PyUnicode_FromString("utf-8"); }
+
+PyObject* log_get_errors(PyObject*, void*) noexcept {
+    return PyUnicode_FromString("backslashreplace");
+}
+
+PyObject* log_get_closed(PyObject*, void*) noexcept { Py_RETURN_FALSE; }
+
+void log_dealloc(PyObject* obj) noexcept {
+    auto* self = reinterpret_cast<LogObject*>(obj);
+    if (!self->pending->empty()) {
+        try {
+            flush_pending(self);
+        } catch (...) {
+        }
+    }
+    delete self->pending;
+    Py_XDECREF(self->name);
+    Py_TYPE(obj)->tp_free(obj);
+}
+
+PyMethodDef kLogMethods[] = {
+    {"write", log_write, METH_O, "Write text; complete lines go to the Apache error log."},
+    {"writelines", log_writelines, METH_O, "Write each string of an iterable."},
+    {"flush", log_flush, METH_NOARGS, "Log a pending partial line."},
+    {"close", log_flush, METH_NOARGS, "Flush; the stream stays usable."},
+    {"isatty", log_false, METH_NOARGS, "False."},
+    {"readable", log_false, METH_NOARGS, "False."},
+    {"seekable", log_false, METH_NOARGS, "False."},
+    {"writable", log_true, METH_NOARGS, "True."},
+    {"fileno", log_fileno, METH_NOARGS, "Raises OSError: no file descriptor."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef kLogGetSet[] = {
+    {"name", log_get_name, nullptr, nullptr, nullptr},
+    {"encoding", log_get_encoding, nullptr, nullptr, nullptr},
+    {"errors", log_get_errors, nullptr, nullptr, nullptr},
+    {"closed", log_get_closed, nullptr, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject make_log_type() {
+    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+    type.tp_name = "mod_wsgi.Log";
+    type.tp_basicsize = sizeof(LogObject);
+    type.tp_dealloc = log_dealloc;
+    type.tp_flags = Py_TPFLAGS_DEFAULT;
+    type.tp_doc = "Text stream writing lines to the Apache error log.";
+    type.tp_methods = kLogMethods;
+    type.tp_getset = kLogGetSet;
+    return type;
+}
+
+PyTypeObject g_log_type = make_log_type();
+
+}  // namespace
+
+bool ready_log_type() { return PyType_Ready(&g_log_type) == 0; }
+
+PyObject* new_log_stream(request_rec* r, const char* name) {
+    auto* self = PyObject_New(LogObject, &g_log_type);
+    if (self == nullptr) {
+        return nullptr;
+    }
+    self->request = r;
+    self->bound = r != nullptr;
+    self->pending = new std::string();
+    self->name = PyUnicode_FromString(name);
+    if (self->name == nullptr) {
+        Py_DECREF(self);
+        return nullptr;
+    }
+    return reinterpret_cast<PyObject*>(self);
+}
+
+void expire_log_stream(PyObject* stream) {
+    if (stream == nullptr || Py_TYPE(stream) != &g_log_type) {
+        return;
+    }
+    auto* self = reinterpret_cast<LogObject*>(stream);
+    flush_pending(self);
+    self->request = nullptr;
+}
+
+bool install_standard_streams() {
+    Ref out = Ref::steal(new_log_stream(nullptr, "<stdout>"));
+    Ref err = Ref::steal(new_log_stream(nullptr, "<stderr>"));
+    if (!out || !err) {
+        return false;
+    }
+    return PySys_SetObject("stdout", out.get()) == 0 && PySys_SetObject("stderr", err.get()) == 0;
+}
+
+void set_current_request(request_rec* r) { t_current_request = r; }
+
+request_rec* current_request() { return t_current_request; }
+
+}  // namespace wsgi::wsgi

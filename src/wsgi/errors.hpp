@@ -1,0 +1,32 @@
+#pragma once
+// wsgi.errors and the process's sys.stdout / sys.stderr: text streams whose lines land in
+// Apache's error log at level error, as [wsgi:error] (PEP 3333 "wsgi.errors"; mod_wsgi's
+// mod_wsgi.Log). A stream bound to a request logs against it; the standard streams log
+// against the request the writing thread is serving, if any, else the main server.
+
+#include <Python.h>
+#include <httpd.h>
+
+namespace wsgi::wsgi {
+
+// Readies the mod_wsgi.Log type. GIL held. Returns false with a Python exception set.
+bool ready_log_type();
+
+// A new Log stream (new reference) bound to `r` (may be null: server log), or nullptr with
+// an exception set. GIL held.
+PyObject* new_log_stream(request_rec* r, const char* name);
+
+// Flushes a buffered partial line and detaches the stream from its request: later writes go
+// to the server log. Call when the request ends. GIL held.
+void expire_log_stream(PyObject* stream);
+
+// Replaces sys.stdout and sys.stderr of the current interpreter by Log streams. GIL held.
+// Returns false with a Python exception set.
+bool install_standard_streams();
+
+// The request the calling thread is serving (for the standard streams); null outside one.
+// Set by the request handler for the duration of a request.
+void set_current_request(request_rec* r);
+request_rec* current_request();
+
+}  // namespace wsgi::wsgi

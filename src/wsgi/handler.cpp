@@ -1,0 +1,313 @@
+#include "wsgi/handler.hpp"
+
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include "apache/log.hpp"
+#include "common/script_alias.hpp"
+#include "config/config.hpp"
+#include "python/error.hpp"
+#include "python/gil.hpp"
+#include "python/interpreter.hpp"
+#include "python/runtime.hpp"
+#include "wsgi/adapter.hpp"
+#include "wsgi/environ.hpp"
+#include "wsgi/errors.hpp"
+#include "wsgi/python_module.hpp"
+#include "wsgi/script.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+using python::Ref;
+
+// Requests running Python in this process; Python is not finalised under one.
+std::atomic<int> g_active_requests{0};
+
+constexpr const char* kHandlerName = "wsgi-script";
+
+struct ActiveRequest {
+    explicit ActiveRequest(request_rec* r) {
+        ++g_active_requests;
+        set_current_request(r);
+    }
+    ~ActiveRequest() {
+        set_current_request(nullptr);
+        --g_active_requests;
+    }
+};
+
+// The alias that mapped this request, recorded by translate_name.
+const config::ScriptAlias* matched_alias(request_rec* r) {
+    return static_cast<const config::ScriptAlias*>(
+        ap_get_module_config(r->request_config, &wsgi_module));
+}
+
+std::optional<std::string> lookup_variable(request_rec* r, std::string_view name) {
+    std::string key(name);
+    if (const char* value = apr_table_get(r->notes, key.c_str())) {
+        return value;
+    }
+    if (const char* value = apr_table_get(r->subprocess_env, key.c_str())) {
+        return value;
+    }
+    if (const char* value = std::getenv(key.c_str())) {
+        return value;
+    }
+    return std::nullopt;
+}
+
+template <class T>
+const std::optional<T>& first_set(const std::optional<T>& preferred,
+                                  const std::optional<T>& fallback) {
+    return preferred ? preferred : fallback;
+}
+
+RequestSettings resolve_settings(request_rec* r) {
+    const config::DirConfig& dir = config::dir_config(r);
+    static const config::ScriptAliasOptions kNoOptions;
+    const config::ScriptAlias* alias = matched_alias(r);
+    const config::ScriptAliasOptions& options = alias != nullptr ? alias->options : kNoOptions;
+
+    RequestSettings settings;
+    settings.script_filename = r->filename;
+    script_name_and_path_info(r, settings.script_name, settings.path_info);
+    config::RequestIdentity identity{r->server->server_hostname != nullptr
+                                         ? r->server->server_hostname
+                                         : "",
+                                     ap_get_server_port(r), settings.script_name};
+    auto lookup = [r](std::string_view name) { return lookup_variable(r, name); };
+    settings.process_group = config::expand_process_group(
+        first_set(options.process_group, dir.process_group), identity, lookup);
+    settings.application_group = config::expand_application_group(
+        first_set(options.application_group, dir.application_group), identity, lookup);
+    settings.callable_object = config::expand_callable_object(
+        first_set(options.callable_object, dir.callable_object), lookup);
+    settings.pass_authorization =
+        first_set(options.pass_authorization, dir.pass_authorization).value_or(false);
+    settings.chunked_request = dir.chunked_request.value_or(false);
+    settings.enable_sendfile = dir.enable_sendfile.value_or(false);
+    settings.error_override = dir.error_override.value_or(false);
+    settings.script_reloading = dir.script_reloading.value_or(true);
+    if (r->method_number == M_GET && r->header_only) {
+        switch (dir.map_head_to_get.value_or(config::MapHeadToGet::kAuto)) {
+            case config::MapHeadToGet::kOn:
+                settings.map_head_to_get = true;
+                break;
+            case config::MapHeadToGet::kOff:
+                settings.map_head_to_get = false;
+                break;
+            case config::MapHeadToGet::kAuto:
+                // Content filters (e.g. mod_deflate) need the body to get headers right.
+                settings.map_head_to_get = r->output_filters != r->proto_output_filters;
+                break;
+        }
+    }
+    return settings;
+}
+
+int log_refusal(request_rec* r, int status, const char* code, const char* reason) {
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s: %s", code, reason, r->filename);
+    apr_table_setn(r->notes, "error-notes", reason);
+    return status;
+}
+
+// Checks what Apache found at r->filename before any Python runs.
+int check_target(request_rec* r) {
+    if ((ap_allow_options(r) & OPT_EXECCGI) == 0 && matched_alias(r) == nullptr) {
+        return log_refusal(r, HTTP_FORBIDDEN, "WSGI0134", "Options ExecCGI is off in this directory");
+    }
+    if (r->finfo.filetype == APR_NOFILE) {
+        return log_refusal(r, HTTP_NOT_FOUND, "WSGI0135", "Target WSGI script not found or unable to stat");
+    }
+    if (r->finfo.filetype == APR_DIR) {
+        return log_refusal(r, HTTP_FORBIDDEN, "WSGI0136", "Attempt to invoke directory as WSGI application");
+    }
+    if (r->used_path_info == AP_REQ_REJECT_PATH_INFO && r->path_info != nullptr &&
+        *r->path_info != '\0') {
+        return log_refusal(r, HTTP_NOT_FOUND, "WSGI0137", "AcceptPathInfo off disallows user's path");
+    }
+    return OK;
+}
+
+// Loads the script and runs its application. GIL held, attached to `interpreter`.
+int serve_embedded(request_rec* r, const RequestSettings& settings,
+                   python::Interpreter& interpreter) {
+    const config::ServerConfig& server = config::server_config(r->server);
+    ScriptLoad script;
+    script.path = settings.script_filename;
+    script.module_name = script_module_name(script.path, server.case_sensitivity.value_or(true));
+    script.mtime = r->finfo.mtime;
+    script.reloading = settings.script_reloading;
+    Ref module = load_script(interpreter, script, r);
+    if (!module) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    Ref application = Ref::steal(
+        PyObject_GetAttrString(module.get(), settings.callable_object.c_str()));
+    if (!application) {
+        PyErr_Clear();
+        python::GilRelease release;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0006: Target WSGI script '%s' does not contain WSGI application '%s'.",
+                      script.path.c_str(), settings.callable_object.c_str());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return run_application(r, settings, application.get());
+}
+
+apr_status_t finalize_python(void*) noexcept {
+    try {
+        if (g_active_requests.load() != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, apache::main_server(),
+                         "WSGI0008: Requests still running at process exit; Python is not "
+                         "finalised and atexit handlers do not run.");
+            return APR_SUCCESS;
+        }
+        python::finalize();
+    } catch (...) {
+    }
+    return APR_SUCCESS;
+}
+
+}  // namespace
+
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noexcept {
+    apache::set_main_server(s);
+    ap_add_version_component(pconf, "mod_wsgi/" MOD_WSGI_VERSION_STRING);
+    ap_add_version_component(pconf, apr_psprintf(pconf, "Python/%d.%d", PY_MAJOR_VERSION,
+                                                 PY_MINOR_VERSION));
+    return OK;
+}
+
+void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
+    try {
+        apache::set_main_server(s);
+        python::RuntimeOptions options;
+        options.python_path = config::server_config(s).python_path;
+        if (auto error = python::initialize(options)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "WSGI0001: Python could not be initialised in embedded mode: %s",
+                         error->c_str());
+            if (!python::is_initialized()) {
+                return;
+            }
+        }
+        {
+            python::InterpreterLock lock(python::interpreters().main());
+            if (!ready_adapter_types() || !install_standard_streams() ||
+                !install_python_modules("", "")) {
+                auto lines = python::take_exception_lines();
+                apache::log_lines(APLOG_CRIT, nullptr, s,
+                                  "WSGI0001: Setting up the Python interpreter failed.", lines);
+            }
+        }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "Initialised Python %d.%d in embedded mode (pid=%" APR_PID_T_FMT ").",
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION, getpid());
+        apr_pool_cleanup_register(pchild, nullptr, finalize_python, apr_pool_cleanup_null);
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "WSGI0001: Python initialisation failed: %s",
+                     e.what());
+    }
+}
+
+int translate_name(request_rec* r) noexcept {
+    try {
+        if (r->uri == nullptr || (r->uri[0] != '/' && r->uri[0] != '\0')) {
+            return DECLINED;
+        }
+        const config::ServerConfig& server = config::server_config(r->server);
+        std::string_view uri(r->uri);
+        for (const auto& alias : server.aliases) {
+            std::size_t matched = 0;
+            std::string target = alias.target;
+            if (alias.regex != nullptr) {
+                ap_regmatch_t matches[AP_MAX_REG_MATCH];
+                if (ap_regexec(alias.regex, r->uri, AP_MAX_REG_MATCH, matches, 0) != 0 ||
+                    matches[0].rm_so < 0) {
+                    continue;
+                }
+                matched = static_cast<std::size_t>(matches[0].rm_eo);
+                target = ap_pregsub(r->pool, alias.target.c_str(), r->uri, AP_MAX_REG_MATCH,
+                                    matches);
+                if (matched == 0) {
+                    continue;
+                }
+                std::string location(uri.substr(0, matched));
+                std::string filename = common::alias_filename(uri, location, matched, target);
+                r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
+            } else {
+                matched = common::alias_match_length(uri, alias.location);
+                if (matched == 0) {
+                    continue;
+                }
+                std::string filename =
+                    common::alias_filename(uri, alias.location, matched, alias.target);
+                r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
+            }
+            r->handler = kHandlerName;
+            ap_set_module_config(r->request_config, &wsgi_module,
+                                 const_cast<config::ScriptAlias*>(&alias));
+            return OK;
+        }
+        return DECLINED;
+    } catch (...) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "WSGI0009: Internal error mapping the URL.");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+int handle_request(request_rec* r) noexcept {
+    if (r->handler == nullptr ||
+        (std::strcmp(r->handler, kHandlerName) != 0 &&
+         std::strcmp(r->handler, "application/x-httpd-wsgi") != 0)) {
+        return DECLINED;
+    }
+    try {
+        if (int status = check_target(r); status != OK) {
+            return status;
+        }
+        RequestSettings settings = resolve_settings(r);
+        int status = ap_setup_client_block(
+            r, settings.chunked_request ? REQUEST_CHUNKED_DECHUNK : REQUEST_CHUNKED_ERROR);
+        if (status != OK) {
+            return status;
+        }
+        if (!settings.process_group.empty()) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "WSGI0150: No WSGI daemon process called '%s' has been configured: %s",
+                          settings.process_group.c_str(), r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!python::is_initialized()) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "WSGI0007: Python is not available in this process: %s", r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        python::Interpreter& interpreter =
+            python::interpreters().for_application_group(settings.application_group);
+        ActiveRequest active(r);
+        python::InterpreterLock lock(interpreter);
+        return serve_embedded(r, settings, interpreter);
+    } catch (const std::exception& e) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0009: Internal error serving WSGI script '%s': %s", r->filename,
+                      e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    } catch (...) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0009: Internal error serving WSGI script '%s'.", r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+}  // namespace wsgi::wsgi

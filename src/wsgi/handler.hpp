@@ -1,0 +1,28 @@
+#pragma once
+// The module's httpd hooks for embedded mode: mapping URLs to WSGI scripts, serving a
+// request through its WSGI application, and the Python lifecycle of an Apache child.
+// Every function here is noexcept: no C++ exception crosses into httpd.
+
+#include <apr_pools.h>
+#include <httpd.h>
+
+namespace wsgi::wsgi {
+
+// post_config: records the main server and adds "mod_wsgi/<version> Python/<X.Y>" to the
+// server version (shown in the startup "configured" line). Runs in the parent; never
+// initialises Python there.
+int post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+
+// child_init: initialises Python in a new Apache child (after privileges were dropped) and
+// registers its finalisation, which runs atexit handlers, on the child's pool.
+void child_init(apr_pool_t* pchild, server_rec* s) noexcept;
+
+// translate_name: WSGIScriptAlias / WSGIScriptAliasMatch. Runs after mod_alias, so Alias
+// keeps serving static files beside a mount at "/". Sets r->filename to the target plus the
+// rest of the URI (Apache's directory walk then splits off PATH_INFO) and the handler.
+int translate_name(request_rec* r) noexcept;
+
+// handler: serves requests whose handler is "wsgi-script" (or application/x-httpd-wsgi).
+int handle_request(request_rec* r) noexcept;
+
+}  // namespace wsgi::wsgi

@@ -1,0 +1,332 @@
+#include "wsgi/input.hpp"
+
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#include <algorithm>
+#include <string>
+
+#include "apache/log.hpp"
+#include "python/gil.hpp"
+#include "python/ref.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+using python::GilRelease;
+using python::Ref;
+
+// Bytes asked of the input filters per read when the application asks for less or for
+// "everything": big enough to amortise filter calls, small enough to bound memory.
+constexpr apr_off_t kReadBlock = 64 * 1024;
+
+struct InputState {
+    std::string buffer;     // bytes read from Apache not yet given to the application
+    std::size_t offset = 0; // start of unconsumed bytes in buffer
+    bool eof = false;
+    bool busy = false;      // a read is in progress (GIL released) on some thread
+    int error_status = 0;   // HTTP status of a failed read
+    apr_bucket_brigade* brigade = nullptr;
+
+    std::size_t available() const { return buffer.size() - offset; }
+};
+
+struct InputObject {
+    PyObject_HEAD
+    request_rec* request;  // null once expired
+    InputState* state;
+};
+
+// Reads up to `want` more bytes into the buffer. GIL held on entry and exit; released while
+// Apache reads. Returns false with a Python exception set on failure.
+bool fill(InputObject* self, apr_off_t want) {
+    InputState& state = *self->state;
+    request_rec* r = self->request;
+    if (state.eof) {
+        return true;
+    }
+    if (state.brigade == nullptr) {
+        state.brigade = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    }
+    if (state.offset > 0 && state.offset >= state.buffer.size() / 2) {
+        state.buffer.erase(0, state.offset);
+        state.offset = 0;
+    }
+    state.busy = true;
+    apr_status_t status = APR_SUCCESS;
+    bool saw_eos = false;
+    const std::size_t size_before = state.buffer.size();
+    {
+        GilRelease release;
+        status = ap_get_brigade(r->input_filters, state.brigade, AP_MODE_READBYTES,
+                                APR_BLOCK_READ, std::clamp<apr_off_t>(want, 1, kReadBlock));
+        if (status == APR_SUCCESS) {
+            for (apr_bucket* b = APR_BRIGADE_FIRST(state.brigade);
+                 b != APR_BRIGADE_SENTINEL(state.brigade); b = APR_BUCKET_NEXT(b)) {
+                if (APR_BUCKET_IS_EOS(b)) {
+                    saw_eos = true;
+                    break;
+                }
+                if (APR_BUCKET_IS_METADATA(b)) {
+                    continue;
+                }
+                const char* data = nullptr;
+                apr_size_t length = 0;
+                status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
+                if (status != APR_SUCCESS) {
+                    break;
+                }
+                state.buffer.append(data, length);
+            }
+        }
+        apr_brigade_cleanup(state.brigade);
+    }
+    state.busy = false;
+    if (status != APR_SUCCESS) {
+        state.eof = true;
+        state.error_status = ap_map_http_request_error(status, HTTP_BAD_REQUEST);
+        char reason[128];
+        apr_strerror(status, reason, sizeof(reason));
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", reason);
+        return false;
+    }
+    // A blocking read returns data or EOS; treat anything else as the end rather than spin.
+    if (saw_eos || state.buffer.size() == size_before) {
+        state.eof = true;
+    }
+    return true;
+}
+
+bool check_usable(InputObject* self) {
+    if (self->request == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "wsgi.input used after the request ended");
+        return false;
+    }
+    if (self->state->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "wsgi.input is being read by another thread");
+        return false;
+    }
+    if (self->state->error_status != 0) {
+        PyErr_SetString(PyExc_OSError, "Apache/mod_wsgi request data read error: "
+                                       "an earlier read failed");
+        return false;
+    }
+    return true;
+}
+
+PyObject* take(InputState& state, std::size_t count) {
+    count = std::min(count, state.available());
+    PyObject* result = PyBytes_FromStringAndSize(state.buffer.data() + state.offset,
+                                                 static_cast<Py_ssize_t>(count));
+    state.offset += count;
+    if (state.offset == state.buffer.size()) {
+        state.buffer.clear();
+        state.offset = 0;
+    }
+    return result;
+}
+
+bool parse_size(PyObject* args, Py_ssize_t& size) {
+    PyObject* arg = Py_None;
+    if (!PyArg_UnpackTuple(args, "read", 0, 1, &arg)) {
+        return false;
+    }
+    size = -1;
+    if (arg != Py_None) {
+        size = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+        if (size == -1 && PyErr_Occurred()) {
+            return false;
+        }
+    }
+    return true;
+}
+
+PyObject* input_read(PyObject* obj, PyObject* args) noexcept {
+    auto* self = reinterpret_cast<InputObject*>(obj);
+    try {
+        Py_ssize_t size = -1;
+        if (!parse_size(args, size) || !check_usable(self)) {
+            return nullptr;
+        }
+        InputState& state = *self->state;
+        if (size < 0) {
+            while (!state.eof) {
+                if (!fill(self, kReadBlock)) {
+                    return nullptr;
+                }
+            }
+            return take(state, state.available());
+        }
+        auto wanted = static_cast<std::size_t>(size);
+        while (state.available() < wanted && !state.eof) {
+            if (!fill(self, static_cast<apr_off_t>(wanted - state.available()))) {
+                return nullptr;
+            }
+        }
+        return take(state, wanted);
+    } catch (...) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+}
+
+// One line of at most `limit` bytes (negative: unlimited), newline included.
+PyObject* read_line(InputObject* self, Py_ssize_t limit) {
+    InputState& state = *self->state;
+    std::size_t searched = 0;
+    while (true) {
+        const char* begin = state.buffer.data() + state.offset;
+        std::size_t available = state.available();
+        const void* newline = searched < available
+                                  ? memchr(begin + searched, '\n', available - searched)
+                                  : nullptr;
+        std::size_t line_length = newline != nullptr
+                                      ? static_cast<const char*>(newline) - begin + 1
+                                      : available;
+        if (limit >= 0 && line_length >= static_cast<std::size_t>(limit)) {
+            return take(state, static_cast<std::size_t>(limit));
+        }
+        if (newline != nullptr || state.eof) {
+            return take(state, line_length);
+        }
+        searched = available;
+        apr_off_t want = kReadBlock;
+        if (limit >= 0) {
+            want = static_cast<apr_off_t>(static_cast<std::size_t>(limit) - available);
+        }
+        if (!fill(self, want)) {
+            return nullptr;
+        }
+    }
+}
+
+PyObject* input_readline(PyObject* obj, PyObject* args) noexcept {
+    auto* self = reinterpret_cast<InputObject*>(obj);
+    try {
+        Py_ssize_t size = -1;
+        if (!parse_size(args, size) || !check_usable(self)) {
+            return nullptr;
+        }
+        return read_line(self, size);
+    } catch (...) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+}
+
+PyObject* input_readlines(PyObject* obj, PyObject* args) noexcept {
+    auto* self = reinterpret_cast<InputObject*>(obj);
+    try {
+        Py_ssize_t hint = -1;
+        if (!parse_size(args, hint) || !check_usable(self)) {
+            return nullptr;
+        }
+        Ref lines = Ref::steal(PyList_New(0));
+        if (!lines) {
+            return nullptr;
+        }
+        Py_ssize_t total = 0;
+        while (true) {
+            Ref line = Ref::steal(read_line(self, -1));
+            if (!line) {
+                return nullptr;
+            }
+            Py_ssize_t length = PyBytes_GET_SIZE(line.get());
+            if (length == 0) {
+                break;
+            }
+            if (PyList_Append(lines.get(), line.get()) != 0) {
+                return nullptr;
+            }
+            total += length;
+            if (hint > 0 && total >= hint) {
+                break;
+            }
+        }
+        return lines.release();
+    } catch (...) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+}
+
+PyObject* input_iternext(PyObject* obj) noexcept {
+    auto* self = reinterpret_cast<InputObject*>(obj);
+    try {
+        if (!check_usable(self)) {
+            return nullptr;
+        }
+        Ref line = Ref::steal(read_line(self, -1));
+        if (!line || PyBytes_GET_SIZE(line.get()) == 0) {
+            return nullptr;  // StopIteration is implied when no exception is set
+        }
+        return line.release();
+    } catch (...) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+}
+
+PyObject* input_close(PyObject*, PyObject*) noexcept { Py_RETURN_NONE; }
+
+void input_dealloc(PyObject* obj) noexcept {
+    auto* self = reinterpret_cast<InputObject*>(obj);
+    delete self->state;
+    Py_TYPE(obj)->tp_free(obj);
+}
+
+PyMethodDef kInputMethods[] = {
+    {"read", input_read, METH_VARARGS, "read([size]) -> bytes"},
+    {"readline", input_readline, METH_VARARGS, "readline([size]) -> bytes"},
+    {"readlines", input_readlines, METH_VARARGS, "readlines([hint]) -> list of bytes"},
+    {"close", input_close, METH_NOARGS, "No-op."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject make_input_type() {
+    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+    type.tp_name = "mod_wsgi.Input";
+    type.tp_basicsize = sizeof(InputObject);
+    type.tp_dealloc = input_dealloc;
+    type.tp_flags = Py_TPFLAGS_DEFAULT;
+    type.tp_doc = "wsgi.input: the request body, streamed from Apache.";
+    type.tp_iter = PyObject_SelfIter;
+    type.tp_iternext = input_iternext;
+    type.tp_methods = kInputMethods;
+    return type;
+}
+
+PyTypeObject g_input_type = make_input_type();
+
+}  // namespace
+
+bool ready_input_type() { return PyType_Ready(&g_input_type) == 0; }
+
+PyObject* new_input(request_rec* r) {
+    auto* self = PyObject_New(InputObject, &g_input_type);
+    if (self == nullptr) {
+        return nullptr;
+    }
+    self->request = r;
+    self->state = new (std::nothrow) InputState();
+    if (self->state == nullptr) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return reinterpret_cast<PyObject*>(self);
+}
+
+void expire_input(PyObject* input) {
+    if (input != nullptr && Py_TYPE(input) == &g_input_type) {
+        reinterpret_cast<InputObject*>(input)->request = nullptr;
+    }
+}
+
+int input_error_status(PyObject* input) {
+    if (input == nullptr || Py_TYPE(input) != &g_input_type) {
+        return 0;
+    }
+    return reinterpret_cast<InputObject*>(input)->state->error_status;
+}
+
+}  // namespace wsgi::wsgi

@@ -1,0 +1,25 @@
+#pragma once
+// wsgi.input: the request body as a file-like object (PEP 3333 "Input and Error Streams").
+// Reads are streamed from Apache's input filters (so dechunking, LimitRequestBody and
+// mod_reqtimeout apply) as the application asks; the body is never held whole.
+
+#include <Python.h>
+#include <httpd.h>
+
+namespace wsgi::wsgi {
+
+// Readies the mod_wsgi.Input type. GIL held. Returns false with a Python exception set.
+bool ready_input_type();
+
+// A new wsgi.input object for `r` (new reference), or nullptr with an exception set.
+// GIL held; the object must be expired before the request ends.
+PyObject* new_input(request_rec* r);
+
+// Detaches the object from its request: later reads raise. GIL held.
+void expire_input(PyObject* input);
+
+// The HTTP status an input filter reported when a read failed (e.g. 413 past
+// LimitRequestBody, 400 for a bad chunk, 408 on a read timeout), or 0 when reads did not fail.
+int input_error_status(PyObject* input);
+
+}  // namespace wsgi::wsgi

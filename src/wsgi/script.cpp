@@ -1,0 +1,174 @@
+#include "wsgi/script.hpp"
+
+#include <apr_md5.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "apache/log.hpp"
+#include "python/error.hpp"
+#include "python/gil.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+using python::GilRelease;
+using python::Ref;
+
+void log_script_error(request_rec* r, const std::string& headline) {
+    auto lines = python::take_exception_lines();
+    GilRelease release;
+    apache::log_lines(APLOG_ERR, r, nullptr, headline, lines);
+}
+
+// True when the loaded module is current: same mtime and reload_required() not asking.
+bool is_current(PyObject* module, const ScriptLoad& script, request_rec* r) {
+    Ref mtime = Ref::steal(PyObject_GetAttrString(module, "__mtime__"));
+    if (!mtime) {
+        PyErr_Clear();
+        return false;
+    }
+    long long loaded = PyLong_AsLongLong(mtime.get());
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+    }
+    if (loaded != script.mtime) {
+        return false;
+    }
+    Ref hook = Ref::steal(PyObject_GetAttrString(module, "reload_required"));
+    if (!hook) {
+        PyErr_Clear();
+        return true;
+    }
+    Ref resource = Ref::steal(PyUnicode_DecodeFSDefault(script.path.c_str()));
+    Ref answer = resource ? Ref::steal(PyObject_CallOneArg(hook.get(), resource.get())) : Ref();
+    if (!answer) {
+        // A raising hook does not force a reload (mod_wsgi behaviour).
+        log_script_error(r, "WSGI0004: reload_required() of WSGI script '" + script.path +
+                                "' raised an exception.");
+        return true;
+    }
+    int truth = PyObject_IsTrue(answer.get());
+    if (truth < 0) {
+        PyErr_Clear();
+        return true;
+    }
+    return truth == 0;
+}
+
+bool read_file(const std::string& path, std::string& contents) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+        return false;
+    }
+    std::ostringstream buffer;
+    buffer << file.rdbuf();
+    contents = buffer.str();
+    return !file.bad();
+}
+
+Ref import_script(const ScriptLoad& script, request_rec* r) {
+    std::string source;
+    bool read_ok;
+    {
+        GilRelease release;
+        read_ok = read_file(script.path, source);
+    }
+    if (!read_ok) {
+        GilRelease release;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0005: Could not read WSGI script file '%s'.", script.path.c_str());
+        return Ref();
+    }
+    {
+        GilRelease release;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s WSGI script '%s' as module '%s'.",
+                      "Loading", script.path.c_str(), script.module_name.c_str());
+    }
+    Ref code = Ref::steal(Py_CompileStringExFlags(source.c_str(), script.path.c_str(),
+                                                  Py_file_input, nullptr, -1));
+    Ref name = Ref::steal(PyUnicode_FromString(script.module_name.c_str()));
+    Ref path = Ref::steal(PyUnicode_DecodeFSDefault(script.path.c_str()));
+    Ref module = code && name && path ? Ref::steal(PyImport_ExecCodeModuleObject(
+                                            name.get(), code.get(), path.get(), nullptr))
+                                      : Ref();
+    if (!module) {
+        log_script_error(r, "WSGI0003: Failed to exec Python script file '" + script.path +
+                                "'.");
+        return Ref();
+    }
+    Ref mtime = Ref::steal(PyLong_FromLongLong(script.mtime));
+    if (!mtime || PyObject_SetAttrString(module.get(), "__mtime__", mtime.get()) != 0) {
+        log_script_error(r, "WSGI0003: Failed to record the modification time of '" +
+                                script.path + "'.");
+        return Ref();
+    }
+    return module;
+}
+
+// The script's module from sys.modules (new reference) if loaded and current.
+Ref current_module(const ScriptLoad& script, request_rec* r) {
+    PyObject* modules = PyImport_GetModuleDict();
+    PyObject* module = PyDict_GetItemString(modules, script.module_name.c_str());
+    if (module == nullptr) {
+        return Ref();
+    }
+    Ref held = Ref::borrow(module);
+    if (script.reloading && !is_current(module, script, r)) {
+        return Ref();
+    }
+    return held;
+}
+
+}  // namespace
+
+std::string script_module_name(const std::string& path, bool case_sensitive) {
+    std::string key = path;
+    if (!case_sensitive) {
+        for (char& c : key) {
+            if (c >= 'A' && c <= 'Z') {
+                c = static_cast<char>(c - 'A' + 'a');
+            }
+        }
+    }
+    unsigned char digest[APR_MD5_DIGESTSIZE];
+    apr_md5(digest, key.data(), key.size());
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string name = "_mod_wsgi_";
+    for (unsigned char byte : digest) {
+        name.push_back(kHex[byte >> 4]);
+        name.push_back(kHex[byte & 0xf]);
+    }
+    return name;
+}
+
+Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, request_rec* r) {
+    if (Ref module = current_module(script, r)) {
+        return module;
+    }
+    std::unique_lock guard(interpreter.load_mutex(), std::defer_lock);
+    {
+        GilRelease release;
+        guard.lock();
+    }
+    // Another thread may have loaded it while this one waited.
+    if (Ref module = current_module(script, r)) {
+        return module;
+    }
+    PyObject* modules = PyImport_GetModuleDict();
+    if (PyDict_GetItemString(modules, script.module_name.c_str()) != nullptr) {
+        {
+            GilRelease release;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Reloading WSGI script '%s'.",
+                          script.path.c_str());
+        }
+        if (PyDict_DelItemString(modules, script.module_name.c_str()) != 0) {
+            PyErr_Clear();
+        }
+    }
+    return import_script(script, r);
+}
+
+}  // namespace wsgi::wsgi

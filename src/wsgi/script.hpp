@@ -1,0 +1,38 @@
+#pragma once
+// Loading WSGI scripts as Python modules (mod_wsgi docs "WSGIScriptAlias",
+// "WSGIScriptReloading"). Each script is its own module named "_mod_wsgi_" + the MD5 of its
+// path (never __main__), kept in the interpreter's sys.modules and re-imported when the
+// file's modification time changes.
+
+#include <Python.h>
+#include <apr_time.h>
+#include <httpd.h>
+
+#include <string>
+
+#include "python/interpreter.hpp"
+#include "python/ref.hpp"
+
+namespace wsgi::wsgi {
+
+// The module name of a script: "_mod_wsgi_" + hex MD5 of the path (lower-cased first when
+// the file system is declared case-insensitive with WSGICaseSensitivity Off).
+std::string script_module_name(const std::string& path, bool case_sensitive);
+
+struct ScriptLoad {
+    std::string path;          // the script file
+    std::string module_name;   // script_module_name(path)
+    apr_time_t mtime = 0;      // its modification time (r->finfo.mtime)
+    bool reloading = true;     // WSGIScriptReloading
+};
+
+// Returns the script's module (new reference), importing it on first use and re-importing
+// it when reloading is on and the file changed (or the module's reload_required(resource)
+// returned true). GIL held by a thread attached to `interpreter`; the GIL is released while
+// waiting for another thread loading the same interpreter's scripts. On failure logs the
+// traceback against `r` and returns an empty Ref with no exception set; a failed import
+// leaves nothing in sys.modules, so the next request tries again.
+python::Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script,
+                        request_rec* r);
+
+}  // namespace wsgi::wsgi
