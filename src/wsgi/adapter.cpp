@@ -430,12 +430,14 @@ bool Response::finish() {
         return false;
     }
     if (content_length_ && sent_ < *content_length_ && !r_->header_only) {
-        GilRelease release;
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r_,
+        {
+            GilRelease release;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r_,
                       "WSGI0010: Response of WSGI script '%s' shorter than its Content-Length "
                       "(%" APR_INT64_T_FMT " of %" APR_INT64_T_FMT " bytes); closing the "
                       "connection.",
-                      settings_.script_filename.c_str(), sent_, *content_length_);
+                          settings_.script_filename.c_str(), sent_, *content_length_);
+        }
         abort();
         return true;
     }
@@ -455,6 +457,8 @@ void Response::abort() {
         return;
     }
     apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
+    // What was sent so far reaches the client before the cut.
+    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_flush_create(alloc));
     APR_BRIGADE_INSERT_TAIL(brigade_,
                             ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, alloc));
     APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(alloc));
