@@ -14,7 +14,8 @@ Fixtures and helpers other test modules rely on:
   load_wsgi=True)`` returning a started :class:`ApacheServer`, stopped after the test.  When the
   test also requests ``mpm`` that value is the default, otherwise ``event``.
 * ``module_apache`` -- the same factory, but servers live until the end of the test module
-  (use it from a module-scoped fixture to share one server between many tests).
+  (use it from a module-scoped fixture to share one server between many tests);
+  ``module_apache.release(server)`` stops one earlier, e.g. when its ``mpm`` parameter ends.
 * ``config_test(config, ...)`` -- ``apache2 -t`` on a rendered config, returns (rc, output).
 * ``raw_request(port, data, timeout=10)`` -- raw-socket HTTP exchange, reads until close.
 * ``split_response(raw)`` -- (status line, header list, body bytes) of a raw response.
@@ -25,6 +26,7 @@ Environment: ``MOD_WSGI_SO`` overrides the module path (default ``<repo>/build/m
 
 from __future__ import annotations
 
+import datetime
 import os
 import pwd
 import re
@@ -56,17 +58,16 @@ CRASH_PATTERNS = (
     re.compile(r"AH00052"),  # child pid N exit signal ...
     re.compile(r"Segmentation fault"),
     re.compile(r"\] \[[\w.-]*:(crit|alert|emerg)\] "),
+    re.compile(r"AH00046"),  # child process still did not exit, sending a SIGKILL
 )
 LOG_LINE = re.compile(
-    r"^\[[^\]]*\] \[(?P<module>[\w.-]*):(?P<level>\w+)\] "
-    r"\[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\]\s?(?:\[(?:client|remote) [^\]]*\]\s?)?"
+    r"^\[(?P<time>[^\]]*)\] \[(?P<module>[\w.-]*):(?P<level>\w+)\] "
+    r"\[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\]\s?(?P<client>\[(?:client|remote) [^\]]*\]\s?)?"
     r"(?P<msg>.*)$"
 )
-# Lines a Python traceback is continued with (they belong to the preceding logged message).
-TRACEBACK_CONTINUATION = re.compile(
-    r"^(Traceback \(most recent call last\):|\s|During handling of the above exception"
-    r"|The above exception was the direct cause|$)"
-)
+# Lines of one thread (and one client connection) logged this close together form one message:
+# a headline, its traceback and the exception line are separate log lines.
+BLOCK_GAP_SECONDS = 2.0
 
 
 def _builtin_modules() -> set[str]:
@@ -268,33 +269,31 @@ def render_config(
 # Error-log checking
 
 
-def _log_blocks(text: str):
-    """Yield lists of (line, message) of `wsgi:error` lines: a logged message + its traceback.
+def _log_time(stamp: str) -> float:
+    try:
+        return datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S.%f %Y").timestamp()
+    except ValueError:
+        return 0.0
 
-    A traceback logged line by line continues the previous message of the same pid/tid.
+
+def _log_blocks(text: str):
+    """Yield lists of (line, message) of `wsgi:error` lines, one list per logged message.
+
+    Consecutive lines of the same pid/tid and client logged within BLOCK_GAP_SECONDS belong to
+    one message (a headline, a traceback, the exception line).
     """
-    current: dict[tuple[str, str], list[str]] = {}
-    in_traceback: dict[tuple[str, str], bool] = {}
+    current: dict[tuple, list] = {}
+    last_time: dict[tuple, float] = {}
     for raw in text.splitlines():
         m = LOG_LINE.match(raw)
         if not m or m.group("module") != "wsgi" or m.group("level") != "error":
             continue
-        key = (m.group("pid"), m.group("tid") or "")
-        msg = m.group("msg")
-        cont = key in current and (
-            TRACEBACK_CONTINUATION.match(msg) is not None or in_traceback.get(key, False)
-        )
-        if cont:
-            current[key].append((raw, msg))
-            if msg.startswith("Traceback (most recent call last):"):
-                in_traceback[key] = True
-            elif in_traceback.get(key) and msg and not msg[0].isspace():
-                in_traceback[key] = False  # the exception line ends the traceback
-        else:
-            if key in current:
-                yield current.pop(key)
-            current[key] = [(raw, msg)]
-            in_traceback[key] = msg.startswith("Traceback (most recent call last):")
+        key = (m.group("pid"), m.group("tid") or "", (m.group("client") or "").strip())
+        stamp = _log_time(m.group("time"))
+        if key in current and abs(stamp - last_time[key]) > BLOCK_GAP_SECONDS:
+            yield current.pop(key)
+        current.setdefault(key, []).append((raw, m.group("msg")))
+        last_time[key] = stamp
     yield from current.values()
 
 
@@ -518,13 +517,24 @@ class ApacheFactory:
         server.start()
         return server
 
+    def _finish(self, server: ApacheServer) -> list[str]:
+        problems = server.stop() + server.log_problems_since_check()
+        if server in _LIVE_SERVERS:
+            _LIVE_SERVERS.remove(server)
+        return problems
+
+    def release(self, server: ApacheServer) -> None:
+        """Stop `server` now (e.g. at the end of one `mpm` parameter) and check its log."""
+        self.servers.remove(server)
+        problems = self._finish(server)
+        if problems:
+            pytest.fail(f"apache problems ({server.root}):\n" + "\n".join(problems), pytrace=False)
+
     def close(self) -> list[str]:
         problems = []
         for server in self.servers:
-            problems += server.stop()
-            problems += server.log_problems_since_check()
-            if server in _LIVE_SERVERS:
-                _LIVE_SERVERS.remove(server)
+            problems += self._finish(server)
+        self.servers.clear()
         return problems
 
 

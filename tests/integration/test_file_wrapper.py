@@ -22,7 +22,8 @@ def server(module_apache, mpm):
     server = module_apache(CONFIG, mpm=mpm)
     (server.tmp / "data.bin").write_bytes(os.urandom(SIZE))
     os.chmod(server.tmp / "data.bin", 0o644)
-    return server
+    yield server
+    module_apache.release(server)
 
 
 @pytest.fixture(params=["/fw", "/sendfile"])

@@ -21,7 +21,9 @@ BODY = b"line one\nline two\n\nlast line without newline"
 
 @pytest.fixture(scope="module")
 def server(module_apache, mpm):
-    return module_apache(CONFIG, mpm=mpm)
+    server = module_apache(CONFIG, mpm=mpm)
+    yield server
+    module_apache.release(server)
 
 
 def ops(server, program, body=BODY):

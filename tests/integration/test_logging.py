@@ -12,7 +12,9 @@ WSGIScriptAlias /log {apps}/logging.wsgi
 
 @pytest.fixture(scope="module")
 def server(module_apache, mpm):
-    return module_apache(CONFIG, mpm=mpm)
+    server = module_apache(CONFIG, mpm=mpm)
+    yield server
+    module_apache.release(server)
 
 
 @pytest.mark.parametrize("stream", ["ERRORS", "LINES", "STDOUT", "STDERR"])

@@ -19,7 +19,9 @@ SetEnv CLOSE_LOG {tmp}/close.log
 
 @pytest.fixture(scope="module")
 def server(module_apache, mpm):
-    return module_apache(CONFIG, mpm=mpm)
+    server = module_apache(CONFIG, mpm=mpm)
+    yield server
+    module_apache.release(server)
 
 
 def request_line(path: str, method: str = "GET", close: bool = True) -> bytes:

@@ -19,7 +19,8 @@ def server(module_apache, mpm):
     server = module_apache(CONFIG, mpm=mpm)
     # Every refused call is re-raised by the app: its traceback runs through start_response.wsgi.
     server.expect_log(r"start_response\.wsgi")
-    return server
+    yield server
+    module_apache.release(server)
 
 
 def raw_get(server, path: str) -> tuple[str, list, bytes, bytes]:
