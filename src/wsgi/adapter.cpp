@@ -535,7 +535,8 @@ void log_application_error(request_rec* r, const RequestSettings& settings) {
 // Calls result.close() if it has one (PEP 3333: always, whatever happened). Returns false
 // when close() raised; the exception is logged.
 bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* result) {
-    if (!PyObject_HasAttrString(result, "close")) {
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
+        !PyObject_HasAttrString(result, "close")) {
         return true;
     }
     Ref outcome = Ref::steal(PyObject_CallMethod(result, "close", nullptr));

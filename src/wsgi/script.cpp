@@ -24,12 +24,16 @@ void log_script_error(request_rec* r, const std::string& headline) {
 
 // True when the loaded module is current: same mtime and reload_required() not asking.
 bool is_current(PyObject* module, const ScriptLoad& script, request_rec* r) {
-    Ref mtime = Ref::steal(PyObject_GetAttrString(module, "__mtime__"));
-    if (!mtime) {
-        PyErr_Clear();
+    // Module dict lookups: a missing attribute costs no exception on this per-request path.
+    if (!PyModule_Check(module)) {
+        return true;  // replaced in sys.modules by the application: leave it alone
+    }
+    PyObject* globals = PyModule_GetDict(module);
+    PyObject* mtime = PyDict_GetItemString(globals, "__mtime__");
+    if (mtime == nullptr) {
         return false;
     }
-    long long loaded = PyLong_AsLongLong(mtime.get());
+    long long loaded = PyLong_AsLongLong(mtime);
     if (PyErr_Occurred()) {
         PyErr_Clear();
         return false;
@@ -37,9 +41,8 @@ bool is_current(PyObject* module, const ScriptLoad& script, request_rec* r) {
     if (loaded != script.mtime) {
         return false;
     }
-    Ref hook = Ref::steal(PyObject_GetAttrString(module, "reload_required"));
+    Ref hook = Ref::borrow(PyDict_GetItemString(globals, "reload_required"));
     if (!hook) {
-        PyErr_Clear();
         return true;
     }
     Ref resource = Ref::steal(PyUnicode_DecodeFSDefault(script.path.c_str()));
