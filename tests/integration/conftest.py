@@ -381,7 +381,10 @@ class ApacheServer:
         text = self.error_log()
         new = text[self._checked_offset :]
         self._checked_offset = len(text)
-        return log_problems(new, self._expected)
+        problems = log_problems(new, self._expected)
+        if problems:
+            _KEEP_ROOTS.add(self.root)
+        return problems
 
     # -- lifecycle
     def _render(self) -> None:
@@ -469,6 +472,8 @@ class ApacheServer:
             left = _pids_with_arg(str(self.conf))
             problems.append(f"processes left behind after stop: {left}")
         self._kill_leftovers()
+        if problems:
+            _KEEP_ROOTS.add(self.root)
         return problems
 
     def _kill_leftovers(self) -> None:
@@ -484,6 +489,7 @@ class ApacheServer:
 # Fixtures
 
 _LIVE_SERVERS: list[ApacheServer] = []  # every server whose log still needs checking
+_KEEP_ROOTS: set[Path] = set()  # server roots of failed checks, kept for a post-mortem
 
 
 class ApacheFactory:
@@ -491,6 +497,7 @@ class ApacheFactory:
         self.base = base
         self.default_mpm = default_mpm
         self.servers: list[ApacheServer] = []
+        self.closed: list[ApacheServer] = []
 
     def __call__(
         self,
@@ -528,13 +535,13 @@ class ApacheFactory:
         self.servers.remove(server)
         problems = self._finish(server)
         if problems:
-            pytest.fail(f"apache problems ({server.root}):\n" + "\n".join(problems), pytrace=False)
+            pytest.fail(f"apache problems (kept {server.root}):\n" + "\n".join(problems), pytrace=False)
 
     def close(self) -> list[str]:
         problems = []
         for server in self.servers:
             problems += self._finish(server)
-        self.servers.clear()
+        self.closed, self.servers = self.servers, []
         return problems
 
 
@@ -552,8 +559,13 @@ def server_base():
     base = Path(tempfile.mkdtemp(prefix="mwt-", dir="/tmp"))
     os.chmod(base, 0o755)
     yield base
-    if os.environ.get("MOD_WSGI_TEST_KEEP") != "1":
-        shutil.rmtree(base, ignore_errors=True)
+    if os.environ.get("MOD_WSGI_TEST_KEEP") == "1":
+        return
+    for root in base.iterdir():
+        if root not in _KEEP_ROOTS:
+            shutil.rmtree(root, ignore_errors=True)
+    if not _KEEP_ROOTS:
+        base.rmdir()
 
 
 @pytest.fixture(scope="module", params=["event", "prefork"], ids=["mpm-event", "mpm-prefork"])
@@ -568,7 +580,8 @@ def apache(request, server_base):
     yield factory
     problems = factory.close()
     if problems:
-        pytest.fail("apache problems:\n" + "\n".join(problems), pytrace=False)
+        roots = ", ".join(str(s.root) for s in factory.closed if s.root in _KEEP_ROOTS)
+        pytest.fail(f"apache problems (kept {roots}):\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -577,7 +590,8 @@ def module_apache(server_base):
     yield factory
     problems = factory.close()
     if problems:
-        pytest.fail("apache problems at module teardown:\n" + "\n".join(problems), pytrace=False)
+        roots = ", ".join(str(s.root) for s in factory.closed if s.root in _KEEP_ROOTS)
+        pytest.fail(f"apache problems at module teardown (kept {roots}):\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
@@ -587,7 +601,7 @@ def _error_log_guard():
     problems = []
     for server in list(_LIVE_SERVERS):
         for line in server.log_problems_since_check():
-            problems.append(f"{server.root}: {line}")
+            problems.append(f"{server.root} (kept): {line}")
     if problems:
         pytest.fail("unexpected lines in the error log:\n" + "\n".join(problems), pytrace=False)
 

@@ -12,6 +12,7 @@ from conftest import wait_for
 CONFIG = """
 SetEnv TEST_TMP {tmp}
 WSGIScriptAlias /life {apps}/lifecycle.wsgi
+WSGIScriptAlias /threads {apps}/threads.wsgi
 WSGIScriptAlias /hello {apps}/hello.wsgi
 """
 
@@ -34,6 +35,22 @@ def test_atexit_handlers_run_when_the_server_stops(apache, mpm):
     assert server.stop() == []
     for pid in pids:
         assert (server.tmp / f"atexit-{pid}").exists(), f"atexit handler of process {pid} did not run"
+
+
+def test_children_exit_promptly_after_app_used_threading(apache, mpm):
+    server = apache(CONFIG)
+    pids = set()
+    for _ in range(4):
+        r = requests.get(server.url("/threads"), timeout=10)
+        assert r.status_code == 200
+        pid, threads = map(int, r.text.split())
+        assert threads >= 2  # the request thread (or main) and the background thread
+        pids.add(pid)
+    assert server.stop() == []
+    # AH00045: the parent had to repeat SIGTERM because a child did not exit.
+    assert "AH00045" not in server.error_log(), server.error_log()
+    for pid in pids:
+        assert (server.tmp / f"threads-atexit-{pid}").exists(), f"Python in process {pid} did not finalise"
 
 
 def test_slow_request_does_not_block_others(apache, mpm):
