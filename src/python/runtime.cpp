@@ -71,6 +71,13 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
     if (PyStatus_Exception(status)) {
         return status_error("initialising Python failed", status);
     }
+    // Import threading here, in the thread that will finalise: the thread that first imports
+    // it becomes threading's main thread, and a worker thread in that role would leave
+    // Py_FinalizeEx waiting forever for its shutdown lock.
+    Ref threading = Ref::steal(PyImport_ImportModule("threading"));
+    if (!threading) {
+        PyErr_Clear();
+    }
     auto error = add_site_dirs(options.python_path);
     g_interpreters = std::make_unique<Interpreters>(PyThreadState_Get()->interp);
     g_main_thread_state = PyEval_SaveThread();
