@@ -217,7 +217,7 @@ def render_config(
             continue
         lines.append(f"LoadModule {name}_module {MODULES_DIR}/mod_{name}.so")
     if load_wsgi:
-        lines.append(f'LoadModule wsgi_module "{so_path or MOD_WSGI_SO}"')
+        lines.append(f'LoadModule wsgi_module "{so_path or _SESSION_SO or MOD_WSGI_SO}"')
     # After the LoadModule lines (a per-module level needs the module); a LogLevel in the test's
     # config comes later and wins.
     lines.append("LogLevel warn wsgi:info" if load_wsgi else "LogLevel warn")
@@ -509,7 +509,7 @@ class ApacheFactory:
         load_wsgi: bool = True,
     ) -> ApacheServer:
         if load_wsgi:
-            _require_module()
+            _require_module(self.base)
         root = ServerRoot(self.base, "s")
         server = ApacheServer(
             root,
@@ -545,13 +545,24 @@ class ApacheFactory:
         return problems
 
 
-def _require_module() -> None:
+_SESSION_SO: Path | None = None  # this session's copy of the module
+
+
+def _require_module(base: Path) -> None:
+    """Exit if the module is missing; else load a private copy, so a rebuild mid-run is harmless."""
+    global _SESSION_SO
+    if _SESSION_SO is not None:
+        return
     if not MOD_WSGI_SO.exists():
         pytest.exit(
             f"mod_wsgi module not found at {MOD_WSGI_SO}: build it first "
             "(cmake -S . -B build && cmake --build build -j2) or set MOD_WSGI_SO",
             returncode=2,
         )
+    copy = base / "mod_wsgi.so"
+    shutil.copyfile(MOD_WSGI_SO, copy)
+    os.chmod(copy, 0o755)
+    _SESSION_SO = copy
 
 
 @pytest.fixture(scope="session")
@@ -562,7 +573,9 @@ def server_base():
     if os.environ.get("MOD_WSGI_TEST_KEEP") == "1":
         return
     for root in base.iterdir():
-        if root not in _KEEP_ROOTS:
+        if root.is_file():
+            root.unlink()
+        elif root not in _KEEP_ROOTS:
             shutil.rmtree(root, ignore_errors=True)
     if not _KEEP_ROOTS:
         base.rmdir()
@@ -612,7 +625,7 @@ def config_test(server_base):
 
     def run(config: str, *, mpm: str = "event", modules=(), load_wsgi: bool = True):
         if load_wsgi:
-            _require_module()
+            _require_module(server_base)
         root = ServerRoot(server_base, "t")
         root.conf.write_text(
             render_config(root.path, free_port(), config, mpm=mpm, modules=modules, load_wsgi=load_wsgi)
