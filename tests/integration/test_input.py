@@ -49,6 +49,18 @@ def test_read_with_size(server):
     ]
 
 
+def test_negative_size_means_everything(server):
+    assert ops(server, "read:5,read:-1,readline:-1") == [
+        ("read:5", "line "),
+        ("read:-1", BODY[5:].decode()),
+        ("readline:-1", ""),
+    ]
+    assert ops(server, "readline:-1,readline:-1") == [
+        ("readline:-1", "line one\n"),
+        ("readline:-1", "line two\n"),
+    ]
+
+
 def test_readline(server):
     assert ops(server, "readline,readline,readline,readline,readline") == [
         ("readline", "line one\n"),

@@ -64,6 +64,14 @@ def test_bad_header_types(server, case):
     assert_refused(server, case)
 
 
+@pytest.mark.parametrize("case", ["content-length-abc", "content-length-negative"])
+def test_invalid_content_length_is_500(server, case):
+    server.expect_log(r"(?i)content.length")
+    status, _headers, _body, raw = raw_get(server, f"/sr/{case}")
+    assert status.split()[1] == "500", status
+    assert b"should not be sent" not in raw
+
+
 def test_valid_custom_status_and_header(server):
     r = requests.get(server.url("/sr/ok"), timeout=10)
     assert r.status_code == 299

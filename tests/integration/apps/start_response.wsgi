@@ -28,6 +28,8 @@ BAD_HEADERS = {
     "name-bytes": [(b"X-Ok", "v")],
     "not-a-tuple": ["X-Ok: v"],
     "headers-dict": {"X-Ok": "v"},
+    "content-length-abc": [("Content-Length", "abc")],
+    "content-length-negative": [("Content-Length", "-1")],
 }
 
 
