@@ -27,6 +27,7 @@ Environment: ``MOD_WSGI_SO`` overrides the module path (default ``<repo>/build/m
 from __future__ import annotations
 
 import datetime
+import grp
 import os
 import pwd
 import re
@@ -52,7 +53,7 @@ STOP_TIMEOUT = 15.0
 # Modules every server loads (mpm_<name> comes first).  unixd and log_config are compiled into
 # Debian's apache2 binary, so they have no LoadModule line.
 BASE_MODULES = ("authz_core", "authz_host", "mime", "alias", "dir", "env", "setenvif", "headers")
-BUILTIN_MODULES = set()  # filled lazily from `apache2 -l`
+BUILTIN_MODULES: set[str] = set()  # filled lazily from `apache2 -l`
 
 CRASH_PATTERNS = (
     re.compile(r"AH00052"),  # child pid N exit signal ...
@@ -96,8 +97,6 @@ def _run_account() -> tuple[str, str, int, int] | None:
             pw = pwd.getpwnam(name)
         except KeyError:
             continue
-        import grp
-
         group = grp.getgrgid(pw.pw_gid).gr_name
         return name, group, pw.pw_uid, pw.pw_gid
     raise RuntimeError("running as root but no www-data/nobody account exists")
@@ -194,7 +193,6 @@ def render_config(
     modules=(),
     python_path=None,
     load_wsgi: bool = True,
-    so_path: Path | None = None,
 ) -> str:
     builtin = _builtin_modules()
     lines = [
@@ -217,7 +215,7 @@ def render_config(
             continue
         lines.append(f"LoadModule {name}_module {MODULES_DIR}/mod_{name}.so")
     if load_wsgi:
-        lines.append(f'LoadModule wsgi_module "{so_path or _SESSION_SO or MOD_WSGI_SO}"')
+        lines.append(f'LoadModule wsgi_module "{_SESSION_SO or MOD_WSGI_SO}"')
     # After the LoadModule lines (a per-module level needs the module); a LogLevel in the test's
     # config comes later and wins.
     lines.append("LogLevel warn wsgi:info" if load_wsgi else "LogLevel warn")
