@@ -201,14 +201,17 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
                 return;
             }
         }
+        std::vector<std::string> setup_failure;
         {
             python::InterpreterLock lock(python::interpreters().main());
             if (!ready_adapter_types() || !install_standard_streams() ||
                 !install_python_modules("", "")) {
-                auto lines = python::take_exception_lines();
-                apache::log_lines(APLOG_CRIT, nullptr, s,
-                                  "WSGI0001: Setting up the Python interpreter failed.", lines);
+                setup_failure = python::take_exception_lines();
             }
+        }
+        if (!setup_failure.empty()) {
+            apache::log_lines(APLOG_CRIT, nullptr, s,
+                              "WSGI0001: Setting up the Python interpreter failed.", setup_failure);
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "Initialised Python %d.%d in embedded mode (pid=%" APR_PID_T_FMT ").",

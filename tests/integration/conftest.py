@@ -9,7 +9,7 @@ fail the test.
 
 Fixtures and helpers other test modules rely on:
 
-* ``mpm`` -- module-scoped, parametrised over ``event`` and ``prefork``.
+* ``mpm`` -- module-scoped, parametrised over ``event``, ``worker`` and ``prefork``.
 * ``apache`` -- factory ``apache(config, *, mpm=None, modules=(), python_path=None,
   load_wsgi=True)`` returning a started :class:`ApacheServer`, stopped after the test.  When the
   test also requests ``mpm`` that value is the default, otherwise ``event``.
@@ -579,7 +579,7 @@ def server_base():
         base.rmdir()
 
 
-@pytest.fixture(scope="module", params=["event", "prefork"], ids=["mpm-event", "mpm-prefork"])
+@pytest.fixture(scope="module", params=["event", "worker", "prefork"], ids=["mpm-event", "mpm-worker", "mpm-prefork"])
 def mpm(request):
     return request.param
 

@@ -91,7 +91,7 @@ def test_wsgi_variables(server, mpm):
     env = get_env(server)
     assert env["wsgi.version"] == "(1, 0)"
     assert env["wsgi.url_scheme"] == "http"
-    assert env["wsgi.multithread"] == ("True" if mpm == "event" else "False")
+    assert env["wsgi.multithread"] == ("False" if mpm == "prefork" else "True")
     assert env["wsgi.multiprocess"] == "True"
     assert env["wsgi.run_once"] == "False"
     assert env["wsgi.input_terminated"] == "True"
