@@ -7,6 +7,7 @@
 /set?V     -- stores V in this module's global VALUE.
 /import    -- imports groupmarker (from this directory) into this interpreter.
 /share?V   -- stores V in groupshared.VALUE (a module every script of the interpreter sees).
+/has?NAME  -- /info plus "has": whether sys.modules holds NAME.
 """
 
 import json
@@ -54,9 +55,12 @@ def application(environ, start_response):
         import groupmarker  # noqa: F401
     elif mode == "/share":
         groupshared.VALUE = query
-    elif mode != "/info":
+    elif mode not in ("/info", "/has"):
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"unknown mode"]
-    body = json.dumps(_info(environ)).encode()
+    data = _info(environ)
+    if mode == "/has":
+        data["has"] = query in sys.modules
+    body = json.dumps(data).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
