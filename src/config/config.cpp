@@ -29,6 +29,19 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexc
     merged->aliases.insert(merged->aliases.end(), base.aliases.begin(), base.aliases.end());
     merged->python_path = base.python_path;
     inherit(merged->case_sensitivity, base.case_sensitivity, add.case_sensitivity);
+    // The Python runtime directives are main-server only: a virtual host sees the main's.
+    merged->python_home = base.python_home;
+    merged->python_optimize = base.python_optimize;
+    merged->python_warnings = base.python_warnings;
+    merged->python_hash_seed = base.python_hash_seed;
+    merged->dont_write_bytecode = base.dont_write_bytecode;
+    merged->python_eggs = base.python_eggs;
+    merged->restrict_stdin = base.restrict_stdin;
+    merged->restrict_stdout = base.restrict_stdout;
+    merged->restrict_signal = base.restrict_signal;
+    merged->restrict_embedded = base.restrict_embedded;
+    merged->destroy_interpreter = base.destroy_interpreter;
+    merged->lazy_initialization = base.lazy_initialization;
     return merged;
 }
 

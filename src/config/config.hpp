@@ -30,9 +30,21 @@ struct ScriptAlias {
 // Server-level settings (main server and virtual hosts).
 struct ServerConfig {
     std::vector<ScriptAlias> aliases;
-    // Main server only (GLOBAL_ONLY directives).
+    // Main server only (GLOBAL_ONLY directives); virtual hosts inherit them when merged.
     std::vector<std::string> python_path;      // WSGIPythonPath
     std::optional<bool> case_sensitivity;      // WSGICaseSensitivity, default On here
+    std::optional<PythonHome> python_home;     // WSGIPythonHome, checked when read
+    std::optional<int> python_optimize;        // WSGIPythonOptimize, default 0
+    std::vector<std::string> python_warnings;  // WSGIPythonWarnings, in order
+    std::optional<HashSeed> python_hash_seed;  // WSGIPythonHashSeed, default random
+    std::optional<bool> dont_write_bytecode;   // WSGIDontWriteBytecode, default Off
+    std::optional<std::string> python_eggs;    // WSGIPythonEggs (PYTHON_EGG_CACHE)
+    std::optional<bool> restrict_stdin;        // WSGIRestrictStdin, default Off
+    std::optional<bool> restrict_stdout;       // WSGIRestrictStdout, default Off
+    std::optional<bool> restrict_signal;       // WSGIRestrictSignal, default On
+    std::optional<bool> restrict_embedded;     // WSGIRestrictEmbedded, default Off
+    std::optional<bool> destroy_interpreter;   // WSGIDestroyInterpreter, default On
+    std::optional<bool> lazy_initialization;   // WSGILazyInitialization, only On honoured
 };
 
 // Directory-level settings; also the server's defaults when a directive is given at server

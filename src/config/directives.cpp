@@ -6,6 +6,11 @@
 #include <exception>
 #include <string>
 
+// Only the version macros: the config layer checks WSGIPythonHome against the embedded
+// Python's version without pulling in Python.h.
+#include <patchlevel.h>
+
+#include "apache/log.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
 #include "config/options.hpp"
@@ -130,6 +135,130 @@ const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
     });
 }
 
+// A main-server-only On/Off directive stored in ServerConfig.
+template <std::optional<bool> ServerConfig::*Field>
+const char* set_global_flag(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto flag = parse_on_off(value);
+        if (!flag) {
+            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
+        }
+        server_config(cmd->server).*Field = *flag;
+        return {};
+    });
+}
+
+// "3.11": the Python version this module was built against and embeds.
+std::string embedded_python_version() {
+    return std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
+}
+
+// Checked here, so that `apache2 -t` and startup fail with the directive and the path named,
+// instead of each child dying with Python's bare "No module named 'encodings'".
+const char* set_python_home(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        PythonHome home;
+        if (auto error = check_python_home(value, embedded_python_version(), home)) {
+            return directive_name(cmd) + ": " + *error;
+        }
+        server_config(cmd->server).python_home = std::move(home);
+        return {};
+    });
+}
+
+const char* set_python_optimize(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto level = parse_optimize_level(value);
+        if (!level) {
+            return directive_name(cmd) + " must be 0, 1 or 2, not '" + value + "'";
+        }
+        server_config(cmd->server).python_optimize = *level;
+        return {};
+    });
+}
+
+const char* add_python_warnings(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        if (auto error = check_warning_option(value)) {
+            return directive_name(cmd) + ": " + *error;
+        }
+        server_config(cmd->server).python_warnings.emplace_back(value);
+        return {};
+    });
+}
+
+const char* set_python_hash_seed(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto seed = parse_hash_seed(value);
+        if (!seed) {
+            return directive_name(cmd) + " must be 'random' or an integer 0..4294967295, not '" +
+                   value + "'";
+        }
+        server_config(cmd->server).python_hash_seed = *seed;
+        return {};
+    });
+}
+
+const char* set_python_eggs(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        if (*value == '\0') {
+            return directive_name(cmd) + " requires a directory";
+        }
+        server_config(cmd->server).python_eggs = std::string(value);
+        return {};
+    });
+}
+
+void warn_lazy_initialization_off(server_rec* s) {
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "WSGI0021: WSGILazyInitialization Off is ignored: Python is only ever "
+                 "initialised in the Apache child processes, never in the parent.");
+}
+
+// httpd reads the configuration once on the console (also for `apache2 -t`), then again,
+// and on every restart, with the error log not yet open: messages of those readings go
+// nowhere, so log_ignored_directives() repeats the warning from post_config.
+bool first_configuration_reading() {
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+}
+
+// mod_wsgi 6 removed WSGILazyInitialization (initialising Python in the root parent was
+// unsafe); configurations written for mod_wsgi 4 may still carry it, so it is accepted.
+const char* set_lazy_initialization(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        auto flag = parse_on_off(value);
+        if (!flag) {
+            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
+        }
+        server_config(cmd->server).lazy_initialization = *flag;
+        if (!*flag && first_configuration_reading()) {
+            warn_lazy_initialization_off(cmd->server);
+        }
+        return {};
+    });
+}
+
 // httpd's AP_INIT_* macros do not cast handlers in C++ (no designated initialisers there).
 template <class F>
 cmd_func as_cmd_func(F f) {
@@ -140,6 +269,13 @@ constexpr int kDirLevel = OR_FILEINFO;  // S V D and .htaccess with AllowOverrid
 constexpr int kServerAndDir = RSRC_CONF | ACCESS_CONF;
 
 }  // namespace
+
+void log_ignored_directives(server_rec* s) noexcept {
+    if (!first_configuration_reading() &&
+        !server_config(s).lazy_initialization.value_or(true)) {
+        warn_lazy_initialization_off(s);
+    }
+}
 
 const command_rec kDirectives[] = {
     {"WSGIScriptAlias", as_cmd_func(set_script_alias), nullptr, RSRC_CONF, RAW_ARGS,
@@ -170,6 +306,31 @@ const command_rec kDirectives[] = {
      "On|Off: whether file names are case sensitive (script module names)."},
     {"WSGIPythonPath", as_cmd_func(set_python_path), nullptr, RSRC_CONF, TAKE1,
      "Colon-separated directories added to sys.path with site.addsitedir()."},
+    {"WSGIPythonHome", as_cmd_func(set_python_home), nullptr, RSRC_CONF, TAKE1,
+     "Python virtual environment or installation prefix (prefix[:exec_prefix])."},
+    {"WSGIPythonOptimize", as_cmd_func(set_python_optimize), nullptr, RSRC_CONF, TAKE1,
+     "0|1|2: Python optimisation level (python -O, -OO)."},
+    {"WSGIPythonWarnings", as_cmd_func(add_python_warnings), nullptr, RSRC_CONF, TAKE1,
+     "A Python warnings filter entry (python -W action:message:category:module:lineno)."},
+    {"WSGIPythonHashSeed", as_cmd_func(set_python_hash_seed), nullptr, RSRC_CONF, TAKE1,
+     "random|0..4294967295: seed for Python's hash randomisation (PYTHONHASHSEED)."},
+    {"WSGIDontWriteBytecode", as_cmd_func(set_global_flag<&ServerConfig::dont_write_bytecode>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: do not write .pyc files (python -B)."},
+    {"WSGIPythonEggs", as_cmd_func(set_python_eggs), nullptr, RSRC_CONF, TAKE1,
+     "Directory for the Python eggs cache (PYTHON_EGG_CACHE)."},
+    {"WSGIRestrictStdin", as_cmd_func(set_global_flag<&ServerConfig::restrict_stdin>), nullptr,
+     RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdin raise OSError."},
+    {"WSGIRestrictStdout", as_cmd_func(set_global_flag<&ServerConfig::restrict_stdout>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdout raise OSError."},
+    {"WSGIRestrictSignal", as_cmd_func(set_global_flag<&ServerConfig::restrict_signal>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: ignore (and log) signal.signal() registrations."},
+    {"WSGIRestrictEmbedded", as_cmd_func(set_global_flag<&ServerConfig::restrict_embedded>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: refuse embedded mode; no Python in Apache children."},
+    {"WSGIDestroyInterpreter",
+     as_cmd_func(set_global_flag<&ServerConfig::destroy_interpreter>), nullptr, RSRC_CONF,
+     TAKE1, "On|Off: finalise Python when an Apache child process exits."},
+    {"WSGILazyInitialization", as_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
+     "On|Off: accepted for compatibility; Python is never initialised in the parent."},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -3,6 +3,7 @@
 // process groups and callable objects (mod_wsgi docs: "WSGIApplicationGroup",
 // "WSGIScriptAlias", "WSGICallableObject"). No httpd, no Python: unit-tested directly.
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -18,6 +19,41 @@ std::optional<MapHeadToGet> parse_map_head_to_get(std::string_view value);
 
 // Parses "On" / "Off" (case-insensitive). Returns nullopt for anything else.
 std::optional<bool> parse_on_off(std::string_view value);
+
+// WSGIPythonHome, as checked when the directive is read.
+struct PythonHome {
+    std::string path;                  // absolute, no trailing '/' (may be "prefix:exec_prefix")
+    bool virtual_environment = false;  // `path` holds a pyvenv.cfg
+};
+
+// The Python version recorded in the text of a pyvenv.cfg file (its "version" key, or
+// "version_info" as written by virtualenv), or nullopt when it has neither.
+std::optional<std::string> pyvenv_version(std::string_view text);
+
+// Checks a WSGIPythonHome value against the Python version this module embeds (`version`,
+// e.g. "3.11"), reading the filesystem: a virtual environment (a directory with pyvenv.cfg)
+// must have been made by that version; any other directory must be a prefix holding
+// lib/pythonX.Y/os.py ("prefix:exec_prefix" is accepted, as for PYTHONHOME). Returns an error
+// message naming the path, or nullopt with `home` filled in.
+std::optional<std::string> check_python_home(std::string_view value, std::string_view version,
+                                             PythonHome& home);
+
+// WSGIPythonOptimize: "0", "1" or "2". Returns nullopt for anything else.
+std::optional<int> parse_optimize_level(std::string_view value);
+
+// WSGIPythonHashSeed: "random" (case-insensitive) or a seed 0..4294967295.
+struct HashSeed {
+    bool random = true;
+    std::uint32_t seed = 0;  // when not random
+};
+std::optional<HashSeed> parse_hash_seed(std::string_view value);
+
+// Checks one WSGIPythonWarnings entry, Python's -W syntax
+// "action:message:category:module:lineno": at most five fields, the action one of (or a
+// prefix of) default, error, always, module, once, ignore (or "all"), and the line number a
+// non-negative integer. The category is only known once Python imports it. Returns an error
+// message or nullopt.
+std::optional<std::string> check_warning_option(std::string_view value);
 
 // The options accepted after the target of WSGIScriptAlias / WSGIScriptAliasMatch.
 struct ScriptAliasOptions {

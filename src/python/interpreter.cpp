@@ -1,50 +1,219 @@
 #include "python/interpreter.hpp"
 
-#include <vector>
+#include "python/error.hpp"
+#include "python/ref.hpp"
 
 namespace wsgi::python {
 namespace {
 
-// Per-thread cache of thread states, indexed by Interpreter index.
+// Per-thread cache of thread states, indexed by Interpreter index (never reused).
 thread_local std::vector<PyThreadState*> t_thread_states;
+thread_local Interpreter* t_current = nullptr;
+
+PyThreadState*& cached_slot(int index) {
+    auto position = static_cast<std::size_t>(index);
+    if (t_thread_states.size() <= position) {
+        t_thread_states.resize(position + 1, nullptr);
+    }
+    return t_thread_states[position];
+}
 
 }  // namespace
 
-Interpreter::Interpreter(std::string name, PyInterpreterState* state, int index)
-    : name_(std::move(name)), state_(state), index_(index) {}
+void call_if_imported(const char* module_name, const char* function) noexcept {
+    Ref name = Ref::steal(PyUnicode_FromString(module_name));
+    Ref module = name ? Ref::steal(PyImport_GetModule(name.get())) : Ref();
+    if (!module) {
+        PyErr_Clear();
+        return;
+    }
+    Ref result = Ref::steal(PyObject_CallMethod(module.get(), function, nullptr));
+    if (!result) {
+        PyErr_Print();
+    }
+}
+
+namespace {
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& line : lines) {
+        if (!text.empty()) {
+            text += " | ";
+        }
+        text += line;
+    }
+    return text;
+}
+
+}  // namespace
+
+Interpreter::Interpreter(std::string name, PyInterpreterState* state, int index,
+                         Interpreter* main)
+    : name_(std::move(name)), state_(state), index_(index), main_(main) {}
 
 PyThreadState* Interpreter::thread_state() {
-    auto index = static_cast<std::size_t>(index_);
-    if (t_thread_states.size() <= index) {
-        t_thread_states.resize(index + 1, nullptr);
+    PyThreadState*& slot = cached_slot(index_);
+    if (slot != nullptr) {
+        return slot;
     }
-    PyThreadState*& slot = t_thread_states[index];
-    if (slot == nullptr) {
-        PyThreadState* bound = PyGILState_GetThisThreadState();
-        if (bound != nullptr && bound->interp == state_) {
-            slot = bound;
-        } else {
-            // PyThreadState_New needs no GIL and binds the new state to PyGILState for this
-            // thread when the thread has none yet.
-            slot = PyThreadState_New(state_);
-        }
+    PyThreadState* bound = PyGILState_GetThisThreadState();
+    if (main_ == nullptr && bound != nullptr && bound->interp == state_) {
+        slot = bound;  // e.g. the thread that initialised Python
+        return slot;
     }
+    if (main_ != nullptr && bound == nullptr) {
+        // The first thread state made on a thread becomes its PyGILState one; it must be the
+        // main interpreter's, or C extensions calling PyGILState_Ensure in %{GLOBAL} would
+        // land in this sub interpreter.
+        main_->thread_state();
+    }
+    // PyThreadState_New needs no GIL.
+    slot = PyThreadState_New(state_);
+    std::lock_guard lock(states_mutex_);
+    states_.push_back(slot);
     return slot;
 }
 
-InterpreterLock::InterpreterLock(Interpreter& interpreter) : interpreter_(interpreter) {
+void Interpreter::adopt_thread_state(PyThreadState* state) {
+    cached_slot(index_) = state;
+    std::lock_guard lock(states_mutex_);
+    states_.push_back(state);
+}
+
+void Interpreter::delete_thread_states_except(PyThreadState* keep) {
+    std::lock_guard lock(states_mutex_);
+    for (PyThreadState* state : states_) {
+        if (state != keep) {
+            PyThreadState_Clear(state);
+            PyThreadState_Delete(state);
+        }
+    }
+    states_.clear();
+    cached_slot(index_) = nullptr;
+}
+
+InterpreterLock::InterpreterLock(Interpreter& interpreter)
+    : interpreter_(interpreter), previous_(t_current) {
     PyEval_RestoreThread(interpreter_.thread_state());
+    t_current = &interpreter_;
 }
 
-InterpreterLock::~InterpreterLock() { PyEval_SaveThread(); }
-
-Interpreters::Interpreters(PyInterpreterState* main_state) {
-    interpreters_.push_back(std::make_unique<Interpreter>("", main_state, 0));
+InterpreterLock::~InterpreterLock() {
+    t_current = previous_;
+    PyEval_SaveThread();
 }
 
-Interpreter& Interpreters::for_application_group(std::string_view /*group*/) {
+Interpreter* current_interpreter() { return t_current; }
+
+Interpreters::Interpreters(PyInterpreterState* main_state, PyThreadState* main_thread_state) {
+    auto main = std::make_unique<Interpreter>("", main_state, 0, nullptr);
+    cached_slot(0) = main_thread_state;
+    interpreters_.push_back(std::move(main));
+}
+
+void Interpreters::set_hooks(SetupHook setup, EndHook end) {
+    setup_ = std::move(setup);
+    end_ = std::move(end);
+}
+
+bool Interpreters::setup_main() {
+    Interpreter* previous = t_current;
+    t_current = &main();
+    bool ok = !setup_ || setup_(main());
+    t_current = previous;
+    return ok;
+}
+
+Interpreter* Interpreters::for_application_group(std::string_view group, std::size_t limit,
+                                                 std::string& error) {
+    if (group.empty()) {
+        return &main();
+    }
     std::lock_guard lock(mutex_);
-    return *interpreters_.front();
+    for (const auto& interpreter : interpreters_) {
+        if (interpreter->name() == group) {
+            return interpreter.get();
+        }
+    }
+    if (interpreters_.size() - 1 >= limit) {
+        error = "the limit of " + std::to_string(limit) + " sub interpreters is reached";
+        return nullptr;
+    }
+    // Creating needs the GIL with some thread state current: take the main interpreter's.
+    InterpreterLock main_lock(main());
+    PyThreadState* main_state = PyThreadState_Get();
+    PyThreadState* sub_state = Py_NewInterpreter();
+    if (sub_state == nullptr) {
+        PyThreadState_Swap(main_state);
+        error = "Py_NewInterpreter() failed";
+        return nullptr;
+    }
+    auto created = std::make_unique<Interpreter>(std::string(group), sub_state->interp,
+                                                 next_index_++, &main());
+    created->adopt_thread_state(sub_state);
+    Interpreter* previous = t_current;
+    t_current = created.get();
+    bool ok = !setup_ || setup_(*created);
+    if (!ok) {
+        error = "setting up the sub interpreter failed: " + joined(take_exception_lines());
+        created->set_data(nullptr);
+        created->delete_thread_states_except(sub_state);
+        Py_EndInterpreter(sub_state);
+    }
+    t_current = previous;
+    PyThreadState_Swap(main_state);
+    if (!ok) {
+        return nullptr;
+    }
+    interpreters_.push_back(std::move(created));
+    return interpreters_.back().get();
+}
+
+std::size_t Interpreters::sub_interpreter_count() {
+    std::lock_guard lock(mutex_);
+    return interpreters_.size() - 1;
+}
+
+bool Interpreters::end_all(PyThreadState* main_thread_state) {
+    std::lock_guard lock(mutex_);
+    bool all_ended = true;
+    Interpreter* previous = t_current;
+    while (interpreters_.size() > 1) {
+        Interpreter& sub = *interpreters_.back();
+        // This thread's own thread state for it: when this thread created the interpreter
+        // (prefork), threading's main thread is this one and must end with its own state.
+        PyThreadState* state = sub.thread_state();
+        PyThreadState_Swap(state);
+        t_current = &sub;
+        if (end_) {
+            end_(sub);
+        }
+        sub.set_data(nullptr);
+        sub.delete_thread_states_except(state);
+        // Wait for non-daemon threads (bounded by the caller's watchdog), as
+        // Py_EndInterpreter would.
+        call_if_imported("threading", "_shutdown");
+        if (PyInterpreterState_ThreadHead(sub.state()) == state &&
+            PyThreadState_Next(state) == nullptr) {
+            Py_EndInterpreter(state);
+        } else {
+            // Daemon threads still run in it, and Py_EndInterpreter would abort the process
+            // ("not the last thread"): run its atexit handlers and leave it to the process
+            // exit.
+            call_if_imported("atexit", "_run_exitfuncs");
+            all_ended = false;
+        }
+        PyThreadState_Swap(main_thread_state);
+        interpreters_.pop_back();
+    }
+    t_current = &main();
+    if (end_) {
+        end_(main());
+    }
+    main().set_data(nullptr);
+    t_current = previous;
+    return all_ended;
 }
 
 }  // namespace wsgi::python

@@ -1,6 +1,10 @@
 #include "python/runtime.hpp"
 
+#include <condition_variable>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "python/error.hpp"
 #include "python/ref.hpp"
@@ -20,30 +24,79 @@ std::optional<std::string> status_error(const char* what, PyStatus status) {
     return message;
 }
 
-std::optional<std::string> add_site_dirs(const std::vector<std::string>& dirs) {
+// WSGIPythonPath, kept for the sub interpreters created later (add_python_path()).
+std::vector<std::string> g_python_path;
+
+// site.addsitedir() for each of `dirs`. Returns false with a Python exception set.
+bool add_site_dirs(const std::vector<std::string>& dirs) {
     if (dirs.empty()) {
-        return std::nullopt;
+        return true;
     }
     Ref site = Ref::steal(PyImport_ImportModule("site"));
+    if (!site) {
+        return false;
+    }
     for (const auto& dir : dirs) {
-        if (!site) {
-            break;
-        }
         Ref path = Ref::steal(PyUnicode_DecodeFSDefaultAndSize(dir.data(),
                                                                static_cast<Py_ssize_t>(dir.size())));
         Ref result = path ? Ref::steal(PyObject_CallMethod(site.get(), "addsitedir", "O",
                                                            path.get()))
                           : Ref();
         if (!result) {
-            break;
+            return false;
         }
     }
-    if (PyErr_Occurred()) {
-        std::string message = "adding WSGIPythonPath directories failed:";
-        for (const auto& line : take_exception_lines()) {
-            message += " " + line;
+    return true;
+}
+
+// Puts the WSGIPython* directives into `config` (they are the embedded equivalents of
+// python's -O, -W, -B and PYTHONHASHSEED / PYTHONHOME). Returns an error message.
+std::optional<std::string> apply_options(PyConfig& config, const RuntimeOptions& options) {
+    // Python 3.11's getpath looks for pyvenv.cfg next to and one level above the executable
+    // it derives from program_name; that is what makes sys.prefix the virtual environment.
+    // PyConfig.home would skip the search and leave sys.prefix at the base installation.
+    std::string program_name = options.virtual_environment
+                                   ? *options.virtual_environment + "/bin/python3"
+                                   : options.program_name;
+    PyStatus status =
+        PyConfig_SetBytesString(&config, &config.program_name, program_name.c_str());
+    if (PyStatus_Exception(status)) {
+        return status_error("setting the Python program name failed", status);
+    }
+    if (options.home) {
+        status = PyConfig_SetBytesString(&config, &config.home, options.home->c_str());
+        if (PyStatus_Exception(status)) {
+            return status_error("setting the Python home (WSGIPythonHome) failed", status);
         }
-        return message;
+    }
+    if (options.optimization_level) {
+        config.optimization_level = *options.optimization_level;
+    }
+    // Setting program_name pre-initialised Python, so Py_DecodeLocale is usable now.
+    for (const auto& option : options.warn_options) {
+        wchar_t* wide = Py_DecodeLocale(option.c_str(), nullptr);
+        if (wide == nullptr) {
+            return "WSGIPythonWarnings '" + option + "' cannot be decoded";
+        }
+        status = PyWideStringList_Append(&config.warnoptions, wide);
+        PyMem_RawFree(wide);
+        if (PyStatus_Exception(status)) {
+            return status_error("adding a WSGIPythonWarnings entry failed", status);
+        }
+    }
+    if (options.hash_seed) {
+        config.use_hash_seed = 1;
+        config.hash_seed = *options.hash_seed;
+    } else if (options.random_hash_seed) {
+        config.use_hash_seed = 0;
+    }
+    if (options.dont_write_bytecode) {
+        config.write_bytecode = *options.dont_write_bytecode ? 0 : 1;
+    }
+    // Before Python starts, so os.environ has it; the process is still single-threaded.
+    if (options.python_eggs &&
+        setenv("PYTHON_EGG_CACHE", options.python_eggs->c_str(), 1) != 0) {
+        return "setting PYTHON_EGG_CACHE (WSGIPythonEggs) failed";
     }
     return std::nullopt;
 }
@@ -60,15 +113,19 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
     config.parse_argv = 0;
     config.configure_c_stdio = 0;
     config.pathconfig_warnings = 0;
-    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name,
-                                              options.program_name.c_str());
-    if (PyStatus_Exception(status)) {
+    if (auto error = apply_options(config, options)) {
         PyConfig_Clear(&config);
-        return status_error("setting the Python program name failed", status);
+        return error;
     }
-    status = Py_InitializeFromConfig(&config);
+    PyStatus status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
+        if (options.virtual_environment || options.home) {
+            std::string what = "initialising Python with WSGIPythonHome '" +
+                               options.virtual_environment.value_or(options.home.value_or("")) +
+                               "' failed";
+            return status_error(what.c_str(), status);
+        }
         return status_error("initialising Python failed", status);
     }
     // Import threading here, in the thread that will finalise: the thread that first imports
@@ -78,24 +135,62 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
     if (!threading) {
         PyErr_Clear();
     }
-    auto error = add_site_dirs(options.python_path);
-    g_interpreters = std::make_unique<Interpreters>(PyThreadState_Get()->interp);
+    g_python_path = options.python_path;
+    std::optional<std::string> error;
+    if (!add_python_path()) {
+        std::string message = "adding WSGIPythonPath directories failed:";
+        for (const auto& line : take_exception_lines()) {
+            message += " " + line;
+        }
+        error = message;
+    }
+    g_interpreters = std::make_unique<Interpreters>(PyThreadState_Get()->interp,
+                                                    PyThreadState_Get());
     g_main_thread_state = PyEval_SaveThread();
     return error;
 }
+
+bool add_python_path() { return add_site_dirs(g_python_path); }
 
 bool is_initialized() { return g_interpreters != nullptr; }
 
 Interpreters& interpreters() { return *g_interpreters; }
 
-void finalize() {
+void finalize(std::chrono::seconds timeout, const std::function<void()>& on_timeout) {
     if (!g_interpreters) {
         return;
     }
+    // A non-daemon thread the application started would keep Py_FinalizeEx waiting for it
+    // forever; the watchdog bounds the whole shutdown.
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    std::thread watchdog([&] {
+        std::unique_lock lock(mutex);
+        if (!finished.wait_for(lock, timeout, [&] { return done; })) {
+            on_timeout();
+        }
+    });
     PyEval_RestoreThread(g_main_thread_state);
+    bool all_ended = g_interpreters->end_all(g_main_thread_state);
     g_interpreters.reset();
-    Py_FinalizeEx();
+    if (all_ended) {
+        Py_FinalizeEx();
+    } else {
+        // Py_FinalizeEx aborts while a sub interpreter remains: do what it would do for the
+        // application (wait for non-daemon threads, atexit handlers) and leave the rest to
+        // the process exit.
+        call_if_imported("threading", "_shutdown");
+        call_if_imported("atexit", "_run_exitfuncs");
+        PyEval_SaveThread();
+    }
     g_main_thread_state = nullptr;
+    {
+        std::lock_guard lock(mutex);
+        done = true;
+    }
+    finished.notify_all();
+    watchdog.join();
 }
 
 }  // namespace wsgi::python

@@ -3,6 +3,9 @@
 // child after fork, never in the root parent (mod_wsgi 6 release notes, "WSGILazyInitialization
 // removed"), and finalises it when the child exits so that atexit handlers run.
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,15 +17,40 @@ namespace wsgi::python {
 struct RuntimeOptions {
     // sys.executable; Apache's own argv[0] would make multiprocessing and friends misbehave.
     std::string program_name = MOD_WSGI_PYTHON_EXECUTABLE;
+    // WSGIPythonHome naming a virtual environment: sys.prefix, with program_name replaced by
+    // its bin/python3 (which is how Python finds a virtual environment).
+    std::optional<std::string> virtual_environment;
+    // WSGIPythonHome naming another installation, "prefix[:exec_prefix]": PyConfig.home.
+    std::optional<std::string> home;
     // Directories added with site.addsitedir() (WSGIPythonPath), in order.
     std::vector<std::string> python_path;
+    // WSGIPythonOptimize (python -O / -OO); nullopt leaves Python's default (0).
+    std::optional<int> optimization_level;
+    // WSGIPythonWarnings (python -W), in order; they end up in sys.warnoptions.
+    std::vector<std::string> warn_options;
+    // WSGIPythonHashSeed N. Without it, `random_hash_seed` (WSGIPythonHashSeed random)
+    // ignores PYTHONHASHSEED; with neither, Python's default applies.
+    std::optional<std::uint32_t> hash_seed;
+    bool random_hash_seed = false;
+    // WSGIDontWriteBytecode (python -B); nullopt leaves Python's default.
+    std::optional<bool> dont_write_bytecode;
+    // WSGIPythonEggs: set as PYTHON_EGG_CACHE in the process environment.
+    std::optional<std::string> python_eggs;
+    // WSGIDestroyInterpreter: whether Python is finalised when the process exits.
+    bool destroy_interpreter = true;
 };
 
-// Initialises Python in this process: no signal handlers installed, no argv parsing, then the
-// python_path entries. On success the GIL is released and interpreters() is usable. Returns
+// Initialises Python in this process with `options`: no signal handlers installed, no argv
+// parsing, then the python_path entries. On success the GIL is released and interpreters() is usable. Returns
 // an error message on failure (Python is then not usable in this process). Call once, from
 // the thread that will later call finalize(), without the GIL.
 std::optional<std::string> initialize(const RuntimeOptions& options);
+
+// Adds the WSGIPythonPath directories given to initialize() to sys.path of the interpreter
+// the calling thread is attached to, with site.addsitedir() so that .pth files in them are
+// processed. initialize() does it for the main interpreter; call it when setting up a sub
+// interpreter. GIL held. Returns false with a Python exception set.
+bool add_python_path();
 
 // True once initialize() succeeded and until finalize().
 bool is_initialized();
@@ -30,8 +58,11 @@ bool is_initialized();
 // The interpreters of this process; only after a successful initialize().
 Interpreters& interpreters();
 
-// Runs atexit handlers and finalises Python (Py_FinalizeEx). Call without the GIL, from the
-// thread that called initialize(), when no request is running. No-op when not initialised.
-void finalize();
+// Ends every sub interpreter (newest first) and then the main one (Py_FinalizeEx), running
+// the interpreters' end hooks and atexit handlers. Call without the GIL, from the thread that
+// called initialize(), when no request is running. If it takes longer than `timeout` (an
+// application's non-daemon thread never ending, say), `on_timeout` runs on a watchdog thread;
+// it is expected to end the process. No-op when not initialised.
+void finalize(std::chrono::seconds timeout, const std::function<void()>& on_timeout);
 
 }  // namespace wsgi::python

@@ -23,6 +23,7 @@
 #include "wsgi/errors.hpp"
 #include "wsgi/file_wrapper.hpp"
 #include "wsgi/input.hpp"
+#include "wsgi/interpreter_setup.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -509,18 +510,22 @@ PyMethodDef kAdapterMethods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyTypeObject make_adapter_type() {
-    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
-    type.tp_name = "mod_wsgi.Adapter";
-    type.tp_basicsize = sizeof(AdapterObject);
-    type.tp_dealloc = [](PyObject* obj) noexcept { Py_TYPE(obj)->tp_free(obj); };
-    type.tp_flags = Py_TPFLAGS_DEFAULT;
-    type.tp_doc = "The response side of one request.";
-    type.tp_methods = kAdapterMethods;
-    return type;
+void adapter_dealloc(PyObject* obj) noexcept {
+    PyTypeObject* type = Py_TYPE(obj);
+    type->tp_free(obj);
+    Py_DECREF(type);
 }
 
-PyTypeObject g_adapter_type = make_adapter_type();
+PyType_Slot kAdapterSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(adapter_dealloc)},
+    {Py_tp_methods, kAdapterMethods},
+    {Py_tp_doc, const_cast<char*>("The response side of one request.")},
+    {0, nullptr},
+};
+
+PyType_Spec kAdapterSpec = {"mod_wsgi.Adapter", sizeof(AdapterObject), 0,
+                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                            kAdapterSlots};
 
 // Logs the pending exception as the application's failure, with its traceback.
 void log_application_error(request_rec* r, const RequestSettings& settings) {
@@ -549,16 +554,13 @@ bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* r
 
 }  // namespace
 
-bool ready_adapter_types() {
-    return PyType_Ready(&g_adapter_type) == 0 && ready_input_type() && ready_log_type() &&
-           ready_file_wrapper_type();
-}
+PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 
 int run_application(request_rec* r, const RequestSettings& settings, PyObject* application) {
     Ref input = Ref::steal(new_input(r));
     Ref errors = Ref::steal(new_log_stream(r, "wsgi.errors"));
     Ref environ = input && errors ? build_environ(r, settings, input.get(), errors.get()) : Ref();
-    auto* adapter = PyObject_New(AdapterObject, &g_adapter_type);
+    auto* adapter = PyObject_New(AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));
     Ref adapter_ref = Ref::steal(reinterpret_cast<PyObject*>(adapter));
     if (!environ || !adapter) {
         log_application_error(r, settings);

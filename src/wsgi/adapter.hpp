@@ -10,8 +10,9 @@
 
 namespace wsgi::wsgi {
 
-// Readies the Python types used by the adapter. GIL held. False with an exception set.
-bool ready_adapter_types();
+// Creates the mod_wsgi.Adapter heap type (start_response and write) for the current
+// interpreter (new reference), or nullptr with an exception set. GIL held.
+PyObject* create_adapter_type();
 
 // Calls `application` (borrowed) for request `r` and sends the response. Must be called
 // with the GIL held by a thread attached to the application's interpreter; releases it

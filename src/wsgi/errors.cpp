@@ -6,6 +6,7 @@
 #include "apache/log.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
+#include "wsgi/interpreter_setup.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -158,7 +159,9 @@ void log_dealloc(PyObject* obj) noexcept {
     }
     delete self->pending;
     Py_XDECREF(self->name);
-    Py_TYPE(obj)->tp_free(obj);
+    PyTypeObject* type = Py_TYPE(obj);
+    type->tp_free(obj);
+    Py_DECREF(type);  // instances of heap types own a reference to their type
 }
 
 PyMethodDef kLogMethods[] = {
@@ -182,26 +185,27 @@ PyGetSetDef kLogGetSet[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject make_log_type() {
-    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
-    type.tp_name = "mod_wsgi.Log";
-    type.tp_basicsize = sizeof(LogObject);
-    type.tp_dealloc = log_dealloc;
-    type.tp_flags = Py_TPFLAGS_DEFAULT;
-    type.tp_doc = "Text stream writing lines to the Apache error log.";
-    type.tp_methods = kLogMethods;
-    type.tp_getset = kLogGetSet;
-    return type;
-}
+PyType_Slot kLogSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(log_dealloc)},
+    {Py_tp_methods, kLogMethods},
+    {Py_tp_getset, kLogGetSet},
+    {Py_tp_doc, const_cast<char*>("Text stream writing lines to the Apache error log.")},
+    {0, nullptr},
+};
 
-PyTypeObject g_log_type = make_log_type();
+PyType_Spec kLogSpec = {"mod_wsgi.Log", sizeof(LogObject), 0,
+                        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, kLogSlots};
+
+PyTypeObject* log_type() {
+    return reinterpret_cast<PyTypeObject*>(wsgi_state().log_type.get());
+}
 
 }  // namespace
 
-bool ready_log_type() { return PyType_Ready(&g_log_type) == 0; }
+PyObject* create_log_type() { return PyType_FromSpec(&kLogSpec); }
 
 PyObject* new_log_stream(request_rec* r, const char* name) {
-    auto* self = PyObject_New(LogObject, &g_log_type);
+    auto* self = PyObject_New(LogObject, log_type());
     if (self == nullptr) {
         return nullptr;
     }
@@ -217,7 +221,7 @@ PyObject* new_log_stream(request_rec* r, const char* name) {
 }
 
 void expire_log_stream(PyObject* stream) {
-    if (stream == nullptr || Py_TYPE(stream) != &g_log_type) {
+    if (stream == nullptr || Py_TYPE(stream) != log_type()) {
         return;
     }
     auto* self = reinterpret_cast<LogObject*>(stream);

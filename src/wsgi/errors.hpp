@@ -9,8 +9,9 @@
 
 namespace wsgi::wsgi {
 
-// Readies the mod_wsgi.Log type. GIL held. Returns false with a Python exception set.
-bool ready_log_type();
+// Creates the mod_wsgi.Log heap type for the current interpreter (new reference), or
+// nullptr with an exception set. GIL held.
+PyObject* create_log_type();
 
 // A new Log stream (new reference) bound to `r` (may be null: server log), or nullptr with
 // an exception set. GIL held.

@@ -1,6 +1,7 @@
 #include "wsgi/file_wrapper.hpp"
 
 #include "python/ref.hpp"
+#include "wsgi/interpreter_setup.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -65,11 +66,14 @@ void wrapper_dealloc(PyObject* obj) noexcept {
     auto* self = reinterpret_cast<FileWrapperObject*>(obj);
     PyObject_GC_UnTrack(obj);
     Py_CLEAR(self->filelike);
-    Py_TYPE(obj)->tp_free(obj);
+    PyTypeObject* type = Py_TYPE(obj);
+    type->tp_free(obj);
+    Py_DECREF(type);
 }
 
 int wrapper_traverse(PyObject* obj, visitproc visit, void* arg) noexcept {
     Py_VISIT(reinterpret_cast<FileWrapperObject*>(obj)->filelike);
+    Py_VISIT(Py_TYPE(obj));
     return 0;
 }
 
@@ -83,34 +87,30 @@ PyMethodDef kWrapperMethods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyTypeObject make_wrapper_type() {
-    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
-    type.tp_name = "mod_wsgi.FileWrapper";
-    type.tp_basicsize = sizeof(FileWrapperObject);
-    type.tp_dealloc = wrapper_dealloc;
-    type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
-    type.tp_doc = "wsgi.file_wrapper(filelike, blksize=8192)";
-    type.tp_traverse = wrapper_traverse;
-    type.tp_clear = wrapper_clear;
-    type.tp_iter = PyObject_SelfIter;
-    type.tp_iternext = wrapper_iternext;
-    type.tp_methods = kWrapperMethods;
-    type.tp_init = wrapper_init;
-    type.tp_alloc = PyType_GenericAlloc;
-    type.tp_new = PyType_GenericNew;
-    return type;
-}
+PyType_Slot kWrapperSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(wrapper_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(wrapper_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(wrapper_clear)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(wrapper_iternext)},
+    {Py_tp_methods, kWrapperMethods},
+    {Py_tp_init, reinterpret_cast<void*>(wrapper_init)},
+    {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
+    {Py_tp_doc, const_cast<char*>("wsgi.file_wrapper(filelike, blksize=8192)")},
+    {0, nullptr},
+};
 
-PyTypeObject g_wrapper_type = make_wrapper_type();
+PyType_Spec kWrapperSpec = {"mod_wsgi.FileWrapper", sizeof(FileWrapperObject), 0,
+                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, kWrapperSlots};
 
 }  // namespace
 
-bool ready_file_wrapper_type() { return PyType_Ready(&g_wrapper_type) == 0; }
+PyObject* create_file_wrapper_type() { return PyType_FromSpec(&kWrapperSpec); }
 
-PyObject* file_wrapper_type() { return reinterpret_cast<PyObject*>(&g_wrapper_type); }
+PyObject* file_wrapper_type() { return wsgi_state().file_wrapper_type.get(); }
 
 PyObject* file_wrapper_filelike(PyObject* object, Py_ssize_t* block_size) {
-    if (Py_TYPE(object) != &g_wrapper_type) {
+    if (reinterpret_cast<PyObject*>(Py_TYPE(object)) != file_wrapper_type()) {
         return nullptr;
     }
     auto* self = reinterpret_cast<FileWrapperObject*>(object);

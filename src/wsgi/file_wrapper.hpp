@@ -7,10 +7,11 @@
 
 namespace wsgi::wsgi {
 
-// Readies the mod_wsgi.FileWrapper type. GIL held. Returns false with an exception set.
-bool ready_file_wrapper_type();
+// Creates the mod_wsgi.FileWrapper heap type for the current interpreter (new reference), or
+// nullptr with an exception set. GIL held.
+PyObject* create_file_wrapper_type();
 
-// The type object (borrowed), for environ["wsgi.file_wrapper"].
+// The current interpreter's type object (borrowed), for environ["wsgi.file_wrapper"].
 PyObject* file_wrapper_type();
 
 // If `object` is a FileWrapper, its file-like (borrowed) and block size; else nullptr.

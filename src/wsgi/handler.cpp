@@ -7,6 +7,7 @@
 #include <http_request.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -14,6 +15,7 @@
 #include "apache/log.hpp"
 #include "common/script_alias.hpp"
 #include "config/config.hpp"
+#include "config/directives.hpp"
 #include "python/error.hpp"
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
@@ -21,7 +23,8 @@
 #include "wsgi/adapter.hpp"
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
-#include "wsgi/python_module.hpp"
+#include "wsgi/interpreter_setup.hpp"
+#include "wsgi/restrictions.hpp"
 #include "wsgi/script.hpp"
 
 namespace wsgi::wsgi {
@@ -164,6 +167,10 @@ int serve_embedded(request_rec* r, const RequestSettings& settings,
     return run_application(r, settings, application.get());
 }
 
+// How long ending the interpreters at child exit may take before the process is ended
+// anyway (an application's non-daemon thread would otherwise keep it alive forever).
+constexpr std::chrono::seconds kShutdownTimeout{5};
+
 apr_status_t finalize_python(void*) noexcept {
     try {
         if (g_active_requests.load() != 0) {
@@ -172,10 +179,48 @@ apr_status_t finalize_python(void*) noexcept {
                          "finalised and atexit handlers do not run.");
             return APR_SUCCESS;
         }
-        python::finalize();
+        if (!config::server_config(apache::main_server()).destroy_interpreter.value_or(true)) {
+            return APR_SUCCESS;  // WSGIDestroyInterpreter Off: leave Python as it is
+        }
+        python::finalize(kShutdownTimeout, [] {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, apache::main_server(),
+                         "WSGI0011: Python did not finish shutting down within %d seconds "
+                         "(a non-daemon thread still running?); exiting the process (pid=%"
+                         APR_PID_T_FMT ").",
+                         static_cast<int>(kShutdownTimeout.count()), getpid());
+            _exit(0);
+        });
     } catch (...) {
     }
     return APR_SUCCESS;
+}
+
+// Sub interpreters one process may create: application group names can come from the
+// request (%{ENV:...} set from headers by mod_rewrite or SetEnvIf), and each costs megabytes.
+constexpr std::size_t kMaxSubInterpreters = 64;
+constexpr std::size_t kWarnSubInterpreters = 16;
+
+python::Interpreter* interpreter_for(request_rec* r, const RequestSettings& settings) {
+    std::string error;
+    auto& all = python::interpreters();
+    std::size_t before = all.sub_interpreter_count();
+    python::Interpreter* interpreter =
+        all.for_application_group(settings.application_group, kMaxSubInterpreters, error);
+    if (interpreter == nullptr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0013: Cannot create the Python interpreter for application group "
+                      "'%s': %s.",
+                      settings.application_group.c_str(), error.c_str());
+        return nullptr;
+    }
+    std::size_t after = all.sub_interpreter_count();
+    if (after != before && after > kWarnSubInterpreters) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "WSGI0012: This process now has %zu sub interpreters (limit %zu); "
+                      "application group names taken from the request make them grow.",
+                      after, kMaxSubInterpreters);
+    }
+    return interpreter;
 }
 
 }  // namespace
@@ -185,14 +230,38 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noex
     ap_add_version_component(pconf, "mod_wsgi/" MOD_WSGI_VERSION_STRING);
     ap_add_version_component(pconf, apr_psprintf(pconf, "Python/%d.%d", PY_MAJOR_VERSION,
                                                  PY_MINOR_VERSION));
+    config::log_ignored_directives(s);
     return OK;
 }
 
 void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
     try {
         apache::set_main_server(s);
+        const config::ServerConfig& server = config::server_config(s);
+        if (server.restrict_embedded.value_or(false)) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         "Python not initialised: WSGIRestrictEmbedded On (pid=%" APR_PID_T_FMT
+                         ").",
+                         getpid());
+            return;
+        }
         python::RuntimeOptions options;
-        options.python_path = config::server_config(s).python_path;
+        options.python_path = server.python_path;
+        if (server.python_home) {
+            (server.python_home->virtual_environment ? options.virtual_environment
+                                                     : options.home) = server.python_home->path;
+        }
+        options.optimization_level = server.python_optimize;
+        options.warn_options = server.python_warnings;
+        if (server.python_hash_seed) {
+            options.random_hash_seed = server.python_hash_seed->random;
+            if (!server.python_hash_seed->random) {
+                options.hash_seed = server.python_hash_seed->seed;
+            }
+        }
+        options.dont_write_bytecode = server.dont_write_bytecode;
+        options.python_eggs = server.python_eggs;
+        options.destroy_interpreter = server.destroy_interpreter.value_or(true);
         if (auto error = python::initialize(options)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "WSGI0001: Python could not be initialised in embedded mode: %s",
@@ -202,10 +271,11 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
             }
         }
         std::vector<std::string> setup_failure;
+        python::interpreters().set_hooks(setup_interpreter, end_interpreter);
         {
             python::InterpreterLock lock(python::interpreters().main());
-            if (!ready_adapter_types() || !install_standard_streams() ||
-                !install_python_modules("", "")) {
+            if (!python::interpreters().setup_main() ||
+                !apply_restrictions(restrict_options(server))) {
                 setup_failure = python::take_exception_lines();
             }
         }
@@ -291,16 +361,25 @@ int handle_request(request_rec* r) noexcept {
                           settings.process_group.c_str(), r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        if (config::server_config(r->server).restrict_embedded.value_or(false)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "WSGI0143: Embedded mode of mod_wsgi disabled by runtime "
+                          "configuration (WSGIRestrictEmbedded On): %s",
+                          r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (!python::is_initialized()) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "WSGI0007: Python is not available in this process: %s", r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        python::Interpreter& interpreter =
-            python::interpreters().for_application_group(settings.application_group);
+        python::Interpreter* interpreter = interpreter_for(r, settings);
+        if (interpreter == nullptr) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         ActiveRequest active(r);
-        python::InterpreterLock lock(interpreter);
-        return serve_embedded(r, settings, interpreter);
+        python::InterpreterLock lock(*interpreter);
+        return serve_embedded(r, settings, *interpreter);
     } catch (const std::exception& e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0009: Internal error serving WSGI script '%s': %s", r->filename,

@@ -9,6 +9,7 @@
 #include "apache/log.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
+#include "wsgi/interpreter_setup.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -272,7 +273,9 @@ PyObject* input_close(PyObject*, PyObject*) noexcept { Py_RETURN_NONE; }
 void input_dealloc(PyObject* obj) noexcept {
     auto* self = reinterpret_cast<InputObject*>(obj);
     delete self->state;
-    Py_TYPE(obj)->tp_free(obj);
+    PyTypeObject* type = Py_TYPE(obj);
+    type->tp_free(obj);
+    Py_DECREF(type);
 }
 
 PyMethodDef kInputMethods[] = {
@@ -283,27 +286,28 @@ PyMethodDef kInputMethods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyTypeObject make_input_type() {
-    PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
-    type.tp_name = "mod_wsgi.Input";
-    type.tp_basicsize = sizeof(InputObject);
-    type.tp_dealloc = input_dealloc;
-    type.tp_flags = Py_TPFLAGS_DEFAULT;
-    type.tp_doc = "wsgi.input: the request body, streamed from Apache.";
-    type.tp_iter = PyObject_SelfIter;
-    type.tp_iternext = input_iternext;
-    type.tp_methods = kInputMethods;
-    return type;
-}
+PyType_Slot kInputSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(input_dealloc)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(input_iternext)},
+    {Py_tp_methods, kInputMethods},
+    {Py_tp_doc, const_cast<char*>("wsgi.input: the request body, streamed from Apache.")},
+    {0, nullptr},
+};
 
-PyTypeObject g_input_type = make_input_type();
+PyType_Spec kInputSpec = {"mod_wsgi.Input", sizeof(InputObject), 0,
+                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, kInputSlots};
+
+PyTypeObject* input_type() {
+    return reinterpret_cast<PyTypeObject*>(wsgi_state().input_type.get());
+}
 
 }  // namespace
 
-bool ready_input_type() { return PyType_Ready(&g_input_type) == 0; }
+PyObject* create_input_type() { return PyType_FromSpec(&kInputSpec); }
 
 PyObject* new_input(request_rec* r) {
-    auto* self = PyObject_New(InputObject, &g_input_type);
+    auto* self = PyObject_New(InputObject, input_type());
     if (self == nullptr) {
         return nullptr;
     }
@@ -317,13 +321,13 @@ PyObject* new_input(request_rec* r) {
 }
 
 void expire_input(PyObject* input) {
-    if (input != nullptr && Py_TYPE(input) == &g_input_type) {
+    if (input != nullptr && Py_TYPE(input) == input_type()) {
         reinterpret_cast<InputObject*>(input)->request = nullptr;
     }
 }
 
 int input_error_status(PyObject* input) {
-    if (input == nullptr || Py_TYPE(input) != &g_input_type) {
+    if (input == nullptr || Py_TYPE(input) != input_type()) {
         return 0;
     }
     return reinterpret_cast<InputObject*>(input)->state->error_status;

@@ -8,8 +8,9 @@
 
 namespace wsgi::wsgi {
 
-// Readies the mod_wsgi.Input type. GIL held. Returns false with a Python exception set.
-bool ready_input_type();
+// Creates the mod_wsgi.Input heap type for the current interpreter (new reference), or
+// nullptr with an exception set. GIL held.
+PyObject* create_input_type();
 
 // A new wsgi.input object for `r` (new reference), or nullptr with an exception set.
 // GIL held; the object must be expired before the request ends.

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
+
 #include "python/runtime.hpp"
 
 int main(int argc, char** argv) {
@@ -12,6 +15,6 @@ int main(int argc, char** argv) {
         return 1;
     }
     int result = RUN_ALL_TESTS();
-    wsgi::python::finalize();
+    wsgi::python::finalize(std::chrono::seconds(10), [] { std::abort(); });
     return result;
 }

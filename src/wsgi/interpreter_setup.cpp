@@ -1,0 +1,57 @@
+#include "wsgi/interpreter_setup.hpp"
+
+#include "apache/log.hpp"
+#include "python/gil.hpp"
+#include "wsgi/adapter.hpp"
+#include "wsgi/errors.hpp"
+#include "wsgi/file_wrapper.hpp"
+#include "wsgi/input.hpp"
+#include "wsgi/python_module.hpp"
+
+namespace wsgi::wsgi {
+
+using python::Ref;
+
+WsgiState& wsgi_state() {
+    return *static_cast<WsgiState*>(python::current_interpreter()->data());
+}
+
+bool setup_interpreter(python::Interpreter& interpreter) {
+    auto owned = std::make_unique<WsgiState>();
+    WsgiState& state = *owned;
+    interpreter.set_data(std::move(owned));
+    state.log_type = Ref::steal(create_log_type());
+    state.input_type = Ref::steal(create_input_type());
+    state.file_wrapper_type = Ref::steal(create_file_wrapper_type());
+    state.adapter_type = Ref::steal(create_adapter_type());
+    if (!state.log_type || !state.input_type || !state.file_wrapper_type ||
+        !state.adapter_type || !install_standard_streams() ||
+        !install_python_modules("", interpreter.name().c_str())) {
+        return false;
+    }
+    // The thread that first imports threading becomes its main thread; for a sub interpreter
+    // that is this (creating) thread, whose thread state is ended first at shutdown.
+    Ref threading = Ref::steal(PyImport_ImportModule("threading"));
+    if (!threading) {
+        return false;
+    }
+    python::GilRelease release;
+    if (interpreter.is_main()) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, apache::main_server(),
+                     "Set up the main Python interpreter (application group '%%{GLOBAL}').");
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, apache::main_server(),
+                     "Created Python sub interpreter for application group '%s'.",
+                     interpreter.name().c_str());
+    }
+    return true;
+}
+
+void end_interpreter(python::Interpreter& interpreter) {
+    python::GilRelease release;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, apache::main_server(),
+                 "Ending Python interpreter of application group '%s'.",
+                 interpreter.name().c_str());
+}
+
+}  // namespace wsgi::wsgi

@@ -1,0 +1,34 @@
+#pragma once
+// What the WSGI layer keeps in, and installs into, every Python interpreter: its own heap
+// types (mod_wsgi.Log, Input, FileWrapper, Adapter), sys.stdout / sys.stderr, and the
+// `mod_wsgi` and `apache` modules. Each interpreter gets its own, so no object is shared
+// between interpreters (issue 3; CPython "Isolating Extension Modules").
+
+#include <Python.h>
+
+#include "python/interpreter.hpp"
+#include "python/ref.hpp"
+
+namespace wsgi::wsgi {
+
+class WsgiState final : public python::InterpreterData {
+public:
+    python::Ref log_type;
+    python::Ref input_type;
+    python::Ref file_wrapper_type;
+    python::Ref adapter_type;
+    python::Ref mod_wsgi_module;
+};
+
+// The WSGI state of the interpreter the calling thread is attached to (see
+// python::current_interpreter()). GIL held.
+WsgiState& wsgi_state();
+
+// Interpreters::SetupHook: sets up a new interpreter (GIL held, interpreter current).
+// Returns false with a Python exception set.
+bool setup_interpreter(python::Interpreter& interpreter);
+
+// Interpreters::EndHook: runs before an interpreter ends (GIL held, interpreter current).
+void end_interpreter(python::Interpreter& interpreter);
+
+}  // namespace wsgi::wsgi
