@@ -33,6 +33,37 @@ void call_if_imported(const char* module_name, const char* function) noexcept {
     }
 }
 
+bool join_application_threads(double timeout_seconds) noexcept {
+    static const char kJoin[] =
+        "def _mod_wsgi_join(timeout):\n"
+        "    import sys, time\n"
+        "    threading = sys.modules.get('threading')\n"
+        "    if threading is None:\n"
+        "        return True\n"
+        "    deadline = time.monotonic() + timeout\n"
+        "    current = threading.current_thread()\n"
+        "    for thread in threading.enumerate():\n"
+        "        if thread is current or thread.daemon or thread is threading.main_thread():\n"
+        "            continue\n"
+        "        thread.join(max(0.0, deadline - time.monotonic()))\n"
+        "    return not any(t.is_alive() and not t.daemon and t is not current and\n"
+        "                   t is not threading.main_thread() for t in threading.enumerate())\n";
+    Ref globals = Ref::steal(PyDict_New());
+    if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0) {
+        PyErr_Clear();
+        return false;
+    }
+    Ref defined = Ref::steal(PyRun_String(kJoin, Py_file_input, globals.get(), globals.get()));
+    PyObject* join = defined ? PyDict_GetItemString(globals.get(), "_mod_wsgi_join") : nullptr;
+    Ref result = join != nullptr ? Ref::steal(PyObject_CallFunction(join, "d", timeout_seconds))
+                                 : Ref();
+    if (!result) {
+        PyErr_Print();
+        return false;
+    }
+    return PyObject_IsTrue(result.get()) == 1;
+}
+
 namespace {
 
 std::string joined(const std::vector<std::string>& lines) {
@@ -191,16 +222,19 @@ bool Interpreters::end_all(PyThreadState* main_thread_state) {
         }
         sub.set_data(nullptr);
         sub.delete_thread_states_except(state);
-        // Wait for non-daemon threads (bounded by the caller's watchdog), as
-        // Py_EndInterpreter would.
-        call_if_imported("threading", "_shutdown");
-        if (PyInterpreterState_ThreadHead(sub.state()) == state &&
+        // Wait a bounded time for the application's non-daemon threads, as Py_EndInterpreter
+        // would without a bound.
+        bool threads_done = join_application_threads(thread_join_timeout_);
+        if (threads_done) {
+            call_if_imported("threading", "_shutdown");
+        }
+        if (threads_done && PyInterpreterState_ThreadHead(sub.state()) == state &&
             PyThreadState_Next(state) == nullptr) {
             Py_EndInterpreter(state);
         } else {
-            // Daemon threads still run in it, and Py_EndInterpreter would abort the process
-            // ("not the last thread"): run its atexit handlers and leave it to the process
-            // exit.
+            // Threads still run in it, and Py_EndInterpreter would wait for them forever or
+            // abort the process ("not the last thread"): run its atexit handlers and leave
+            // it to the process exit.
             call_if_imported("atexit", "_run_exitfuncs");
             all_ended = false;
         }

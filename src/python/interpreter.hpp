@@ -90,6 +90,11 @@ private:
 // Errors are printed to sys.stderr (the error log) and cleared. GIL held.
 void call_if_imported(const char* module_name, const char* function) noexcept;
 
+// Joins the current interpreter's non-daemon threads (other than the calling thread and
+// threading's main thread), waiting at most `timeout_seconds` in all. Returns true when none
+// is left running. GIL held.
+bool join_application_threads(double timeout_seconds) noexcept;
+
 // The interpreter the calling thread is attached to through an InterpreterLock (or that is
 // being set up on it), or nullptr.
 Interpreter* current_interpreter();
@@ -108,6 +113,9 @@ public:
     Interpreters(PyInterpreterState* main_state, PyThreadState* main_thread_state);
 
     void set_hooks(SetupHook setup, EndHook end);
+
+    // How long end_all() waits for an interpreter's non-daemon threads (seconds).
+    void set_thread_join_timeout(double seconds) { thread_join_timeout_ = seconds; }
 
     Interpreter& main() { return *interpreters_.front(); }
 
@@ -137,6 +145,7 @@ private:
     int next_index_ = 1;
     SetupHook setup_;
     EndHook end_;
+    double thread_join_timeout_ = 1.0;
 };
 
 }  // namespace wsgi::python

@@ -174,13 +174,13 @@ void finalize(std::chrono::seconds timeout, const std::function<void()>& on_time
     PyEval_RestoreThread(g_main_thread_state);
     bool all_ended = g_interpreters->end_all(g_main_thread_state);
     g_interpreters.reset();
-    if (all_ended) {
+    // Py_FinalizeEx would wait for the main interpreter's non-daemon threads without bound.
+    if (all_ended && join_application_threads(1.0)) {
         Py_FinalizeEx();
     } else {
         // Py_FinalizeEx aborts while a sub interpreter remains: do what it would do for the
         // application (wait for non-daemon threads, atexit handlers) and leave the rest to
         // the process exit.
-        call_if_imported("threading", "_shutdown");
         call_if_imported("atexit", "_run_exitfuncs");
         PyEval_SaveThread();
     }

@@ -214,10 +214,13 @@ python::Interpreter* interpreter_for(request_rec* r, const RequestSettings& sett
         return nullptr;
     }
     std::size_t after = all.sub_interpreter_count();
-    if (after != before && after > kWarnSubInterpreters) {
+    // Warn once past the threshold, then at every further multiple of it.
+    if (after != before && after > kWarnSubInterpreters &&
+        (after == kWarnSubInterpreters + 1 || after % kWarnSubInterpreters == 0)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "WSGI0012: This process now has %zu sub interpreters (limit %zu); "
-                      "application group names taken from the request make them grow.",
+                      "WSGI0012: This process now has %" APR_SIZE_T_FMT " sub interpreters "
+                      "(limit %" APR_SIZE_T_FMT "); application group names taken from the "
+                      "request make them grow.",
                       after, kMaxSubInterpreters);
     }
     return interpreter;
