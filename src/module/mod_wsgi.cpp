@@ -27,7 +27,17 @@ void register_hooks(apr_pool_t*) noexcept {
 
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA wsgi_module = {
-    STANDARD20_MODULE_STUFF,
+    // STANDARD20_MODULE_STUFF, but named "mod_wsgi.c" rather than this file's name, so that
+    // <IfModule mod_wsgi.c> (Debian's wsgi.conf, many existing configs) matches, as with
+    // mod_wsgi.
+    MODULE_MAGIC_NUMBER_MAJOR,
+    MODULE_MAGIC_NUMBER_MINOR,
+    -1,
+    "mod_wsgi.c",
+    nullptr,
+    nullptr,
+    MODULE_MAGIC_COOKIE,
+    nullptr,
     wsgi::config::create_dir_config,
     wsgi::config::merge_dir_config,
     wsgi::config::create_server_config,

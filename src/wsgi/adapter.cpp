@@ -1,19 +1,14 @@
 #include "wsgi/adapter.hpp"
 
-#include <apr_buckets.h>
-#include <apr_portable.h>
-#include <apr_strings.h>
-#include <http_protocol.h>
-#include <http_request.h>
+#include <httpd.h>
+#include <http_log.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "apache/log.hpp"
 #include "common/http_validate.hpp"
 #include "common/text.hpp"
 #include "python/error.hpp"
@@ -30,14 +25,6 @@ namespace {
 
 using python::GilRelease;
 using python::Ref;
-
-// How a block of body data is passed down the output filters.
-enum class Pass {
-    kFlush,    // stream it to the client now (PEP 3333: no buffering of yielded blocks)
-    kNoFlush,  // more data follows at once (the items of a list or tuple)
-    kEos,      // the last block: data and end of stream together, so Apache can still set
-               // Content-Length itself for a one-brigade response
-};
 
 // Hop-by-hop headers, which PEP 3333 ("Other HTTP Features") forbids applications to send:
 // Apache owns the connection and the transfer coding.
@@ -69,17 +56,11 @@ std::optional<std::string> latin1(PyObject* object, const char* what) {
                        static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.get())));
 }
 
-apr_status_t close_duplicate_fd(void* data) noexcept {
-    close(static_cast<int>(reinterpret_cast<intptr_t>(data)));
-    return APR_SUCCESS;
-}
-
 // The response side of one request: start_response, write() and the response iterable.
 class Response {
 public:
-    Response(request_rec* r, const RequestSettings& settings)
-        : r_(r), settings_(settings),
-          brigade_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
+    Response(Channel& channel, const RequestSettings& settings)
+        : channel_(channel), settings_(settings) {}
 
     // PEP 3333 start_response. Returns false with an exception set.
     bool start_response(PyObject* args, PyObject* kwargs);
@@ -88,9 +69,9 @@ public:
 
     // Sends the response iterable. Returns false with an exception set on failure.
     bool send_iterable(PyObject* result);
-    // Ends a response whose body was sent: headers if still pending, EOS, the
-    // Content-Length check. Returns false with an exception set when nothing was sent and
-    // start_response was never called.
+    // Ends a response whose body was sent: headers if still pending, the end of the
+    // response, the Content-Length check. Returns false with an exception set when nothing
+    // was sent and start_response was never called.
     bool finish();
     // Cuts the response after headers went out: the client must see it as incomplete.
     void abort();
@@ -103,18 +84,18 @@ private:
     bool send_block(const char* data, std::size_t length, Pass pass);
     enum class FileResult { kSent, kNotAFile, kFailed };
     FileResult send_file(PyObject* filelike);
-    bool pass_brigade();
+    // Reports a failed channel call: the client is gone.
+    bool client_failed(const std::string& error);
 
-    request_rec* r_;
+    Channel& channel_;
     const RequestSettings& settings_;
-    apr_bucket_brigade* brigade_;
     bool status_set_ = false;
     bool headers_sent_ = false;
-    bool eos_sent_ = false;
+    bool ended_ = false;
     bool client_gone_ = false;
     int status_ = 0;
     std::string status_line_;
-    std::vector<std::pair<std::string, std::string>> headers_;
+    HeaderList headers_;
     std::optional<std::int64_t> content_length_;
     std::int64_t sent_ = 0;
 };
@@ -228,44 +209,16 @@ bool Response::commit_headers() {
         PyErr_SetString(PyExc_RuntimeError, "response has not been started");
         return false;
     }
-    r_->status = status_;
-    r_->status_line = apr_pstrmemdup(r_->pool, status_line_.data(), status_line_.size());
-    for (const auto& [name, value] : headers_) {
-        // Copies into the request pool: Apache may use them after the Python strings are
-        // gone (CVE-2014-0242).
-        const char* pooled = apr_pstrmemdup(r_->pool, value.data(), value.size());
-        if (common::iequals(name, "Content-Type")) {
-            ap_set_content_type(r_, pooled);
-        } else if (common::iequals(name, "Content-Length")) {
-            continue;
-        } else {
-            apr_table_addn(r_->headers_out, apr_pstrmemdup(r_->pool, name.data(), name.size()),
-                           pooled);
-        }
-    }
-    if (content_length_) {
-        ap_set_content_length(r_, *content_length_);
-    }
+    channel_.set_headers(status_, status_line_, headers_, content_length_);
     headers_sent_ = true;
     return true;
 }
 
-bool Response::pass_brigade() {
-    apr_status_t status;
-    {
-        GilRelease release;
-        status = ap_pass_brigade(r_->output_filters, brigade_);
-        apr_brigade_cleanup(brigade_);
-    }
-    if (status != APR_SUCCESS || r_->connection->aborted) {
-        client_gone_ = true;
-        char reason[128];
-        apr_strerror(status, reason, sizeof(reason));
-        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi failed to write response data: %s",
-                     status == APR_SUCCESS ? "client connection closed" : reason);
-        return false;
-    }
-    return true;
+bool Response::client_failed(const std::string& error) {
+    client_gone_ = true;
+    PyErr_Format(PyExc_OSError, "Apache/mod_wsgi failed to write response data: %s",
+                 error.c_str());
+    return false;
 }
 
 bool Response::send_block(const char* data, std::size_t length, Pass pass) {
@@ -284,22 +237,18 @@ bool Response::send_block(const char* data, std::size_t length, Pass pass) {
             length = remaining;
         }
     }
-    if (length > 0) {
-        // Transient: Apache copies the bytes if it must keep them past ap_pass_brigade.
-        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_transient_create(
-                                              data, length, r_->connection->bucket_alloc));
-    }
-    if (pass == Pass::kFlush) {
-        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_flush_create(r_->connection->bucket_alloc));
-    } else if (pass == Pass::kEos) {
-        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
-        eos_sent_ = true;
-    }
-    if (APR_BRIGADE_EMPTY(brigade_)) {
+    if (length == 0 && pass == Pass::kNoFlush) {
         return true;
     }
     sent_ += static_cast<std::int64_t>(length);
-    return pass_brigade();
+    ended_ = ended_ || pass == Pass::kEos;
+    std::string error;
+    bool ok;
+    {
+        GilRelease release;
+        ok = channel_.send_body(data, length, pass, error);
+    }
+    return ok || client_failed(error);
 }
 
 PyObject* Response::write(PyObject* data) {
@@ -343,33 +292,16 @@ Response::FileResult Response::send_file(PyObject* filelike) {
     if (!commit_headers()) {
         return FileResult::kFailed;
     }
-    if (length > 0) {
-        // A duplicate descriptor closed with the request pool, which Apache destroys only
-        // after the response is written: the application may close its file at once.
-        int duplicate = dup(fd);
-        if (duplicate < 0) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return FileResult::kFailed;
-        }
-        apr_pool_cleanup_register(r_->pool, reinterpret_cast<void*>(intptr_t{duplicate}),
-                                  close_duplicate_fd, apr_pool_cleanup_null);
-        apr_file_t* file = nullptr;
-        apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_LARGEFILE;
-        if (settings_.enable_sendfile) {
-            flags |= APR_FOPEN_SENDFILE_ENABLED;
-        }
-        apr_os_file_put(&file, &duplicate, flags, r_->pool);
-        apr_bucket* first = apr_brigade_insert_file(brigade_, file, offset, length, r_->pool);
-        for (apr_bucket* b = first; b != APR_BRIGADE_SENTINEL(brigade_); b = APR_BUCKET_NEXT(b)) {
-            apr_bucket_file_enable_mmap(b, 0);
-        }
-    }
     sent_ = length;
-    if (sent_ == *content_length_) {
-        APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
-        eos_sent_ = true;
+    bool end = sent_ == *content_length_;
+    ended_ = end;
+    std::string error;
+    bool ok;
+    {
+        GilRelease release;
+        ok = channel_.send_file(fd, offset, length, settings_.enable_sendfile, end, error);
     }
-    return pass_brigade() ? FileResult::kSent : FileResult::kFailed;
+    return ok || client_failed(error) ? FileResult::kSent : FileResult::kFailed;
 }
 
 bool Response::send_iterable(PyObject* result) {
@@ -424,49 +356,33 @@ bool Response::send_iterable(PyObject* result) {
 }
 
 bool Response::finish() {
-    if (eos_sent_) {
+    if (ended_) {
         return true;
     }
     if (!headers_sent_ && !commit_headers()) {
         return false;
     }
-    if (content_length_ && sent_ < *content_length_ && !r_->header_only) {
-        {
-            GilRelease release;
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r_,
-                      "WSGI0010: Response of WSGI script '%s' shorter than its Content-Length "
-                      "(%" APR_INT64_T_FMT " of %" APR_INT64_T_FMT " bytes); closing the "
-                      "connection.",
-                          settings_.script_filename.c_str(), sent_, *content_length_);
-        }
-        abort();
+    if (content_length_ && sent_ < *content_length_ && !channel_.head_only()) {
+        GilRelease release;
+        channel_.log(APLOG_WARNING,
+                     "WSGI0010: Response of WSGI script '" + settings_.script_filename +
+                         "' shorter than its Content-Length (" + std::to_string(sent_) + " of " +
+                         std::to_string(*content_length_) + " bytes); closing the connection.");
+        channel_.abort();
+        ended_ = true;
         return true;
     }
-    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(r_->connection->bucket_alloc));
-    eos_sent_ = true;
-    if (!pass_brigade()) {
-        PyErr_Clear();
-    }
+    ended_ = true;
+    std::string error;
+    GilRelease release;
+    channel_.finish(error);  // a client gone at the very end changes nothing
     return true;
 }
 
 void Response::abort() {
-    // As mod_proxy does for a backend that broke mid-body: an error bucket keeps the chunked
-    // encoding from being terminated, and the connection is not kept alive.
-    r_->connection->keepalive = AP_CONN_CLOSE;
-    if (eos_sent_) {
-        return;
-    }
-    apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
-    // What was sent so far reaches the client before the cut.
-    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_flush_create(alloc));
-    APR_BRIGADE_INSERT_TAIL(brigade_,
-                            ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool, alloc));
-    APR_BRIGADE_INSERT_TAIL(brigade_, apr_bucket_eos_create(alloc));
-    eos_sent_ = true;
+    ended_ = true;
     GilRelease release;
-    ap_pass_brigade(r_->output_filters, brigade_);
-    apr_brigade_cleanup(brigade_);
+    channel_.abort();
 }
 
 // ---- the Python face: start_response and write ----
@@ -528,18 +444,19 @@ PyType_Spec kAdapterSpec = {"mod_wsgi.Adapter", sizeof(AdapterObject), 0,
                             kAdapterSlots};
 
 // Logs the pending exception as the application's failure, with its traceback.
-void log_application_error(request_rec* r, const RequestSettings& settings) {
+void log_application_error(Channel& channel, const RequestSettings& settings) {
     auto lines = python::take_exception_lines();
     GilRelease release;
-    apache::log_lines(APLOG_ERR, r, nullptr,
-                      "WSGI0002: Exception occurred processing WSGI script '" +
-                          settings.script_filename + "'.",
-                      lines);
+    channel.log(APLOG_ERR, "WSGI0002: Exception occurred processing WSGI script '" +
+                               settings.script_filename + "'.");
+    for (const auto& line : lines) {
+        channel.log(APLOG_ERR, line);
+    }
 }
 
 // Calls result.close() if it has one (PEP 3333: always, whatever happened). Returns false
 // when close() raised; the exception is logged.
-bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* result) {
+bool close_iterable(Channel& channel, const RequestSettings& settings, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
         !PyObject_HasAttrString(result, "close")) {
         return true;
@@ -548,7 +465,7 @@ bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* r
     if (outcome) {
         return true;
     }
-    log_application_error(r, settings);
+    log_application_error(channel, settings);
     return false;
 }
 
@@ -556,24 +473,26 @@ bool close_iterable(request_rec* r, const RequestSettings& settings, PyObject* r
 
 PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 
-int run_application(request_rec* r, const RequestSettings& settings, PyObject* application) {
-    Ref input = Ref::steal(new_input(r));
-    Ref errors = Ref::steal(new_log_stream(r, "wsgi.errors"));
-    Ref environ = input && errors ? build_environ(r, settings, input.get(), errors.get()) : Ref();
-    auto* adapter = PyObject_New(AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));
+int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
+                    PyObject* environ, const EnvironFacts& facts) {
+    Ref input = Ref::steal(new_input(&channel));
+    Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));
+    auto* adapter = PyObject_New(
+        AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));
     Ref adapter_ref = Ref::steal(reinterpret_cast<PyObject*>(adapter));
-    if (!environ || !adapter) {
-        log_application_error(r, settings);
+    if (!input || !errors || !adapter ||
+        !add_wsgi_objects(environ, facts, input.get(), errors.get())) {
+        log_application_error(channel, settings);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    Response response(r, settings);
+    Response response(channel, settings);
     adapter->response = &response;
     Ref start_response = Ref::steal(PyObject_GetAttrString(adapter_ref.get(), "start_response"));
 
     int status = OK;
     bool failed = false;
     Ref result = start_response ? Ref::steal(PyObject_CallFunctionObjArgs(
-                                      application, environ.get(), start_response.get(), nullptr))
+                                      application, environ, start_response.get(), nullptr))
                                 : Ref();
     if (!result || !response.send_iterable(result.get())) {
         failed = true;
@@ -582,18 +501,17 @@ int run_application(request_rec* r, const RequestSettings& settings, PyObject* a
         if (response.client_gone()) {
             auto lines = python::take_exception_lines();
             GilRelease release;
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "Client closed the connection while WSGI script '%s' was responding.",
-                          settings.script_filename.c_str());
+            channel.log(APLOG_INFO, "Client closed the connection while WSGI script '" +
+                                        settings.script_filename + "' was responding.");
         } else {
-            log_application_error(r, settings);
+            log_application_error(channel, settings);
         }
     }
-    if (result && !close_iterable(r, settings, result.get())) {
+    if (result && !close_iterable(channel, settings, result.get())) {
         failed = true;
     }
     if (!failed && !response.finish()) {
-        log_application_error(r, settings);
+        log_application_error(channel, settings);
         failed = true;
     }
     if (failed) {

@@ -4,8 +4,9 @@
 // Streaming"; mod_wsgi's wsgi_adapter.c behaviour).
 
 #include <Python.h>
-#include <httpd.h>
 
+#include "wsgi/channel.hpp"
+#include "wsgi/environ.hpp"
 #include "wsgi/request.hpp"
 
 namespace wsgi::wsgi {
@@ -14,11 +15,14 @@ namespace wsgi::wsgi {
 // interpreter (new reference), or nullptr with an exception set. GIL held.
 PyObject* create_adapter_type();
 
-// Calls `application` (borrowed) for request `r` and sends the response. Must be called
-// with the GIL held by a thread attached to the application's interpreter; releases it
-// around every blocking Apache call. Returns OK once a response was sent (or the client went
-// away), or an HTTP status for Apache to answer with when nothing was sent (500 for an
-// application error, logged with its traceback; 4xx when reading the body failed).
-int run_application(request_rec* r, const RequestSettings& settings, PyObject* application);
+// Calls `application` (borrowed) with `environ` (borrowed dict of the request's string
+// variables, to which the wsgi.* objects are added) and sends the response through
+// `channel`. Must be called with the GIL held by a thread attached to the application's
+// interpreter; releases it around every channel call. Returns 0 (OK) once a response was
+// sent (or the client went away), or an HTTP status to answer with when nothing was sent
+// (500 for an application error, logged with its traceback; 4xx when reading the body
+// failed).
+int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
+                    PyObject* environ, const EnvironFacts& facts);
 
 }  // namespace wsgi::wsgi

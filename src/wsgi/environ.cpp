@@ -20,26 +20,6 @@ namespace {
 
 using python::Ref;
 
-// Sets environ[key] = value decoded as latin-1 (PEP 3333 native strings). Returns false
-// with an exception set.
-bool set_string(PyObject* environ, const char* key, std::string_view value) {
-    Ref text = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
-                                                 static_cast<Py_ssize_t>(value.size()), nullptr));
-    return text && PyDict_SetItemString(environ, key, text.get()) == 0;
-}
-
-bool set_string(PyObject* environ, const char* key, const char* value) {
-    return set_string(environ, key, std::string_view(value != nullptr ? value : ""));
-}
-
-bool set_object(PyObject* environ, const char* key, PyObject* value) {
-    return value != nullptr && PyDict_SetItemString(environ, key, value) == 0;
-}
-
-bool set_owned(PyObject* environ, const char* key, Ref value) {
-    return value && PyDict_SetItemString(environ, key, value.get()) == 0;
-}
-
 bool is_truthy_flag(const char* value) {
     return value != nullptr && (common::iequals(value, "on") || common::iequals(value, "1") ||
                                 common::iequals(value, "yes"));
@@ -73,18 +53,24 @@ MpmFacts query_mpm() {
     return facts;
 }
 
-bool add_request_environment(PyObject* environ, request_rec* r) {
-    const apr_array_header_t* entries = apr_table_elts(r->subprocess_env);
+bool is_https(request_rec* r) {
+    return ap_ssl_conn_is_ssl(r->connection) ||
+           is_truthy_flag(apr_table_get(r->subprocess_env, "HTTPS"));
+}
+
+bool gather_table(const apr_table_t* table, const VariableSink& sink) {
+    const apr_array_header_t* entries = apr_table_elts(table);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
     for (int i = 0; i < entries->nelts; ++i) {
-        if (items[i].key != nullptr && !set_string(environ, items[i].key, items[i].val)) {
+        if (items[i].key != nullptr &&
+            !sink(items[i].key, items[i].val != nullptr ? items[i].val : "")) {
             return false;
         }
     }
     return true;
 }
 
-bool add_headers(PyObject* environ, request_rec* r, bool pass_authorization) {
+bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink& sink) {
     const apr_array_header_t* entries = apr_table_elts(r->headers_in);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
     for (int i = 0; i < entries->nelts; ++i) {
@@ -100,105 +86,19 @@ bool add_headers(PyObject* environ, request_rec* r, bool pass_authorization) {
             (key == "HTTP_AUTHORIZATION" || key == "HTTP_PROXY_AUTHORIZATION")) {
             continue;
         }
-        std::string value = items[i].val != nullptr ? items[i].val : "";
-        if (PyObject* existing = PyDict_GetItemString(environ, key.c_str());
-            existing != nullptr && key.starts_with("HTTP_")) {
-            Ref joined = Ref::steal(PyUnicode_FromFormat("%U, %s", existing, ""));
-            Ref latin = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
-                                                          static_cast<Py_ssize_t>(value.size()),
-                                                          nullptr));
-            Ref combined = joined && latin ? Ref::steal(PyUnicode_Concat(joined.get(), latin.get()))
-                                           : Ref();
-            if (!set_owned(environ, key.c_str(), std::move(combined))) {
-                return false;
-            }
+        // Apache merges repeated request headers into one entry; apr_table_get joins any
+        // left, so each key is sent once.
+        if (apr_table_get(r->headers_in, name) != items[i].val) {
             continue;
         }
-        if (!set_string(environ, key.c_str(), value)) {
+        if (!sink(key, items[i].val != nullptr ? items[i].val : "")) {
             return false;
         }
     }
     return true;
 }
 
-bool add_cgi_variables(PyObject* environ, request_rec* r, const RequestSettings& settings) {
-    conn_rec* c = r->connection;
-    apr_port_t remote_port =
-        r->useragent_addr != nullptr ? r->useragent_addr->port : c->client_addr->port;
-    const char* method = settings.map_head_to_get && r->method_number == M_GET && r->header_only
-                             ? "GET"
-                             : r->method;
-    return set_string(environ, "SERVER_SOFTWARE", ap_get_server_banner()) &&
-           set_string(environ, "SERVER_NAME", ap_get_server_name_for_url(r)) &&
-           set_string(environ, "SERVER_ADDR", c->local_ip) &&
-           set_string(environ, "SERVER_PORT", std::to_string(ap_get_server_port(r))) &&
-           set_string(environ, "SERVER_ADMIN", r->server->server_admin) &&
-           set_string(environ, "SERVER_PROTOCOL", r->protocol) &&
-           set_string(environ, "REMOTE_ADDR", r->useragent_ip) &&
-           set_string(environ, "REMOTE_PORT", std::to_string(remote_port)) &&
-           set_string(environ, "DOCUMENT_ROOT", ap_document_root(r)) &&
-           set_string(environ, "REQUEST_SCHEME", ap_http_scheme(r)) &&
-           set_string(environ, "CONTEXT_PREFIX", ap_context_prefix(r)) &&
-           set_string(environ, "CONTEXT_DOCUMENT_ROOT", ap_context_document_root(r)) &&
-           set_string(environ, "GATEWAY_INTERFACE", "CGI/1.1") &&
-           set_string(environ, "REQUEST_METHOD", method) &&
-           set_string(environ, "REQUEST_URI", original_uri(r)) &&
-           set_string(environ, "QUERY_STRING", r->args != nullptr ? r->args : "") &&
-           set_string(environ, "SCRIPT_FILENAME", r->filename) &&
-           set_string(environ, "SCRIPT_NAME", settings.script_name) &&
-           set_string(environ, "PATH_INFO", settings.path_info) &&
-           (r->user == nullptr || set_string(environ, "REMOTE_USER", r->user)) &&
-           (r->ap_auth_type == nullptr || set_string(environ, "AUTH_TYPE", r->ap_auth_type));
-}
-
-Ref version_tuple(int major, int minor, int patch) {
-    return Ref::steal(Py_BuildValue("(iii)", major, minor, patch));
-}
-
-bool add_wsgi_keys(PyObject* environ, request_rec* r, const RequestSettings& settings,
-                   PyObject* input, PyObject* errors) {
-    static const MpmFacts mpm = query_mpm();
-    bool https = ap_ssl_conn_is_ssl(r->connection) ||
-                 is_truthy_flag(apr_table_get(r->subprocess_env, "HTTPS"));
-    if (https && !set_string(environ, "HTTPS", "1")) {
-        return false;
-    }
-    return set_owned(environ, "wsgi.version", Ref::steal(Py_BuildValue("(ii)", 1, 0))) &&
-           set_string(environ, "wsgi.url_scheme", https ? "https" : "http") &&
-           set_object(environ, "wsgi.input", input) &&
-           set_object(environ, "wsgi.errors", errors) &&
-           set_object(environ, "wsgi.multithread", mpm.multithread ? Py_True : Py_False) &&
-           set_object(environ, "wsgi.multiprocess", mpm.multiprocess ? Py_True : Py_False) &&
-           set_object(environ, "wsgi.run_once", Py_False) &&
-           set_object(environ, "wsgi.input_terminated", Py_True) &&
-           set_object(environ, "wsgi.file_wrapper", file_wrapper_type()) &&
-           set_string(environ, "mod_wsgi.process_group", settings.process_group) &&
-           set_string(environ, "mod_wsgi.application_group", settings.application_group) &&
-           set_string(environ, "mod_wsgi.callable_object", settings.callable_object) &&
-           set_string(environ, "mod_wsgi.request_handler", "wsgi-script") &&
-           set_string(environ, "mod_wsgi.handler_script", "") &&
-           set_string(environ, "mod_wsgi.script_reloading",
-                      settings.script_reloading ? "1" : "0") &&
-           set_string(environ, "mod_wsgi.enable_sendfile", settings.enable_sendfile ? "1" : "0") &&
-           set_string(environ, "mod_wsgi.script_name", settings.script_name) &&
-           set_string(environ, "mod_wsgi.path_info", settings.path_info) &&
-           set_string(environ, "mod_wsgi.listener_host",
-                      r->connection->local_addr->hostname != nullptr
-                          ? r->connection->local_addr->hostname
-                          : r->connection->local_ip) &&
-           set_string(environ, "mod_wsgi.listener_port",
-                      std::to_string(r->connection->local_addr->port)) &&
-           set_string(environ, "mod_wsgi.request_id", r->log_id) &&
-           set_string(environ, "mod_wsgi.connection_id", r->connection->log_id) &&
-           set_owned(environ, "mod_wsgi.request_start",
-                     Ref::steal(PyFloat_FromDouble(static_cast<double>(r->request_time) / 1e6))) &&
-           set_owned(environ, "mod_wsgi.version",
-                     version_tuple(MOD_WSGI_VERSION_MAJOR, MOD_WSGI_VERSION_MINOR,
-                                   MOD_WSGI_VERSION_PATCH)) &&
-           set_owned(environ, "apache.version",
-                     version_tuple(AP_SERVER_MAJORVERSION_NUMBER, AP_SERVER_MINORVERSION_NUMBER,
-                                   AP_SERVER_PATCHLEVEL_NUMBER));
-}
+const char* or_empty(const char* value) { return value != nullptr ? value : ""; }
 
 }  // namespace
 
@@ -214,16 +114,99 @@ void script_name_and_path_info(request_rec* r, std::string& script_name, std::st
     }
 }
 
-Ref build_environ(request_rec* r, const RequestSettings& settings, PyObject* input,
-                  PyObject* errors) {
+bool gather_variables(request_rec* r, const RequestSettings& settings, const VariableSink& sink) {
+    conn_rec* c = r->connection;
+    apr_port_t remote_port =
+        r->useragent_addr != nullptr ? r->useragent_addr->port : c->client_addr->port;
+    const char* method = settings.map_head_to_get && r->method_number == M_GET && r->header_only
+                             ? "GET"
+                             : r->method;
+    const char* listener_host =
+        c->local_addr->hostname != nullptr ? c->local_addr->hostname : c->local_ip;
+    return gather_table(r->subprocess_env, sink) &&
+           gather_headers(r, settings.pass_authorization, sink) &&
+           sink("SERVER_SOFTWARE", ap_get_server_banner()) &&
+           sink("SERVER_NAME", or_empty(ap_get_server_name_for_url(r))) &&
+           sink("SERVER_ADDR", or_empty(c->local_ip)) &&
+           sink("SERVER_PORT", std::to_string(ap_get_server_port(r))) &&
+           sink("SERVER_ADMIN", or_empty(r->server->server_admin)) &&
+           sink("SERVER_PROTOCOL", or_empty(r->protocol)) &&
+           sink("REMOTE_ADDR", or_empty(r->useragent_ip)) &&
+           sink("REMOTE_PORT", std::to_string(remote_port)) &&
+           sink("DOCUMENT_ROOT", or_empty(ap_document_root(r))) &&
+           sink("REQUEST_SCHEME", or_empty(ap_http_scheme(r))) &&
+           sink("CONTEXT_PREFIX", or_empty(ap_context_prefix(r))) &&
+           sink("CONTEXT_DOCUMENT_ROOT", or_empty(ap_context_document_root(r))) &&
+           sink("GATEWAY_INTERFACE", "CGI/1.1") && sink("REQUEST_METHOD", or_empty(method)) &&
+           sink("REQUEST_URI", original_uri(r)) && sink("QUERY_STRING", or_empty(r->args)) &&
+           sink("SCRIPT_FILENAME", or_empty(r->filename)) &&
+           sink("SCRIPT_NAME", settings.script_name) && sink("PATH_INFO", settings.path_info) &&
+           (r->user == nullptr || sink("REMOTE_USER", r->user)) &&
+           (r->ap_auth_type == nullptr || sink("AUTH_TYPE", r->ap_auth_type)) &&
+           (!is_https(r) || sink("HTTPS", "1")) &&
+           sink("mod_wsgi.process_group", settings.process_group) &&
+           sink("mod_wsgi.application_group", settings.application_group) &&
+           sink("mod_wsgi.callable_object", settings.callable_object) &&
+           sink("mod_wsgi.request_handler", "wsgi-script") &&
+           sink("mod_wsgi.handler_script", "") &&
+           sink("mod_wsgi.script_reloading", settings.script_reloading ? "1" : "0") &&
+           sink("mod_wsgi.enable_sendfile", settings.enable_sendfile ? "1" : "0") &&
+           sink("mod_wsgi.script_name", settings.script_name) &&
+           sink("mod_wsgi.path_info", settings.path_info) &&
+           sink("mod_wsgi.listener_host", or_empty(listener_host)) &&
+           sink("mod_wsgi.listener_port", std::to_string(c->local_addr->port)) &&
+           sink("mod_wsgi.request_id", or_empty(r->log_id)) &&
+           sink("mod_wsgi.connection_id", or_empty(c->log_id));
+}
+
+EnvironFacts embedded_facts(request_rec* r) {
+    static const MpmFacts mpm = query_mpm();
+    EnvironFacts facts;
+    facts.multithread = mpm.multithread;
+    facts.multiprocess = mpm.multiprocess;
+    facts.https = is_https(r);
+    facts.request_start = static_cast<double>(r->request_time) / 1e6;
+    return facts;
+}
+
+Ref environ_from_request(request_rec* r, const RequestSettings& settings) {
     Ref environ = Ref::steal(PyDict_New());
-    if (!environ || !add_request_environment(environ.get(), r) ||
-        !add_headers(environ.get(), r, settings.pass_authorization) ||
-        !add_cgi_variables(environ.get(), r, settings) ||
-        !add_wsgi_keys(environ.get(), r, settings, input, errors)) {
-        return Ref();
+    if (!environ) {
+        return environ;
     }
-    return environ;
+    PyObject* dict = environ.get();
+    bool ok = gather_variables(r, settings, [dict](std::string_view key, std::string_view value) {
+        Ref name = Ref::steal(PyUnicode_FromStringAndSize(key.data(),
+                                                          static_cast<Py_ssize_t>(key.size())));
+        Ref text = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
+                                                     static_cast<Py_ssize_t>(value.size()),
+                                                     nullptr));
+        return name && text && PyDict_SetItem(dict, name.get(), text.get()) == 0;
+    });
+    return ok ? std::move(environ) : Ref();
+}
+
+bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* input,
+                      PyObject* errors) {
+    auto set = [environ](const char* key, Ref value) {
+        return value && PyDict_SetItemString(environ, key, value.get()) == 0;
+    };
+    auto flag = [](bool value) { return Ref::borrow(value ? Py_True : Py_False); };
+    return set("wsgi.version", Ref::steal(Py_BuildValue("(ii)", 1, 0))) &&
+           set("wsgi.url_scheme", Ref::steal(PyUnicode_FromString(facts.https ? "https" : "http"))) &&
+           set("wsgi.input", Ref::borrow(input)) && set("wsgi.errors", Ref::borrow(errors)) &&
+           set("wsgi.multithread", flag(facts.multithread)) &&
+           set("wsgi.multiprocess", flag(facts.multiprocess)) &&
+           set("wsgi.run_once", flag(false)) && set("wsgi.input_terminated", flag(true)) &&
+           set("wsgi.file_wrapper", Ref::borrow(file_wrapper_type())) &&
+           set("mod_wsgi.request_start", Ref::steal(PyFloat_FromDouble(facts.request_start))) &&
+           set("mod_wsgi.version",
+               Ref::steal(Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR, MOD_WSGI_VERSION_MINOR,
+                                        MOD_WSGI_VERSION_PATCH))) &&
+           set("apache.version",
+               Ref::steal(Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
+                                        AP_SERVER_MINORVERSION_NUMBER,
+                                        AP_SERVER_PATCHLEVEL_NUMBER)));
 }
 
 }  // namespace wsgi::wsgi

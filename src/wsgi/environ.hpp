@@ -1,22 +1,51 @@
 #pragma once
 // The WSGI environ of a request (PEP 3333 "environ Variables"; mod_wsgi docs "WSGI environ";
-// CGI variables per RFC 3875 as Apache provides them).
+// CGI variables per RFC 3875 as Apache provides them). Built in two halves: the string
+// variables, which the Apache child gathers from request_rec (and, in daemon mode, sends to
+// the daemon process), and the wsgi.* objects, which the process running the application
+// adds.
 
 #include <Python.h>
 #include <httpd.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
 
 #include "python/ref.hpp"
 #include "wsgi/request.hpp"
 
 namespace wsgi::wsgi {
 
-// Builds the environ dict for `r`: the request's environment table (SetEnv, mod_rewrite,
-// mod_ssl), HTTP_* for request headers (latin-1, names limited to letters, digits and '-',
-// no Proxy, Authorization only when passed), the CGI variables, SCRIPT_NAME / PATH_INFO with
-// repeated slashes collapsed, the wsgi.* keys and mod_wsgi's own. `input` and `errors` are
-// borrowed. GIL held. Returns nullptr with an exception set on failure.
-python::Ref build_environ(request_rec* r, const RequestSettings& settings, PyObject* input,
-                          PyObject* errors);
+// Receives one string variable; returns false to stop (e.g. a Python error).
+using VariableSink = std::function<bool(std::string_view key, std::string_view value)>;
+
+// Gathers the string variables of `r`: the request's environment table (SetEnv, mod_rewrite,
+// mod_ssl), HTTP_* for request headers (names limited to letters, digits and '-', no Proxy,
+// Authorization only when passed), the CGI variables with SCRIPT_NAME / PATH_INFO from
+// `settings`, HTTPS when on TLS, and mod_wsgi's string keys. Returns false when the sink
+// stopped.
+bool gather_variables(request_rec* r, const RequestSettings& settings, const VariableSink& sink);
+
+// Facts about the serving process and request that become environ objects.
+struct EnvironFacts {
+    bool multithread = false;
+    bool multiprocess = false;
+    bool https = false;
+    double request_start = 0;  // seconds since the epoch
+};
+
+// The facts for `r` served in embedded mode (MPM threading and processes).
+EnvironFacts embedded_facts(request_rec* r);
+
+// A dict holding the string variables of `r`, decoded as latin-1 (new reference), or an empty
+// Ref with an exception set. GIL held.
+python::Ref environ_from_request(request_rec* r, const RequestSettings& settings);
+
+// Adds the wsgi.* keys and mod_wsgi's object-valued keys to `environ`. `input` and `errors`
+// are borrowed. GIL held; false with an exception set.
+bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* input,
+                      PyObject* errors);
 
 // Computes SCRIPT_NAME and PATH_INFO for `r` as mod_wsgi does: the URI minus the path info
 // Apache found after the script, repeated slashes collapsed; a mount at "/" gives "".

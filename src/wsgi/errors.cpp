@@ -14,11 +14,11 @@ namespace {
 using python::GilRelease;
 using python::Ref;
 
-thread_local request_rec* t_current_request = nullptr;
+thread_local Channel* t_current_channel = nullptr;
 
 struct LogObject {
     PyObject_HEAD
-    request_rec* request;   // null: log against current_request() or the server
+    Channel* channel;       // null: log against current_channel() or the server
     bool bound;             // bound to one request (wsgi.errors) rather than a thread's
     std::string* pending;   // partial line not yet logged
     PyObject* name;
@@ -28,10 +28,14 @@ void emit_lines(LogObject* self, std::vector<std::string>& lines) {
     if (lines.empty()) {
         return;
     }
-    request_rec* r = self->bound ? self->request : t_current_request;
+    Channel* channel = self->bound ? self->channel : t_current_channel;
     GilRelease release;
     for (const auto& line : lines) {
-        apache::log_line(APLOG_ERR, r, nullptr, line);
+        if (channel != nullptr) {
+            channel->log(APLOG_ERR, line);
+        } else {
+            apache::log_line(APLOG_ERR, nullptr, nullptr, line);
+        }
     }
 }
 
@@ -204,13 +208,13 @@ PyTypeObject* log_type() {
 
 PyObject* create_log_type() { return PyType_FromSpec(&kLogSpec); }
 
-PyObject* new_log_stream(request_rec* r, const char* name) {
+PyObject* new_log_stream(Channel* channel, const char* name) {
     auto* self = PyObject_New(LogObject, log_type());
     if (self == nullptr) {
         return nullptr;
     }
-    self->request = r;
-    self->bound = r != nullptr;
+    self->channel = channel;
+    self->bound = channel != nullptr;
     self->pending = new std::string();
     self->name = PyUnicode_FromString(name);
     if (self->name == nullptr) {
@@ -226,7 +230,7 @@ void expire_log_stream(PyObject* stream) {
     }
     auto* self = reinterpret_cast<LogObject*>(stream);
     flush_pending(self);
-    self->request = nullptr;
+    self->channel = nullptr;
 }
 
 bool install_standard_streams() {
@@ -238,8 +242,8 @@ bool install_standard_streams() {
     return PySys_SetObject("stdout", out.get()) == 0 && PySys_SetObject("stderr", err.get()) == 0;
 }
 
-void set_current_request(request_rec* r) { t_current_request = r; }
+void set_current_channel(Channel* channel) { t_current_channel = channel; }
 
-request_rec* current_request() { return t_current_request; }
+Channel* current_channel() { return t_current_channel; }
 
 }  // namespace wsgi::wsgi

@@ -1,11 +1,12 @@
 #pragma once
 // wsgi.errors and the process's sys.stdout / sys.stderr: text streams whose lines land in
 // Apache's error log at level error, as [wsgi:error] (PEP 3333 "wsgi.errors"; mod_wsgi's
-// mod_wsgi.Log). A stream bound to a request logs against it; the standard streams log
-// against the request the writing thread is serving, if any, else the main server.
+// mod_wsgi.Log). A stream bound to a request logs through its channel; the standard streams
+// log against the request the writing thread is serving, if any, else the main server.
 
 #include <Python.h>
-#include <httpd.h>
+
+#include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
 
@@ -13,9 +14,9 @@ namespace wsgi::wsgi {
 // nullptr with an exception set. GIL held.
 PyObject* create_log_type();
 
-// A new Log stream (new reference) bound to `r` (may be null: server log), or nullptr with
-// an exception set. GIL held.
-PyObject* new_log_stream(request_rec* r, const char* name);
+// A new Log stream (new reference) bound to a request's channel (may be null: server log),
+// or nullptr with an exception set. GIL held.
+PyObject* new_log_stream(Channel* channel, const char* name);
 
 // Flushes a buffered partial line and detaches the stream from its request: later writes go
 // to the server log. Call when the request ends. GIL held.
@@ -25,9 +26,9 @@ void expire_log_stream(PyObject* stream);
 // Returns false with a Python exception set.
 bool install_standard_streams();
 
-// The request the calling thread is serving (for the standard streams); null outside one.
-// Set by the request handler for the duration of a request.
-void set_current_request(request_rec* r);
-request_rec* current_request();
+// The channel of the request the calling thread is serving, for the standard streams; null
+// outside one. Set by the request handler for the duration of a request.
+void set_current_channel(Channel* channel);
+Channel* current_channel();
 
 }  // namespace wsgi::wsgi

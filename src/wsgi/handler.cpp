@@ -21,6 +21,7 @@
 #include "python/interpreter.hpp"
 #include "python/runtime.hpp"
 #include "wsgi/adapter.hpp"
+#include "wsgi/embedded_channel.hpp"
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
 #include "wsgi/interpreter_setup.hpp"
@@ -38,12 +39,12 @@ std::atomic<int> g_active_requests{0};
 constexpr const char* kHandlerName = "wsgi-script";
 
 struct ActiveRequest {
-    explicit ActiveRequest(request_rec* r) {
+    explicit ActiveRequest(Channel& channel) {
         ++g_active_requests;
-        set_current_request(r);
+        set_current_channel(&channel);
     }
     ~ActiveRequest() {
-        set_current_request(nullptr);
+        set_current_channel(nullptr);
         --g_active_requests;
     }
 };
@@ -143,14 +144,14 @@ int check_target(request_rec* r) {
 
 // Loads the script and runs its application. GIL held, attached to `interpreter`.
 int serve_embedded(request_rec* r, const RequestSettings& settings,
-                   python::Interpreter& interpreter) {
+                   python::Interpreter& interpreter, EmbeddedChannel& channel) {
     const config::ServerConfig& server = config::server_config(r->server);
     ScriptLoad script;
     script.path = settings.script_filename;
     script.module_name = script_module_name(script.path, server.case_sensitivity.value_or(true));
     script.mtime = r->finfo.mtime;
     script.reloading = settings.script_reloading;
-    Ref module = load_script(interpreter, script, r);
+    Ref module = load_script(interpreter, script, channel);
     if (!module) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -164,7 +165,15 @@ int serve_embedded(request_rec* r, const RequestSettings& settings,
                       script.path.c_str(), settings.callable_object.c_str());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return run_application(r, settings, application.get());
+    Ref environ = environ_from_request(r, settings);
+    if (!environ) {
+        auto lines = python::take_exception_lines();
+        python::GilRelease release;
+        apache::log_lines(APLOG_ERR, r, nullptr, "WSGI0009: Building the environ failed.", lines);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return run_application(channel, settings, application.get(), environ.get(),
+                           embedded_facts(r));
 }
 
 // How long ending the interpreters at child exit may take before the process is ended
@@ -380,9 +389,10 @@ int handle_request(request_rec* r) noexcept {
         if (interpreter == nullptr) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        ActiveRequest active(r);
+        EmbeddedChannel channel(r);
+        ActiveRequest active(channel);
         python::InterpreterLock lock(*interpreter);
-        return serve_embedded(r, settings, *interpreter);
+        return serve_embedded(r, settings, *interpreter, channel);
     } catch (const std::exception& e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0009: Internal error serving WSGI script '%s': %s", r->filename,

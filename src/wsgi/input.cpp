@@ -1,12 +1,8 @@
 #include "wsgi/input.hpp"
 
-#include <http_protocol.h>
-#include <util_filter.h>
-
 #include <algorithm>
 #include <string>
 
-#include "apache/log.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
 #include "wsgi/interpreter_setup.hpp"
@@ -19,7 +15,7 @@ using python::Ref;
 
 // Bytes asked of the input filters per read when the application asks for less or for
 // "everything": big enough to amortise filter calls, small enough to bound memory.
-constexpr apr_off_t kReadBlock = 64 * 1024;
+constexpr std::size_t kReadBlock = 64 * 1024;
 
 struct InputState {
     std::string buffer;     // bytes read from Apache not yet given to the application
@@ -27,79 +23,51 @@ struct InputState {
     bool eof = false;
     bool busy = false;      // a read is in progress (GIL released) on some thread
     int error_status = 0;   // HTTP status of a failed read
-    apr_bucket_brigade* brigade = nullptr;
 
     std::size_t available() const { return buffer.size() - offset; }
 };
 
 struct InputObject {
     PyObject_HEAD
-    request_rec* request;  // null once expired
+    Channel* channel;  // null once expired
     InputState* state;
 };
 
 // Reads up to `want` more bytes into the buffer. GIL held on entry and exit; released while
-// Apache reads. Returns false with a Python exception set on failure.
-bool fill(InputObject* self, apr_off_t want) {
+// the channel reads. Returns false with a Python exception set on failure.
+bool fill(InputObject* self, std::size_t want) {
     InputState& state = *self->state;
-    request_rec* r = self->request;
     if (state.eof) {
         return true;
-    }
-    if (state.brigade == nullptr) {
-        state.brigade = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     }
     if (state.offset > 0 && state.offset >= state.buffer.size() / 2) {
         state.buffer.erase(0, state.offset);
         state.offset = 0;
     }
     state.busy = true;
-    apr_status_t status = APR_SUCCESS;
-    bool saw_eos = false;
-    const std::size_t size_before = state.buffer.size();
+    Channel::ReadStatus status;
+    int error_status = 0;
+    std::string error;
     {
         GilRelease release;
-        status = ap_get_brigade(r->input_filters, state.brigade, AP_MODE_READBYTES,
-                                APR_BLOCK_READ, std::clamp<apr_off_t>(want, 1, kReadBlock));
-        if (status == APR_SUCCESS) {
-            for (apr_bucket* b = APR_BRIGADE_FIRST(state.brigade);
-                 b != APR_BRIGADE_SENTINEL(state.brigade); b = APR_BUCKET_NEXT(b)) {
-                if (APR_BUCKET_IS_EOS(b)) {
-                    saw_eos = true;
-                    break;
-                }
-                if (APR_BUCKET_IS_METADATA(b)) {
-                    continue;
-                }
-                const char* data = nullptr;
-                apr_size_t length = 0;
-                status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
-                if (status != APR_SUCCESS) {
-                    break;
-                }
-                state.buffer.append(data, length);
-            }
-        }
-        apr_brigade_cleanup(state.brigade);
+        status = self->channel->read_body(state.buffer, std::clamp<std::size_t>(want, 1, kReadBlock),
+                                          error_status, error);
     }
     state.busy = false;
-    if (status != APR_SUCCESS) {
+    if (status == Channel::ReadStatus::kError) {
         state.eof = true;
-        state.error_status = ap_map_http_request_error(status, HTTP_BAD_REQUEST);
-        char reason[128];
-        apr_strerror(status, reason, sizeof(reason));
-        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", reason);
+        state.error_status = error_status;
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", error.c_str());
         return false;
     }
-    // A blocking read returns data or EOS; treat anything else as the end rather than spin.
-    if (saw_eos || state.buffer.size() == size_before) {
+    if (status == Channel::ReadStatus::kEof) {
         state.eof = true;
     }
     return true;
 }
 
 bool check_usable(InputObject* self) {
-    if (self->request == nullptr) {
+    if (self->channel == nullptr) {
         PyErr_SetString(PyExc_RuntimeError, "wsgi.input used after the request ended");
         return false;
     }
@@ -160,7 +128,7 @@ PyObject* input_read(PyObject* obj, PyObject* args) noexcept {
         }
         auto wanted = static_cast<std::size_t>(size);
         while (state.available() < wanted && !state.eof) {
-            if (!fill(self, static_cast<apr_off_t>(wanted - state.available()))) {
+            if (!fill(self, wanted - state.available())) {
                 return nullptr;
             }
         }
@@ -191,9 +159,9 @@ PyObject* read_line(InputObject* self, Py_ssize_t limit) {
             return take(state, line_length);
         }
         searched = available;
-        apr_off_t want = kReadBlock;
+        std::size_t want = kReadBlock;
         if (limit >= 0) {
-            want = static_cast<apr_off_t>(static_cast<std::size_t>(limit) - available);
+            want = static_cast<std::size_t>(limit) - available;
         }
         if (!fill(self, want)) {
             return nullptr;
@@ -306,12 +274,12 @@ PyTypeObject* input_type() {
 
 PyObject* create_input_type() { return PyType_FromSpec(&kInputSpec); }
 
-PyObject* new_input(request_rec* r) {
+PyObject* new_input(Channel* channel) {
     auto* self = PyObject_New(InputObject, input_type());
     if (self == nullptr) {
         return nullptr;
     }
-    self->request = r;
+    self->channel = channel;
     self->state = new (std::nothrow) InputState();
     if (self->state == nullptr) {
         Py_DECREF(self);
@@ -322,7 +290,7 @@ PyObject* new_input(request_rec* r) {
 
 void expire_input(PyObject* input) {
     if (input != nullptr && Py_TYPE(input) == input_type()) {
-        reinterpret_cast<InputObject*>(input)->request = nullptr;
+        reinterpret_cast<InputObject*>(input)->channel = nullptr;
     }
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 // wsgi.input: the request body as a file-like object (PEP 3333 "Input and Error Streams").
-// Reads are streamed from Apache's input filters (so dechunking, LimitRequestBody and
-// mod_reqtimeout apply) as the application asks; the body is never held whole.
+// Reads are streamed from the request's channel (in the end Apache's input filters, so
+// dechunking, LimitRequestBody and mod_reqtimeout apply) as the application asks; the body is
+// never held whole.
 
 #include <Python.h>
-#include <httpd.h>
+
+#include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
 
@@ -12,9 +14,9 @@ namespace wsgi::wsgi {
 // nullptr with an exception set. GIL held.
 PyObject* create_input_type();
 
-// A new wsgi.input object for `r` (new reference), or nullptr with an exception set.
-// GIL held; the object must be expired before the request ends.
-PyObject* new_input(request_rec* r);
+// A new wsgi.input object reading from `channel` (new reference), or nullptr with an
+// exception set. GIL held; the object must be expired before the request ends.
+PyObject* new_input(Channel* channel);
 
 // Detaches the object from its request: later reads raise. GIL held.
 void expire_input(PyObject* input);

@@ -70,9 +70,9 @@ bool restrict_stream(PyObject* type, const char* name) {
 std::vector<std::string> stack_lines() {
     std::vector<std::string> lines;
     Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
-    Ref entries = traceback ? Ref::steal(PyObject_CallMethod(traceback.get(), "format_stack",
-                                                             nullptr))
-                            : Ref();
+    Ref entries = traceback
+                      ? Ref::steal(PyObject_CallMethod(traceback.get(), "format_stack", nullptr))
+                      : Ref();
     Ref empty = Ref::steal(PyUnicode_FromString(""));
     Ref text = entries && empty ? Ref::steal(PyUnicode_Join(empty.get(), entries.get())) : Ref();
     const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
@@ -118,10 +118,17 @@ PyObject* ignore_signal_registration(PyObject* self, PyObject* args) noexcept {
         std::string headline = "WSGI0020: mod_wsgi (pid=" + std::to_string(getpid()) +
                                "): Callback registration for signal " + std::to_string(signum) +
                                " ignored (WSGIRestrictSignal On).";
-        request_rec* r = current_request();
+        Channel* channel = current_channel();
         {
             python::GilRelease release;
-            apache::log_lines(APLOG_WARNING, r, nullptr, headline, stack);
+            if (channel != nullptr) {
+                channel->log(APLOG_WARNING, headline);
+                for (const auto& line : stack) {
+                    channel->log(APLOG_WARNING, line);
+                }
+            } else {
+                apache::log_lines(APLOG_WARNING, nullptr, nullptr, headline, stack);
+            }
         }
         return current.release();
     } catch (...) {
@@ -145,8 +152,8 @@ bool restrict_signal() {
     if (!original || !getsignal) {
         return false;
     }
-    Ref state = Ref::steal(Py_BuildValue("(OOl)", original.get(), getsignal.get(),
-                                         static_cast<long>(getpid())));
+    Ref state = Ref::steal(
+        Py_BuildValue("(OOl)", original.get(), getsignal.get(), static_cast<long>(getpid())));
     if (!state) {
         return false;
     }

@@ -16,14 +16,22 @@ namespace {
 using python::GilRelease;
 using python::Ref;
 
-void log_script_error(request_rec* r, const std::string& headline) {
+void log_script_error(Channel& channel, const std::string& headline) {
     auto lines = python::take_exception_lines();
     GilRelease release;
-    apache::log_lines(APLOG_ERR, r, nullptr, headline, lines);
+    channel.log(APLOG_ERR, headline);
+    for (const auto& line : lines) {
+        channel.log(APLOG_ERR, line);
+    }
+}
+
+void log_info(Channel& channel, const std::string& line) {
+    GilRelease release;
+    channel.log(APLOG_INFO, line);
 }
 
 // True when the loaded module is current: same mtime and reload_required() not asking.
-bool is_current(PyObject* module, const ScriptLoad& script, request_rec* r) {
+bool is_current(PyObject* module, const ScriptLoad& script, Channel& channel) {
     // Module dict lookups: a missing attribute costs no exception on this per-request path.
     if (!PyModule_Check(module)) {
         return true;  // replaced in sys.modules by the application: leave it alone
@@ -49,7 +57,7 @@ bool is_current(PyObject* module, const ScriptLoad& script, request_rec* r) {
     Ref answer = resource ? Ref::steal(PyObject_CallOneArg(hook.get(), resource.get())) : Ref();
     if (!answer) {
         // A raising hook does not force a reload (mod_wsgi behaviour).
-        log_script_error(r, "WSGI0004: reload_required() of WSGI script '" + script.path +
+        log_script_error(channel, "WSGI0004: reload_required() of WSGI script '" + script.path +
                                 "' raised an exception.");
         return true;
     }
@@ -72,7 +80,7 @@ bool read_file(const std::string& path, std::string& contents) {
     return !file.bad();
 }
 
-Ref import_script(const ScriptLoad& script, request_rec* r) {
+Ref import_script(const ScriptLoad& script, Channel& channel) {
     std::string source;
     bool read_ok;
     {
@@ -81,15 +89,11 @@ Ref import_script(const ScriptLoad& script, request_rec* r) {
     }
     if (!read_ok) {
         GilRelease release;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "WSGI0005: Could not read WSGI script file '%s'.", script.path.c_str());
+        channel.log(APLOG_ERR, "WSGI0005: Could not read WSGI script file '" + script.path + "'.");
         return Ref();
     }
-    {
-        GilRelease release;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s WSGI script '%s' as module '%s'.",
-                      "Loading", script.path.c_str(), script.module_name.c_str());
-    }
+    log_info(channel, "Loading WSGI script '" + script.path + "' as module '" +
+                          script.module_name + "'.");
     Ref code = Ref::steal(Py_CompileStringExFlags(source.c_str(), script.path.c_str(),
                                                   Py_file_input, nullptr, -1));
     Ref name = Ref::steal(PyUnicode_FromString(script.module_name.c_str()));
@@ -98,13 +102,13 @@ Ref import_script(const ScriptLoad& script, request_rec* r) {
                                             name.get(), code.get(), path.get(), nullptr))
                                       : Ref();
     if (!module) {
-        log_script_error(r, "WSGI0003: Failed to exec Python script file '" + script.path +
+        log_script_error(channel, "WSGI0003: Failed to exec Python script file '" + script.path +
                                 "'.");
         return Ref();
     }
     Ref mtime = Ref::steal(PyLong_FromLongLong(script.mtime));
     if (!mtime || PyObject_SetAttrString(module.get(), "__mtime__", mtime.get()) != 0) {
-        log_script_error(r, "WSGI0003: Failed to record the modification time of '" +
+        log_script_error(channel, "WSGI0003: Failed to record the modification time of '" +
                                 script.path + "'.");
         return Ref();
     }
@@ -112,14 +116,14 @@ Ref import_script(const ScriptLoad& script, request_rec* r) {
 }
 
 // The script's module from sys.modules (new reference) if loaded and current.
-Ref current_module(const ScriptLoad& script, request_rec* r) {
+Ref current_module(const ScriptLoad& script, Channel& channel) {
     PyObject* modules = PyImport_GetModuleDict();
     PyObject* module = PyDict_GetItemString(modules, script.module_name.c_str());
     if (module == nullptr) {
         return Ref();
     }
     Ref held = Ref::borrow(module);
-    if (script.reloading && !is_current(module, script, r)) {
+    if (script.reloading && !is_current(module, script, channel)) {
         return Ref();
     }
     return held;
@@ -147,8 +151,8 @@ std::string script_module_name(const std::string& path, bool case_sensitive) {
     return name;
 }
 
-Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, request_rec* r) {
-    if (Ref module = current_module(script, r)) {
+Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, Channel& channel) {
+    if (Ref module = current_module(script, channel)) {
         return module;
     }
     std::unique_lock guard(interpreter.load_mutex(), std::defer_lock);
@@ -157,21 +161,17 @@ Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, requ
         guard.lock();
     }
     // Another thread may have loaded it while this one waited.
-    if (Ref module = current_module(script, r)) {
+    if (Ref module = current_module(script, channel)) {
         return module;
     }
     PyObject* modules = PyImport_GetModuleDict();
     if (PyDict_GetItemString(modules, script.module_name.c_str()) != nullptr) {
-        {
-            GilRelease release;
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "Reloading WSGI script '%s'.",
-                          script.path.c_str());
-        }
+        log_info(channel, "Reloading WSGI script '" + script.path + "'.");
         if (PyDict_DelItemString(modules, script.module_name.c_str()) != 0) {
             PyErr_Clear();
         }
     }
-    return import_script(script, r);
+    return import_script(script, channel);
 }
 
 }  // namespace wsgi::wsgi

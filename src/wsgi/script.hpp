@@ -12,6 +12,7 @@
 
 #include "python/interpreter.hpp"
 #include "python/ref.hpp"
+#include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
 
@@ -29,10 +30,10 @@ struct ScriptLoad {
 // Returns the script's module (new reference), importing it on first use and re-importing
 // it when reloading is on and the file changed (or the module's reload_required(resource)
 // returned true). GIL held by a thread attached to `interpreter`; the GIL is released while
-// waiting for another thread loading the same interpreter's scripts. On failure logs the
-// traceback against `r` and returns an empty Ref with no exception set; a failed import
-// leaves nothing in sys.modules, so the next request tries again.
+// waiting for another thread loading the same interpreter's scripts. Logs through `channel`
+// (the request's). On failure logs the traceback and returns an empty Ref with no exception
+// set; a failed import leaves nothing in sys.modules, so the next request tries again.
 python::Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script,
-                        request_rec* r);
+                        Channel& channel);
 
 }  // namespace wsgi::wsgi

@@ -36,3 +36,16 @@ def test_cmake_install_layout(tmp_path):
     symbols = subprocess.run(["nm", "-D", "--defined-only", str(module)], capture_output=True,
                              text=True, check=True).stdout
     assert any(line.split()[-1] == "wsgi_module" for line in symbols.splitlines())
+
+
+def test_ifmodule_mod_wsgi_c_matches(apache, tmp_path):
+    # Debian's wsgi.conf and many existing configurations guard their directives with
+    # <IfModule mod_wsgi.c>: the module must be known by that name, as mod_wsgi is.
+    server = apache("""
+<IfModule mod_wsgi.c>
+    WSGIScriptAlias /hello {apps}/hello.wsgi
+</IfModule>
+""")
+    import requests
+    r = requests.get(server.url("/hello"), timeout=10)
+    assert r.status_code == 200

@@ -1,0 +1,187 @@
+#include "wsgi/embedded_channel.hpp"
+
+#include <apr_portable.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "apache/log.hpp"
+#include "common/text.hpp"
+
+namespace wsgi::wsgi {
+namespace {
+
+std::string describe(apr_status_t status) {
+    char reason[128];
+    apr_strerror(status, reason, sizeof(reason));
+    return reason;
+}
+
+apr_status_t close_duplicate_fd(void* data) noexcept {
+    close(static_cast<int>(reinterpret_cast<intptr_t>(data)));
+    return APR_SUCCESS;
+}
+
+}  // namespace
+
+EmbeddedChannel::EmbeddedChannel(request_rec* r)
+    : r_(r), out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
+
+Channel::ReadStatus EmbeddedChannel::read_body(std::string& out, std::size_t max,
+                                               int& error_status, std::string& error) {
+    if (in_ == nullptr) {
+        in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
+    }
+    const std::size_t before = out.size();
+    bool saw_eos = false;
+    apr_status_t status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES,
+                                         APR_BLOCK_READ, static_cast<apr_off_t>(max));
+    if (status == APR_SUCCESS) {
+        for (apr_bucket* b = APR_BRIGADE_FIRST(in_); b != APR_BRIGADE_SENTINEL(in_);
+             b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_EOS(b)) {
+                saw_eos = true;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            const char* data = nullptr;
+            apr_size_t length = 0;
+            status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
+            if (status != APR_SUCCESS) {
+                break;
+            }
+            out.append(data, length);
+        }
+    }
+    apr_brigade_cleanup(in_);
+    if (status != APR_SUCCESS) {
+        error_status = ap_map_http_request_error(status, HTTP_BAD_REQUEST);
+        error = describe(status);
+        return ReadStatus::kError;
+    }
+    // A blocking read returns data or EOS; treat anything else as the end rather than spin.
+    if (saw_eos || out.size() == before) {
+        return out.size() == before ? ReadStatus::kEof : ReadStatus::kData;
+    }
+    return ReadStatus::kData;
+}
+
+void EmbeddedChannel::set_headers(int status, const std::string& status_line,
+                                  const HeaderList& headers,
+                                  std::optional<std::int64_t> content_length) {
+    r_->status = status;
+    r_->status_line = apr_pstrmemdup(r_->pool, status_line.data(), status_line.size());
+    for (const auto& [name, value] : headers) {
+        // Copies into the request pool: Apache may use them after the Python strings are
+        // gone (CVE-2014-0242).
+        const char* pooled = apr_pstrmemdup(r_->pool, value.data(), value.size());
+        if (common::iequals(name, "Content-Type")) {
+            ap_set_content_type(r_, pooled);
+        } else if (common::iequals(name, "Content-Length")) {
+            continue;
+        } else {
+            apr_table_addn(r_->headers_out, apr_pstrmemdup(r_->pool, name.data(), name.size()),
+                           pooled);
+        }
+    }
+    if (content_length) {
+        ap_set_content_length(r_, *content_length);
+    }
+}
+
+bool EmbeddedChannel::pass(std::string& error) {
+    apr_status_t status = ap_pass_brigade(r_->output_filters, out_);
+    apr_brigade_cleanup(out_);
+    if (status != APR_SUCCESS || r_->connection->aborted) {
+        error = status == APR_SUCCESS ? "client connection closed" : describe(status);
+        return false;
+    }
+    return true;
+}
+
+bool EmbeddedChannel::send_body(const char* data, std::size_t length, Pass pass_mode,
+                                std::string& error) {
+    apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
+    if (length > 0) {
+        // Transient: Apache copies the bytes if it must keep them past ap_pass_brigade.
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_transient_create(data, length, alloc));
+    }
+    if (pass_mode == Pass::kFlush) {
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(alloc));
+    } else if (pass_mode == Pass::kEos) {
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(alloc));
+        eos_sent_ = true;
+    }
+    if (APR_BRIGADE_EMPTY(out_)) {
+        return true;
+    }
+    return pass(error);
+}
+
+bool EmbeddedChannel::send_file(int fd, std::int64_t offset, std::int64_t length,
+                                bool use_sendfile, bool end, std::string& error) {
+    if (length > 0) {
+        // A duplicate descriptor closed with the request pool, which Apache destroys only
+        // after the response is written: the application may close its file at once.
+        int duplicate = dup(fd);
+        if (duplicate < 0) {
+            error = describe(APR_FROM_OS_ERROR(errno));
+            return false;
+        }
+        apr_pool_cleanup_register(r_->pool, reinterpret_cast<void*>(intptr_t{duplicate}),
+                                  close_duplicate_fd, apr_pool_cleanup_null);
+        apr_file_t* file = nullptr;
+        apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_LARGEFILE;
+        if (use_sendfile) {
+            flags |= APR_FOPEN_SENDFILE_ENABLED;
+        }
+        apr_os_file_put(&file, &duplicate, flags, r_->pool);
+        apr_bucket* first = apr_brigade_insert_file(out_, file, offset, length, r_->pool);
+        for (apr_bucket* b = first; b != APR_BRIGADE_SENTINEL(out_); b = APR_BUCKET_NEXT(b)) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
+    }
+    if (end) {
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+        eos_sent_ = true;
+    }
+    return pass(error);
+}
+
+bool EmbeddedChannel::finish(std::string& error) {
+    if (eos_sent_) {
+        return true;
+    }
+    APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(r_->connection->bucket_alloc));
+    eos_sent_ = true;
+    return pass(error);
+}
+
+void EmbeddedChannel::abort() {
+    // As mod_proxy does for a backend that broke mid-body: what was sent is flushed, an error
+    // bucket keeps the chunked encoding from being terminated, and the connection is closed.
+    r_->connection->keepalive = AP_CONN_CLOSE;
+    if (eos_sent_) {
+        return;
+    }
+    apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
+    APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_flush_create(alloc));
+    APR_BRIGADE_INSERT_TAIL(out_, ap_bucket_error_create(HTTP_BAD_GATEWAY, nullptr, r_->pool,
+                                                         alloc));
+    APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(alloc));
+    eos_sent_ = true;
+    ap_pass_brigade(r_->output_filters, out_);
+    apr_brigade_cleanup(out_);
+}
+
+void EmbeddedChannel::log(int level, const std::string& line) {
+    apache::log_line(level, r_, nullptr, line);
+}
+
+}  // namespace wsgi::wsgi

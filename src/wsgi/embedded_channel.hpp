@@ -1,0 +1,40 @@
+#pragma once
+// The Channel of embedded mode: the request body from Apache's input filters, the response
+// through its output filters (so Content-Length, chunking, HEAD, mod_deflate and the access
+// log all behave as for any Apache handler).
+
+#include <httpd.h>
+#include <apr_buckets.h>
+
+#include "wsgi/channel.hpp"
+
+namespace wsgi::wsgi {
+
+class EmbeddedChannel final : public Channel {
+public:
+    explicit EmbeddedChannel(request_rec* r);
+
+    ReadStatus read_body(std::string& out, std::size_t max, int& error_status,
+                         std::string& error) override;
+    bool head_only() const override { return r_->header_only != 0; }
+    void set_headers(int status, const std::string& status_line, const HeaderList& headers,
+                     std::optional<std::int64_t> content_length) override;
+    bool send_body(const char* data, std::size_t length, Pass pass, std::string& error) override;
+    bool send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile, bool end,
+                   std::string& error) override;
+    bool finish(std::string& error) override;
+    void abort() override;
+    void log(int level, const std::string& line) override;
+
+    request_rec* request() const { return r_; }
+
+private:
+    bool pass(std::string& error);
+
+    request_rec* r_;
+    apr_bucket_brigade* out_;
+    apr_bucket_brigade* in_ = nullptr;
+    bool eos_sent_ = false;
+};
+
+}  // namespace wsgi::wsgi
