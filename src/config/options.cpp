@@ -84,9 +84,8 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
 
 // "3.11" matches "3.11", "3.11.2" and virtualenv's "3.11.2.final.0", but not "3.1" or "3.110".
 bool same_minor_version(std::string_view found, std::string_view version) {
-    return found == version ||
-           (found.size() > version.size() && found.starts_with(version) &&
-            found[version.size()] == '.');
+    return found == version || (found.size() > version.size() && found.starts_with(version) &&
+                                found[version.size()] == '.');
 }
 
 std::optional<std::string> check_prefix(const std::string& quoted, std::string_view prefix,
@@ -95,8 +94,7 @@ std::optional<std::string> check_prefix(const std::string& quoted, std::string_v
         std::filesystem::path(prefix) / "lib" / ("python" + std::string(version));
     if (!file_exists(lib / "os.py")) {
         return quoted + " is neither a Python virtual environment (no pyvenv.cfg) nor a Python " +
-               std::string(version) + " installation prefix (no " + (lib / "os.py").string() +
-               ")";
+               std::string(version) + " installation prefix (no " + (lib / "os.py").string() + ")";
     }
     return std::nullopt;
 }
@@ -170,7 +168,7 @@ std::optional<std::string> check_python_home(std::string_view value, std::string
                    "; recreate it with Python " + std::string(version);
         }
         if (!found && !directory_exists(std::filesystem::path(path) / "lib" /
-                                    ("python" + std::string(version)))) {
+                                        ("python" + std::string(version)))) {
             return quoted + " is not a virtual environment for Python " + std::string(version) +
                    " (no version in pyvenv.cfg, no lib/python" + std::string(version) + ")";
         }
@@ -221,8 +219,8 @@ std::optional<std::string> check_warning_option(std::string_view value) {
         return "'" + std::string(value) +
                "' has too many fields (action:message:category:module:lineno)";
     }
-    constexpr std::array<std::string_view, 6> kActions = {"default", "error",  "always",
-                                                          "module",  "once",   "ignore"};
+    constexpr std::array<std::string_view, 6> kActions = {"default", "error", "always",
+                                                          "module",  "once",  "ignore"};
     std::string_view action = fields[0];
     // Python takes an empty action as "default" and "all" as "always".
     bool known = action.empty() || action == "all";
@@ -235,8 +233,7 @@ std::optional<std::string> check_warning_option(std::string_view value) {
     }
     if (fields.size() == 5 && !fields[4].empty() &&
         fields[4].find_first_not_of("0123456789") != std::string_view::npos) {
-        return "'" + std::string(value) + "': invalid line number '" + std::string(fields[4]) +
-               "'";
+        return "'" + std::string(value) + "': invalid line number '" + std::string(fields[4]) + "'";
     }
     return std::nullopt;
 }

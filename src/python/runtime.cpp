@@ -58,6 +58,11 @@ std::optional<std::string> apply_options(PyConfig& config, const RuntimeOptions&
     std::string program_name = options.virtual_environment
                                    ? *options.virtual_environment + "/bin/python3"
                                    : options.program_name;
+    // WSGIPythonHome overrides PYTHONHOME (mod_wsgi docs): Python would read it into
+    // PyConfig.home, and a home stops the search for the virtual environment.
+    if (options.virtual_environment) {
+        unsetenv("PYTHONHOME");
+    }
     PyStatus status =
         PyConfig_SetBytesString(&config, &config.program_name, program_name.c_str());
     if (PyStatus_Exception(status)) {
