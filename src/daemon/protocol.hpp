@@ -1,0 +1,98 @@
+#pragma once
+// The wire protocol between an Apache child and a daemon process, over one UNIX stream
+// connection per request. Pure: no httpd, no Python, no I/O; every decoder checks every
+// length against what it was given, so a corrupt or hostile peer gets an error, never an
+// out-of-bounds access.
+//
+// Every frame is an 8-byte header then `length` payload bytes:
+//   byte 0: 'W' (0x57), byte 1: kVersion, byte 2: type, byte 3: flags,
+//   bytes 4-7: payload length, big-endian, at most kMaxPayload.
+// A conversation: the child sends kRequest; the daemon answers with kRead (the child replies
+// kBodyData, kBodyEnd or kBodyError), kHeaders, kData, kEnd, kAbort, kError or kRestart
+// until the response ends.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wsgi::daemon::protocol {
+
+constexpr std::uint8_t kMagic = 0x57;
+constexpr std::uint8_t kVersion = 1;
+constexpr std::size_t kHeaderSize = 8;
+constexpr std::uint32_t kMaxPayload = 16 * 1024 * 1024;
+
+enum class FrameType : std::uint8_t {
+    // Apache child -> daemon.
+    kRequest = 1,    // RequestFrame
+    kBodyData = 2,   // request body bytes, answering kRead
+    kBodyEnd = 3,    // no more request body
+    kBodyError = 4,  // reading the body failed: ErrorFrame
+    // Daemon -> Apache child.
+    kRead = 10,      // u32: how many body bytes the application wants at most
+    kHeaders = 11,   // HeadersFrame
+    kData = 12,      // response body bytes; flag kFlush: pass them on now
+    kEnd = 13,       // the response is complete
+    kAbort = 14,     // the response broke after its headers: cut the client connection
+    kError = 15,     // ErrorFrame: nothing was sent, answer with this status
+    kRestart = 16,   // the process is restarting (script changed): send the request again
+};
+
+constexpr std::uint8_t kFlush = 0x01;
+
+struct FrameHeader {
+    FrameType type;
+    std::uint8_t flags = 0;
+    std::uint32_t length = 0;
+};
+
+// Writes the 8 header bytes for a frame into `out` (appends).
+void append_header(std::string& out, FrameType type, std::uint8_t flags, std::uint32_t length);
+
+// Decodes 8 header bytes. Returns nullopt and sets `error` for a wrong magic or version, an
+// unknown type or a length above kMaxPayload.
+std::optional<FrameHeader> decode_header(std::string_view bytes, std::string& error);
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// kRequest: what the daemon needs to run the application.
+struct RequestFrame {
+    Pairs meta;     // script, groups, settings (see daemon/request_meta.hpp)
+    Pairs environ;  // the CGI/HTTP string variables of the environ
+};
+
+// kHeaders: the response status and headers, validated again by the Apache child.
+struct HeadersFrame {
+    int status = 0;
+    std::string status_line;
+    std::optional<std::int64_t> content_length;
+    Pairs headers;
+};
+
+// kError / kBodyError.
+struct ErrorFrame {
+    int status = 0;
+    std::string message;
+};
+
+// Whole frames (header and payload), ready to write.
+std::string encode_request(const RequestFrame& frame);
+std::string encode_headers(const HeadersFrame& frame);
+std::string encode_error(FrameType type, const ErrorFrame& frame);
+std::string encode_read(std::uint32_t max_bytes);
+std::string encode_empty(FrameType type);
+// Only the header of a data frame (kData or kBodyData) carrying `length` bytes.
+std::string encode_data_header(FrameType type, std::size_t length, std::uint8_t flags);
+
+// Payload decoders: false with `error` set when the payload is malformed (truncated,
+// lengths past its end, trailing bytes, counts too large, out-of-range numbers).
+bool decode_request(std::string_view payload, RequestFrame& frame, std::string& error);
+bool decode_headers(std::string_view payload, HeadersFrame& frame, std::string& error);
+bool decode_error(std::string_view payload, ErrorFrame& frame, std::string& error);
+bool decode_read(std::string_view payload, std::uint32_t& max_bytes, std::string& error);
+
+}  // namespace wsgi::daemon::protocol

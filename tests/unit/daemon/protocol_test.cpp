@@ -1,0 +1,137 @@
+#include "daemon/protocol.hpp"
+
+#include <gtest/gtest.h>
+
+namespace wsgi::daemon::protocol {
+namespace {
+
+std::string_view payload_of(const std::string& frame) {
+    return std::string_view(frame).substr(kHeaderSize);
+}
+
+FrameHeader header_of(const std::string& frame) {
+    std::string error;
+    auto header = decode_header(std::string_view(frame).substr(0, kHeaderSize), error);
+    EXPECT_TRUE(header.has_value()) << error;
+    return header.value_or(FrameHeader{FrameType::kEnd, 0, 0});
+}
+
+TEST(Protocol, RequestRoundTrip) {
+    RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}, {"group", ""}};
+    request.environ = {{"REQUEST_METHOD", "GET"}, {"HTTP_X", std::string("a\0b\xff", 4)}};
+    std::string frame = encode_request(request);
+    FrameHeader header = header_of(frame);
+    EXPECT_EQ(header.type, FrameType::kRequest);
+    EXPECT_EQ(header.length, frame.size() - kHeaderSize);
+    RequestFrame decoded;
+    std::string error;
+    ASSERT_TRUE(decode_request(payload_of(frame), decoded, error)) << error;
+    EXPECT_EQ(decoded.meta, request.meta);
+    EXPECT_EQ(decoded.environ, request.environ);
+}
+
+TEST(Protocol, HeadersRoundTrip) {
+    HeadersFrame headers;
+    headers.status = 201;
+    headers.status_line = "201 Created";
+    headers.content_length = 12;
+    headers.headers = {{"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}};
+    std::string frame = encode_headers(headers);
+    HeadersFrame decoded;
+    std::string error;
+    ASSERT_TRUE(decode_headers(payload_of(frame), decoded, error)) << error;
+    EXPECT_EQ(decoded.status, 201);
+    EXPECT_EQ(decoded.status_line, "201 Created");
+    EXPECT_EQ(decoded.content_length, 12);
+    EXPECT_EQ(decoded.headers, headers.headers);
+
+    headers.content_length.reset();
+    ASSERT_TRUE(decode_headers(payload_of(encode_headers(headers)), decoded, error)) << error;
+    EXPECT_FALSE(decoded.content_length.has_value());
+}
+
+TEST(Protocol, ErrorAndReadRoundTrip) {
+    ErrorFrame error_frame{413, "too large"};
+    std::string frame = encode_error(FrameType::kBodyError, error_frame);
+    EXPECT_EQ(header_of(frame).type, FrameType::kBodyError);
+    ErrorFrame decoded;
+    std::string error;
+    ASSERT_TRUE(decode_error(payload_of(frame), decoded, error)) << error;
+    EXPECT_EQ(decoded.status, 413);
+    EXPECT_EQ(decoded.message, "too large");
+
+    std::uint32_t max = 0;
+    ASSERT_TRUE(decode_read(payload_of(encode_read(65536)), max, error)) << error;
+    EXPECT_EQ(max, 65536u);
+    EXPECT_FALSE(decode_read(payload_of(encode_read(0)), max, error));
+}
+
+TEST(Protocol, DataHeaderCarriesFlagsAndLength) {
+    FrameHeader header = header_of(encode_data_header(FrameType::kData, 1000, kFlush));
+    EXPECT_EQ(header.type, FrameType::kData);
+    EXPECT_EQ(header.flags, kFlush);
+    EXPECT_EQ(header.length, 1000u);
+}
+
+TEST(Protocol, HeaderRejectsGarbage) {
+    std::string error;
+    EXPECT_FALSE(decode_header("GET / HT", error).has_value());
+    EXPECT_NE(error.find("magic"), std::string::npos);
+    std::string frame = encode_empty(FrameType::kEnd);
+    frame[1] = 9;  // another version
+    EXPECT_FALSE(decode_header(std::string_view(frame).substr(0, 8), error).has_value());
+    frame = encode_empty(FrameType::kEnd);
+    frame[2] = 99;  // unknown type
+    EXPECT_FALSE(decode_header(std::string_view(frame).substr(0, 8), error).has_value());
+    std::string huge;
+    append_header(huge, FrameType::kData, 0, kMaxPayload + 1);
+    EXPECT_FALSE(decode_header(huge, error).has_value());
+    EXPECT_FALSE(decode_header("short", error).has_value());
+}
+
+TEST(Protocol, DecodersRejectEveryTruncation) {
+    RequestFrame request;
+    request.meta = {{"k", "v"}};
+    request.environ = {{"A", "1"}, {"B", "22"}};
+    std::string payload(payload_of(encode_request(request)));
+    for (std::size_t cut = 0; cut < payload.size(); ++cut) {
+        RequestFrame decoded;
+        std::string error;
+        EXPECT_FALSE(decode_request(std::string_view(payload).substr(0, cut), decoded, error))
+            << "accepted a request frame cut at " << cut;
+    }
+    std::string error;
+    RequestFrame decoded;
+    EXPECT_FALSE(decode_request(payload + "x", decoded, error));  // trailing bytes
+}
+
+TEST(Protocol, HugeCountsAndLengthsAreRejected) {
+    std::string payload;
+    // A pair count of 2^32-1 with no pairs after it.
+    payload.append("\xff\xff\xff\xff", 4);
+    RequestFrame decoded;
+    std::string error;
+    EXPECT_FALSE(decode_request(payload, decoded, error));
+    // One pair whose key claims 4 GiB.
+    payload = std::string("\x00\x00\x00\x01", 4) + std::string("\xff\xff\xff\xf0", 4) + "abc";
+    EXPECT_FALSE(decode_request(payload, decoded, error));
+    // Odd number of strings: a key without a value.
+    payload = std::string("\x00\x00\x00\x01", 4) + std::string("\x00\x00\x00\x01", 4) + "k";
+    EXPECT_FALSE(decode_request(payload + std::string("\x00\x00\x00\x00", 4), decoded, error));
+}
+
+TEST(Protocol, HeadersOutOfRangeRejected) {
+    HeadersFrame headers;
+    headers.status = 200;
+    headers.status_line = "200 OK";
+    std::string payload(payload_of(encode_headers(headers)));
+    payload[0] = 0;
+    payload[1] = 5;  // status 5
+    HeadersFrame decoded;
+    std::string error;
+    EXPECT_FALSE(decode_headers(payload, decoded, error));
+}
+
+}  // namespace
+}  // namespace wsgi::daemon::protocol
