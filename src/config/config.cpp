@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <http_config.h>
+#include <strings.h>
 
 #include "apache/log.hpp"
 #include "apache/pool.hpp"
@@ -14,9 +15,16 @@ void inherit(std::optional<T>& merged, const std::optional<T>& base,
     merged = add ? add : base;
 }
 
+// httpd builds the main server's module configuration first (mod_so's LoadModule), then
+// reads the directives, making a virtual host's configuration when it first needs it.
+server_rec* g_configuring_main_server = nullptr;
+
 }  // namespace
 
-void* create_server_config(apr_pool_t* pool, server_rec*) noexcept {
+void* create_server_config(apr_pool_t* pool, server_rec* s) noexcept {
+    if (s != nullptr && !s->is_virtual) {
+        g_configuring_main_server = s;
+    }
     return apache::make_pool_object<ServerConfig>(pool);
 }
 
@@ -42,6 +50,10 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexc
     merged->restrict_embedded = base.restrict_embedded;
     merged->destroy_interpreter = base.destroy_interpreter;
     merged->lazy_initialization = base.lazy_initialization;
+    // Daemon mode: the group registry stays on the main server (find_daemon_group()).
+    merged->socket_prefix = base.socket_prefix;
+    merged->socket_rotation = base.socket_rotation;
+    merged->accept_mutex = base.accept_mutex;
     return merged;
 }
 
@@ -62,6 +74,7 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexcept
     inherit(merged->error_override, base.error_override, add.error_override);
     inherit(merged->script_reloading, base.script_reloading, add.script_reloading);
     inherit(merged->map_head_to_get, base.map_head_to_get, add.map_head_to_get);
+    inherit(merged->restrict_process, base.restrict_process, add.restrict_process);
     return merged;
 }
 
@@ -71,6 +84,32 @@ ServerConfig& server_config(server_rec* s) {
 
 DirConfig& dir_config(request_rec* r) {
     return *static_cast<DirConfig*>(ap_get_module_config(r->per_dir_config, &wsgi_module));
+}
+
+server_rec* configuring_main_server() noexcept { return g_configuring_main_server; }
+
+const DaemonGroup* find_daemon_group(server_rec* main, std::string_view name) {
+    for (const auto& group : server_config(main).daemon_groups) {
+        if (group.options.name == name) {
+            return &group;
+        }
+    }
+    return nullptr;
+}
+
+bool daemon_group_visible(const DaemonGroup& group, server_rec* request_server) {
+    if (group.server == nullptr || !group.server->is_virtual || group.server == request_server) {
+        return true;
+    }
+    // A virtual host without a ServerName has the main server's once httpd fixes it up.
+    const char* defined_in = group.server->server_hostname;
+    const char* requested = request_server ? request_server->server_hostname : nullptr;
+    return defined_in && requested && strcasecmp(defined_in, requested) == 0;
+}
+
+const char* socket_prefix(apr_pool_t* pool, server_rec* main) {
+    const auto& prefix = server_config(main).socket_prefix;
+    return ap_runtime_dir_relative(pool, prefix ? prefix->c_str() : "wsgi");
 }
 
 }  // namespace wsgi::config

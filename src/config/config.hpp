@@ -11,10 +11,13 @@
 // clang-format on
 #include <apr_pools.h>
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "config/daemon_options.hpp"
 #include "config/options.hpp"
 
 namespace wsgi::config {
@@ -25,6 +28,13 @@ struct ScriptAlias {
     ap_regex_t* regex = nullptr;  // compiled in the config pool for ...Match
     std::string target;           // script file or directory (may hold $N for ...Match)
     ScriptAliasOptions options;
+};
+
+// One WSGIDaemonProcess: a daemon process group. Lives in the main server's registry.
+struct DaemonGroup {
+    DaemonOptions options;         // options.name is the group's name
+    server_rec* server = nullptr;  // where it was defined: the main server or a virtual host
+    std::size_t index = 0;         // its position in the registry, in configuration order
 };
 
 // Server-level settings (main server and virtual hosts).
@@ -45,6 +55,12 @@ struct ServerConfig {
     std::optional<bool> restrict_embedded;     // WSGIRestrictEmbedded, default Off
     std::optional<bool> destroy_interpreter;   // WSGIDestroyInterpreter, default On
     std::optional<bool> lazy_initialization;   // WSGILazyInitialization, only On honoured
+    // Daemon mode. `daemon_groups` is filled on the main server only: every WSGIDaemonProcess
+    // of the configuration, virtual hosts' too (names are unique server-wide).
+    std::vector<DaemonGroup> daemon_groups;    // WSGIDaemonProcess, in order
+    std::optional<std::string> socket_prefix;  // WSGISocketPrefix, raw; see socket_prefix()
+    std::optional<bool> socket_rotation;       // WSGISocketRotation, default On
+    std::optional<std::string> accept_mutex;   // WSGIAcceptMutex, lower case, default "default"
 };
 
 // Directory-level settings; also the server's defaults when a directive is given at server
@@ -59,6 +75,8 @@ struct DirConfig {
     std::optional<bool> error_override;            // WSGIErrorOverride, default Off
     std::optional<bool> script_reloading;          // WSGIScriptReloading, default On
     std::optional<MapHeadToGet> map_head_to_get;   // WSGIMapHEADToGET, default Auto
+    // WSGIRestrictProcess: the process groups selectable here; nullopt: any.
+    std::optional<std::vector<std::string>> restrict_process;
 };
 
 // Apache config hooks (module record slots). noexcept: they only allocate in pools.
@@ -70,5 +88,24 @@ void* merge_dir_config(apr_pool_t* pool, void* base, void* add) noexcept;
 // The module's configuration for a server / a request's directory.
 ServerConfig& server_config(server_rec* s);
 DirConfig& dir_config(request_rec* r);
+
+// The main server of the configuration httpd is reading, recorded when httpd creates its
+// module configuration (before any directive runs). Directive handlers inside <VirtualHost>
+// use it to reach the daemon group registry. Only meaningful while the configuration is read.
+server_rec* configuring_main_server() noexcept;
+
+// The WSGIDaemonProcess group called `name`, or nullptr. `main` is the main server (the
+// server_rec passed to post_config, or ap_server_conf). The pointer stays valid for the
+// configuration's lifetime (the registry does not change after it is read).
+const DaemonGroup* find_daemon_group(server_rec* main, std::string_view name);
+
+// Whether a request to `request_server` may use `group` (mod_wsgi docs, WSGIDaemonProcess):
+// a group defined in the main server is usable from every server; one defined in a virtual
+// host only from servers with the same ServerName (e.g. its :80 and :443 twins).
+bool daemon_group_visible(const DaemonGroup& group, server_rec* request_server);
+
+// WSGISocketPrefix resolved against DefaultRuntimeDir (default "wsgi" there), allocated in
+// `pool`; nullptr when httpd finds the path invalid. `main` is the main server.
+const char* socket_prefix(apr_pool_t* pool, server_rec* main);
 
 }  // namespace wsgi::config

@@ -141,8 +141,8 @@ Error resolve_user(const DaemonOptions& options, uid_t apache_uid, DaemonIdentit
         return unknown("user", "user", value);
     }
     if (user->uid == 0) {
-        return "Invalid value '" + value + "' for option 'user': " +
-               "daemon processes may not run as root";
+        return "Invalid value '" + value +
+               "' for option 'user': daemon processes may not run as root";
     }
     out.uid = user->uid;
     out.user = user->name;
@@ -152,9 +152,8 @@ Error resolve_user(const DaemonOptions& options, uid_t apache_uid, DaemonIdentit
 
 }  // namespace
 
-std::optional<std::string> resolve_daemon_identity(const DaemonOptions& options,
-                                                   uid_t apache_uid, gid_t apache_gid,
-                                                   DaemonIdentity& out) {
+std::optional<std::string> resolve_daemon_identity(const DaemonOptions& options, uid_t apache_uid,
+                                                   gid_t apache_gid, DaemonIdentity& out) {
     DaemonIdentity identity;
     if (auto error = resolve_user(options, apache_uid, identity)) {
         return error;

@@ -14,14 +14,14 @@
 namespace wsgi::config {
 
 struct DaemonIdentity {
-    uid_t uid = 0;            // user=, else Apache's User
-    std::string user;         // that user's name ("#uid" when it has no passwd entry)
-    std::string user_home;    // that user's home directory; empty when unknown
-    gid_t gid = 0;            // group=, else Apache's Group
+    uid_t uid = 0;          // user=, else Apache's User
+    std::string user;       // that user's name ("#uid" when it has no passwd entry)
+    std::string user_home;  // that user's home directory; empty when unknown
+    gid_t gid = 0;          // group=, else Apache's Group
     // supplementary-groups=, in order; nullopt: initgroups(user, gid). setgroups() is meant to
     // receive `gid` followed by these, as mod_wsgi does.
     std::optional<std::vector<gid_t>> supplementary_groups;
-    uid_t socket_uid = 0;     // socket-user=, else Apache's User: owner of the listener socket
+    uid_t socket_uid = 0;  // socket-user=, else Apache's User: owner of the listener socket
     std::optional<uid_t> script_uid;  // script-user=: required owner of WSGI script files
     std::optional<gid_t> script_gid;  // script-group=: required group of WSGI script files
 };
@@ -32,8 +32,7 @@ struct DaemonIdentity {
 // root (uid 0), whatever its name. Returns an error message naming the option and the value
 // ("Unknown user 'bob' for option 'user'"), or nullopt with `out` filled in.
 // Any thread may call it (reentrant lookups); it may block on NSS (LDAP, NIS).
-std::optional<std::string> resolve_daemon_identity(const DaemonOptions& options,
-                                                   uid_t apache_uid, gid_t apache_gid,
-                                                   DaemonIdentity& out);
+std::optional<std::string> resolve_daemon_identity(const DaemonOptions& options, uid_t apache_uid,
+                                                   gid_t apache_gid, DaemonIdentity& out);
 
 }  // namespace wsgi::config

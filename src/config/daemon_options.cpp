@@ -51,8 +51,8 @@ std::string range_text(std::int64_t min, std::int64_t max) {
     return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
 }
 
-Error integer_in(std::string_view name, std::string_view value, std::int64_t min,
-                 std::int64_t max, std::int64_t& out) {
+Error integer_in(std::string_view name, std::string_view value, std::int64_t min, std::int64_t max,
+                 std::int64_t& out) {
     auto parsed = parse_integer(value);
     if (!parsed || *parsed < min || *parsed > max) {
         return invalid(name, value, range_text(min, max));
@@ -114,8 +114,9 @@ bool is_root_user(std::string_view value) {
 Error account_value(std::string_view name, std::string_view value, std::string_view kind,
                     std::optional<std::string>& out) {
     if (!valid_account(value)) {
-        return invalid(name, value, "must be a " + std::string(kind) + " name or #" +
-                                        (kind == "user" ? "uid" : "gid"));
+        return invalid(
+            name, value,
+            "must be a " + std::string(kind) + " name or #" + (kind == "user" ? "uid" : "gid"));
     }
     out = std::string(value);
     return std::nullopt;
@@ -146,8 +147,7 @@ Error set_seconds(std::string_view name, std::string_view value, DaemonOptions& 
 }
 
 template <std::optional<Seconds> DaemonOptions::*Field>
-Error set_optional_seconds(std::string_view name, std::string_view value,
-                           DaemonOptions& options) {
+Error set_optional_seconds(std::string_view name, std::string_view value, DaemonOptions& options) {
     Seconds seconds{};
     if (auto error = seconds_value(name, value, seconds)) {
         return error;
@@ -178,16 +178,16 @@ Error set_buffer_size(std::string_view name, std::string_view value, DaemonOptio
     auto size = parse_integer(value);
     if (!size || *size < 0 || *size > kMaxInt || (*size != 0 && *size < kMin)) {
         return invalid(name, value,
-                       "must be 0 (the default) or a number of bytes from " +
-                           std::to_string(kMin) + " to " + std::to_string(kMaxInt));
+                       "must be 0 (the default) or a number of bytes from " + std::to_string(kMin) +
+                           " to " + std::to_string(kMaxInt));
     }
     options.*Field = *size == 0 ? kDefault : *size;
     return std::nullopt;
 }
 
 Error set_processes(std::string_view name, std::string_view value, DaemonOptions& options) {
-    if (auto error = set_int<&DaemonOptions::processes, 1, static_cast<int>(kMaxInt)>(
-            name, value, options)) {
+    if (auto error = set_int<&DaemonOptions::processes, 1, static_cast<int>(kMaxInt)>(name, value,
+                                                                                      options)) {
         return error;
     }
     // mod_wsgi docs: giving processes= at all, even =1, makes wsgi.multiprocess True.
@@ -230,8 +230,7 @@ Error set_supplementary_groups(std::string_view name, std::string_view value,
         auto comma = rest.find(',');
         auto group = rest.substr(0, comma);
         if (group.empty() || !valid_account(group)) {
-            return invalid(name, value,
-                           "must be a comma-separated list of group names or #gids");
+            return invalid(name, value, "must be a comma-separated list of group names or #gids");
         }
         groups.emplace_back(group);
         if (comma == std::string_view::npos) {
@@ -272,8 +271,7 @@ Error set_python_path(std::string_view name, std::string_view value, DaemonOptio
     return std::nullopt;
 }
 
-Error set_switch_interval(std::string_view name, std::string_view value,
-                          DaemonOptions& options) {
+Error set_switch_interval(std::string_view name, std::string_view value, DaemonOptions& options) {
     // sys.setswitchinterval() refuses zero and negative values.
     auto seconds = parse_seconds(value);
     if (!seconds || *seconds <= 0) {
@@ -288,16 +286,15 @@ Error set_stack_size(std::string_view name, std::string_view value, DaemonOption
     const std::int64_t minimum = static_cast<std::int64_t>(PTHREAD_STACK_MIN);
     auto parsed = parse_integer(value);
     if (!parsed || *parsed < 0 || (*parsed != 0 && *parsed < minimum)) {
-        return invalid(name, value,
-                       "must be 0 (the default) or a number of bytes >= " +
-                           std::to_string(minimum));
+        return invalid(
+            name, value,
+            "must be 0 (the default) or a number of bytes >= " + std::to_string(minimum));
     }
     options.stack_size = *parsed;
     return std::nullopt;
 }
 
-Error set_server_metrics(std::string_view name, std::string_view value,
-                         DaemonOptions& options) {
+Error set_server_metrics(std::string_view name, std::string_view value, DaemonOptions& options) {
     auto flag = parse_on_off(value);
     if (!flag) {
         return invalid(name, value, "must be On or Off");
@@ -404,8 +401,9 @@ std::optional<std::string> parse_daemon_options(const std::vector<std::string_vi
         }
     }
     if (options.script_user && options.script_group) {
-        return std::string("Only one of the options 'script-user' and 'script-group' may be "
-                           "given");
+        return std::string(
+            "Only one of the options 'script-user' and 'script-group' may be "
+            "given");
     }
     return std::nullopt;
 }

@@ -1,10 +1,14 @@
 #include "config/directives.hpp"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
+#include <unixd.h>
 
 #include <exception>
 #include <string>
+#include <string_view>
+#include <vector>
 
 // Only the version macros: the config layer checks WSGIPythonHome against the embedded
 // Python's version without pulling in Python.h.
@@ -13,6 +17,8 @@
 #include "apache/log.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
+#include "config/daemon_identity.hpp"
+#include "config/daemon_options.hpp"
 #include "config/options.hpp"
 
 namespace wsgi::config {
@@ -259,6 +265,134 @@ const char* set_lazy_initialization(cmd_parms* cmd, void*, const char* value) no
     });
 }
 
+// The option words of WSGIDaemonProcess as mod_wsgi reads them: a name up to '=' (or white
+// space, which parse_daemon_options() then reports), and a value that httpd's quoting rules
+// apply to, so display-name='%{GROUP}' and lang="en_US.UTF-8" lose their quotes.
+std::vector<std::string> daemon_option_words(apr_pool_t* pool, const char* args) {
+    std::vector<std::string> words;
+    while (true) {
+        while (*args != '\0' && apr_isspace(*args)) {
+            ++args;
+        }
+        if (*args == '\0') {
+            return words;
+        }
+        const char* start = args;
+        while (*args != '\0' && *args != '=' && !apr_isspace(*args)) {
+            ++args;
+        }
+        std::string word(start, args);
+        if (*args == '=') {
+            ++args;
+            word += '=';
+            if (*args != '\0' && !apr_isspace(*args)) {
+                word += ap_getword_conf(pool, &args);
+            }
+        }
+        words.push_back(std::move(word));
+    }
+}
+
+// The checks that need the system: python-home= like WSGIPythonHome, and the accounts, so
+// that `apache2 -t` names an unknown user or group instead of the daemon process failing.
+std::string check_daemon_environment(DaemonOptions& options) {
+    if (options.python_home) {
+        PythonHome home;
+        if (auto error = check_python_home(*options.python_home, embedded_python_version(), home)) {
+            return "option 'python-home': " + *error;
+        }
+        options.python_home = home.path;
+    }
+    DaemonIdentity identity;
+    if (auto error = resolve_daemon_identity(options, ap_unixd_config.user_id,
+                                             ap_unixd_config.group_id, identity)) {
+        return *error;
+    }
+    return {};
+}
+
+const char* add_daemon_process(cmd_parms* cmd, void*, const char* args) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) {
+            return err;
+        }
+        DaemonOptions options;
+        options.name = ap_getword_conf(cmd->temp_pool, &args);
+        if (options.name.empty()) {
+            return directive_name(cmd) + " requires the name of the daemon process group";
+        }
+        const std::string context = directive_name(cmd) + " " + options.name + ": ";
+        std::vector<std::string> words = daemon_option_words(cmd->temp_pool, args);
+        std::vector<std::string_view> views(words.begin(), words.end());
+        if (auto error = parse_daemon_options(views, options)) {
+            return context + *error;
+        }
+        std::string error = check_daemon_environment(options);
+        if (!error.empty()) {
+            return context + error;
+        }
+        // Names are unique across the whole server (mod_wsgi docs), so every group goes to
+        // the main server's registry, wherever it is defined.
+        server_rec* main = cmd->server->is_virtual ? configuring_main_server() : cmd->server;
+        if (main == nullptr) {
+            return context + "the main server's configuration is not available";
+        }
+        if (find_daemon_group(main, options.name) != nullptr) {
+            return context + "the name duplicates a previous WSGIDaemonProcess definition";
+        }
+        auto& registry = server_config(main).daemon_groups;
+        registry.push_back(DaemonGroup{std::move(options), cmd->server, registry.size()});
+        return {};
+    });
+}
+
+const char* set_socket_prefix(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        if (*value == '\0') {
+            return directive_name(cmd) + " requires a path";
+        }
+        // Kept raw: DefaultRuntimeDir may come later in the configuration (socket_prefix()).
+        server_config(cmd->server).socket_prefix = std::string(value);
+        return {};
+    });
+}
+
+// ITERATE: called once per name; several WSGIRestrictProcess lines in a scope add up.
+const char* add_restrict_process(cmd_parms* cmd, void* mconfig, const char* name) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (*name == '\0') {
+            return directive_name(cmd) + " requires process group names";
+        }
+        auto& allowed = static_cast<DirConfig*>(mconfig)->restrict_process;
+        if (!allowed) {
+            allowed.emplace();
+        }
+        allowed->emplace_back(name);
+        return {};
+    });
+}
+
+// The cross-process lock types APR has on Linux, as mod_wsgi offers them.
+const char* set_accept_mutex(cmd_parms* cmd, void*, const char* value) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        for (std::string_view mechanism :
+             {"default", "flock", "fcntl", "sysvsem", "posixsem", "pthread"}) {
+            if (common::iequals(value, mechanism)) {
+                server_config(cmd->server).accept_mutex = std::string(mechanism);
+                return {};
+            }
+        }
+        return directive_name(cmd) + ": '" + value +
+               "' is not one of default, flock, fcntl, sysvsem, posixsem, pthread";
+    });
+}
+
 // httpd's AP_INIT_* macros do not cast handlers in C++ (no designated initialisers there).
 template <class F>
 cmd_func as_cmd_func(F f) {
@@ -331,6 +465,16 @@ const command_rec kDirectives[] = {
      TAKE1, "On|Off: finalise Python when an Apache child process exits."},
     {"WSGILazyInitialization", as_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
      "On|Off: accepted for compatibility; Python is never initialised in the parent."},
+    {"WSGIDaemonProcess", as_cmd_func(add_daemon_process), nullptr, RSRC_CONF, RAW_ARGS,
+     "Define a daemon process group: NAME [option=value ...]."},
+    {"WSGISocketPrefix", as_cmd_func(set_socket_prefix), nullptr, RSRC_CONF, TAKE1,
+     "Path prefix of the daemon processes' UNIX sockets (relative: to DefaultRuntimeDir)."},
+    {"WSGIRestrictProcess", as_cmd_func(add_restrict_process), nullptr, kServerAndDir, ITERATE,
+     "Process groups that may be selected in this scope: NAME ..."},
+    {"WSGISocketRotation", as_cmd_func(set_global_flag<&ServerConfig::socket_rotation>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: new daemon socket names on each Apache restart."},
+    {"WSGIAcceptMutex", as_cmd_func(set_accept_mutex), nullptr, RSRC_CONF, TAKE1,
+     "Lock serialising accept() in daemon processes: default, flock, fcntl, sysvsem, ..."},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -1,7 +1,7 @@
 #include "config/daemon_options.hpp"
 
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -113,11 +113,10 @@ TEST(DaemonOptions, IdentityOptionsAreKeptUnresolved) {
 }
 
 TEST(DaemonOptions, EnvironmentOptions) {
-    DaemonOptions o = parsed({"umask=0027", "home=/srv/app", "chroot=/jail", "lang=en_US.UTF-8",
-                              "locale=C.UTF-8", "python-home=/srv/venv",
-                              "python-path=/srv/app:/srv/lib:", "python-eggs=/tmp/eggs",
-                              "switch-interval=0.002", "cpu-priority=-5",
-                              "display-name=%{GROUP}"});
+    DaemonOptions o =
+        parsed({"umask=0027", "home=/srv/app", "chroot=/jail", "lang=en_US.UTF-8", "locale=C.UTF-8",
+                "python-home=/srv/venv", "python-path=/srv/app:/srv/lib:", "python-eggs=/tmp/eggs",
+                "switch-interval=0.002", "cpu-priority=-5", "display-name=%{GROUP}"});
     EXPECT_EQ(o.umask, 027u);
     EXPECT_EQ(o.home, "/srv/app");
     EXPECT_EQ(o.chroot, "/jail");
@@ -136,13 +135,11 @@ TEST(DaemonOptions, EnvironmentOptions) {
 }
 
 TEST(DaemonOptions, EveryDurationTakesSecondsWithFractions) {
-    DaemonOptions o = parsed({"restart-interval=3600", "cpu-time-limit=60",
-                              "inactivity-timeout=300", "request-timeout=60",
-                              "interrupt-timeout=10", "deadlock-timeout=60",
-                              "startup-timeout=15", "graceful-timeout=0.5",
-                              "eviction-timeout=2", "shutdown-timeout=7", "connect-timeout=1.25",
-                              "socket-timeout=60", "queue-timeout=45",
-                              "response-socket-timeout=30"});
+    DaemonOptions o = parsed(
+        {"restart-interval=3600", "cpu-time-limit=60", "inactivity-timeout=300",
+         "request-timeout=60", "interrupt-timeout=10", "deadlock-timeout=60", "startup-timeout=15",
+         "graceful-timeout=0.5", "eviction-timeout=2", "shutdown-timeout=7", "connect-timeout=1.25",
+         "socket-timeout=60", "queue-timeout=45", "response-socket-timeout=30"});
     EXPECT_EQ(o.restart_interval.count(), 3600);
     EXPECT_EQ(o.cpu_time_limit.count(), 60);
     EXPECT_EQ(o.inactivity_timeout.count(), 300);
@@ -162,12 +159,11 @@ TEST(DaemonOptions, EveryDurationTakesSecondsWithFractions) {
 }
 
 TEST(DaemonOptions, CountsSizesAndLimits) {
-    DaemonOptions o = parsed({"maximum-requests=10000", "listen-backlog=1",
-                              "send-buffer-size=512", "receive-buffer-size=1048576",
-                              "header-buffer-size=8192", "response-buffer-size=65536",
-                              "response-flush-delay=0", "stack-size=524288",
-                              "memory-limit=1073741824", "virtual-memory-limit=8589934592",
-                              "server-metrics=On"});
+    DaemonOptions o =
+        parsed({"maximum-requests=10000", "listen-backlog=1", "send-buffer-size=512",
+                "receive-buffer-size=1048576", "header-buffer-size=8192",
+                "response-buffer-size=65536", "response-flush-delay=0", "stack-size=524288",
+                "memory-limit=1073741824", "virtual-memory-limit=8589934592", "server-metrics=On"});
     EXPECT_EQ(o.maximum_requests, 10000);
     EXPECT_EQ(o.listen_backlog, 1);
     EXPECT_EQ(o.send_buffer_size, 512);
@@ -183,8 +179,8 @@ TEST(DaemonOptions, CountsSizesAndLimits) {
 }
 
 TEST(DaemonOptions, ZeroBufferSizesMeanTheDefaults) {
-    DaemonOptions o = parsed({"send-buffer-size=0", "receive-buffer-size=0",
-                              "header-buffer-size=0", "response-buffer-size=0", "stack-size=0"});
+    DaemonOptions o = parsed({"send-buffer-size=0", "receive-buffer-size=0", "header-buffer-size=0",
+                              "response-buffer-size=0", "stack-size=0"});
     EXPECT_EQ(o.send_buffer_size, 0);
     EXPECT_EQ(o.receive_buffer_size, 0);
     EXPECT_EQ(o.header_buffer_size, 32768);
@@ -193,8 +189,8 @@ TEST(DaemonOptions, ZeroBufferSizesMeanTheDefaults) {
 }
 
 TEST(DaemonOptions, RemovedNewRelicOptionsAreAcceptedAndIgnored) {
-    DaemonOptions o = parsed({"newrelic-config-file=/etc/newrelic.ini",
-                              "newrelic-environment=production", "threads=2"});
+    DaemonOptions o = parsed(
+        {"newrelic-config-file=/etc/newrelic.ini", "newrelic-environment=production", "threads=2"});
     EXPECT_EQ(o.threads, 2);
 }
 
@@ -227,14 +223,16 @@ TEST(DaemonOptions, DuplicateOptionIsAnError) {
     std::string error = error_of({"threads=2", "processes=2", "threads=3"});
     EXPECT_TRUE(mentions(error, "'threads'")) << error;
     EXPECT_TRUE(mentions(error, "more than once")) << error;
-    EXPECT_TRUE(mentions(error_of({"newrelic-environment=a", "newrelic-environment=b"}),
-                         "more than once"));
+    EXPECT_TRUE(
+        mentions(error_of({"newrelic-environment=a", "newrelic-environment=b"}), "more than once"));
 }
 
 struct BadValue {
     std::string_view word;
     std::string_view option;
 };
+
+void PrintTo(const BadValue& bad, std::ostream* os) { *os << bad.word; }
 
 class DaemonOptionsBadValue : public testing::TestWithParam<BadValue> {};
 
@@ -252,25 +250,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"processes=0", "processes"}, BadValue{"processes=-1", "processes"},
         BadValue{"processes=two", "processes"}, BadValue{"processes=2x", "processes"},
         BadValue{"processes=1.5", "processes"},
-        BadValue{"processes=99999999999999999999", "processes"},
-        BadValue{"threads=-1", "threads"}, BadValue{"threads=65536", "threads"},
-        BadValue{"threads= 5", "threads"}, BadValue{"user=root", "user"},
-        BadValue{"user=#0", "user"}, BadValue{"user=#00", "user"},
-        BadValue{"user=#abc", "user"}, BadValue{"user=#", "user"},
-        BadValue{"user=a b", "user"}, BadValue{"group=#-1", "group"},
-        BadValue{"group=#4294967295", "group"},
+        BadValue{"processes=99999999999999999999", "processes"}, BadValue{"threads=-1", "threads"},
+        BadValue{"threads=65536", "threads"}, BadValue{"threads= 5", "threads"},
+        BadValue{"user=root", "user"}, BadValue{"user=#0", "user"}, BadValue{"user=#00", "user"},
+        BadValue{"user=#abc", "user"}, BadValue{"user=#", "user"}, BadValue{"user=a b", "user"},
+        BadValue{"group=#-1", "group"}, BadValue{"group=#4294967295", "group"},
         BadValue{"supplementary-groups=adm,,staff", "supplementary-groups"},
         BadValue{"supplementary-groups=adm,", "supplementary-groups"},
         BadValue{"supplementary-groups=#x", "supplementary-groups"},
         BadValue{"umask=0800", "umask"}, BadValue{"umask=01000", "umask"},
         BadValue{"umask=-022", "umask"}, BadValue{"umask=u=rwx", "umask"},
         BadValue{"home=relative/dir", "home"}, BadValue{"chroot=jail", "chroot"},
-        BadValue{"python-path=:", "python-path"},
-        BadValue{"switch-interval=0", "switch-interval"},
+        BadValue{"python-path=:", "python-path"}, BadValue{"switch-interval=0", "switch-interval"},
         BadValue{"switch-interval=-0.1", "switch-interval"},
         BadValue{"switch-interval=fast", "switch-interval"},
-        BadValue{"cpu-priority=21", "cpu-priority"},
-        BadValue{"cpu-priority=-21", "cpu-priority"},
+        BadValue{"cpu-priority=21", "cpu-priority"}, BadValue{"cpu-priority=-21", "cpu-priority"},
         BadValue{"maximum-requests=-1", "maximum-requests"},
         BadValue{"maximum-requests=1e3", "maximum-requests"},
         BadValue{"restart-interval=-1", "restart-interval"},
@@ -288,8 +282,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"queue-timeout=x", "queue-timeout"},
         BadValue{"response-socket-timeout=-1", "response-socket-timeout"},
         BadValue{"listen-backlog=0", "listen-backlog"},
-        BadValue{"listen-backlog=-5", "listen-backlog"},
-        BadValue{"socket-user=#x", "socket-user"},
+        BadValue{"listen-backlog=-5", "listen-backlog"}, BadValue{"socket-user=#x", "socket-user"},
         BadValue{"send-buffer-size=511", "send-buffer-size"},
         BadValue{"send-buffer-size=-1", "send-buffer-size"},
         BadValue{"receive-buffer-size=100", "receive-buffer-size"},
@@ -299,8 +292,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"response-flush-delay=-1", "response-flush-delay"},
         BadValue{"response-flush-delay=0.5", "response-flush-delay"},
         BadValue{"stack-size=-1", "stack-size"}, BadValue{"stack-size=1024", "stack-size"},
-        BadValue{"memory-limit=-1", "memory-limit"},
-        BadValue{"memory-limit=1G", "memory-limit"},
+        BadValue{"memory-limit=-1", "memory-limit"}, BadValue{"memory-limit=1G", "memory-limit"},
         BadValue{"virtual-memory-limit=-1", "virtual-memory-limit"},
         BadValue{"script-user=#", "script-user"}, BadValue{"script-group=#g", "script-group"},
         BadValue{"server-metrics=yes", "server-metrics"}));
@@ -412,6 +404,8 @@ struct UnknownAccount {
     std::string_view word;
     std::string_view option;
 };
+
+void PrintTo(const UnknownAccount& unknown, std::ostream* os) { *os << unknown.word; }
 
 class DaemonIdentityUnknown : public testing::TestWithParam<UnknownAccount> {};
 
