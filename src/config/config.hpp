@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/daemon_options.hpp"
+#include "config/import_script.hpp"
 #include "config/options.hpp"
 
 namespace wsgi::config {
@@ -55,6 +56,9 @@ struct ServerConfig {
     std::optional<bool> restrict_embedded;     // WSGIRestrictEmbedded, default Off
     std::optional<bool> destroy_interpreter;   // WSGIDestroyInterpreter, default On
     std::optional<bool> lazy_initialization;   // WSGILazyInitialization, only On honoured
+    std::optional<bool> server_metrics;        // WSGIServerMetrics, default Off
+    // WSGIImportScript lines of this server only (not merged: the child walks every server).
+    std::vector<ImportScript> import_scripts;
     // Daemon mode. `daemon_groups` is filled on the main server only: every WSGIDaemonProcess
     // of the configuration, virtual hosts' too (names are unique server-wide).
     std::vector<DaemonGroup> daemon_groups;    // WSGIDaemonProcess, in order

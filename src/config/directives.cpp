@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "config/daemon_identity.hpp"
 #include "config/daemon_options.hpp"
+#include "config/import_script.hpp"
 #include "config/options.hpp"
 
 namespace wsgi::config {
@@ -393,6 +394,46 @@ const char* set_accept_mutex(cmd_parms* cmd, void*, const char* value) noexcept 
     });
 }
 
+// WSGIImportScript FILE process-group=... application-group=... (mod_wsgi docs): loaded when
+// a process of the group starts. A process group other than %{GLOBAL} must be a
+// WSGIDaemonProcess defined earlier and visible here, as mod_wsgi requires.
+const char* add_import_script(cmd_parms* cmd, void*, const char* args) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) {
+            return err;
+        }
+        std::string script = ap_getword_conf(cmd->temp_pool, &args);
+        std::vector<std::string> options;
+        while (*args != '\0') {
+            std::string word = ap_getword_conf(cmd->temp_pool, &args);
+            if (word.empty()) {
+                break;
+            }
+            options.push_back(std::move(word));
+        }
+        ImportScript import;
+        if (auto error = parse_import_script(script, options, import)) {
+            return directive_name(cmd) + ": " + *error;
+        }
+        if (!import.process_group.empty()) {
+            server_rec* main = cmd->server->is_virtual ? configuring_main_server() : cmd->server;
+            const DaemonGroup* group =
+                main != nullptr ? find_daemon_group(main, import.process_group) : nullptr;
+            if (group == nullptr) {
+                return directive_name(cmd) + ": process group '" + import.process_group +
+                       "' is not defined by an earlier WSGIDaemonProcess (use "
+                       "process-group=%{GLOBAL} for the Apache child processes)";
+            }
+            if (group->server != cmd->server && group->server->is_virtual) {
+                return directive_name(cmd) + ": process group '" + import.process_group +
+                       "' is defined in another virtual host and not accessible here";
+            }
+        }
+        server_config(cmd->server).import_scripts.push_back(std::move(import));
+        return {};
+    });
+}
+
 // httpd's AP_INIT_* macros do not cast handlers in C++ (no designated initialisers there).
 template <class F>
 cmd_func as_cmd_func(F f) {
@@ -465,6 +506,10 @@ const command_rec kDirectives[] = {
      TAKE1, "On|Off: finalise Python when an Apache child process exits."},
     {"WSGILazyInitialization", as_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
      "On|Off: accepted for compatibility; Python is never initialised in the parent."},
+    {"WSGIServerMetrics", as_cmd_func(set_global_flag<&ServerConfig::server_metrics>), nullptr,
+     RSRC_CONF, TAKE1, "On|Off: let mod_wsgi.server_metrics() return Apache's scoreboard."},
+    {"WSGIImportScript", as_cmd_func(add_import_script), nullptr, RSRC_CONF, RAW_ARGS,
+     "Load a script when a process starts: FILE process-group=NAME application-group=NAME."},
     {"WSGIDaemonProcess", as_cmd_func(add_daemon_process), nullptr, RSRC_CONF, RAW_ARGS,
      "Define a daemon process group: NAME [option=value ...]."},
     {"WSGISocketPrefix", as_cmd_func(set_socket_prefix), nullptr, RSRC_CONF, TAKE1,

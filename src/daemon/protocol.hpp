@@ -35,7 +35,7 @@ enum class FrameType : std::uint8_t {
     // Daemon -> Apache child.
     kRead = 10,      // u32: how many body bytes the application wants at most
     kHeaders = 11,   // HeadersFrame
-    kData = 12,      // response body bytes; flag kFlush: pass them on now
+    kData = 12,      // response body bytes; flags kFlush: pass them on now, kLast: the end
     kEnd = 13,       // the response is complete
     kAbort = 14,     // the response broke after its headers: cut the client connection
     kError = 15,     // ErrorFrame: nothing was sent, answer with this status
@@ -43,6 +43,9 @@ enum class FrameType : std::uint8_t {
 };
 
 constexpr std::uint8_t kFlush = 0x01;
+// On kData: the last bytes of the response; no kEnd follows. Passing them to Apache together
+// with the end of the response lets it compute Content-Length for a one-block response.
+constexpr std::uint8_t kLast = 0x02;
 
 struct FrameHeader {
     FrameType type;

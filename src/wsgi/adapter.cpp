@@ -16,6 +16,7 @@
 #include "python/ref.hpp"
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
+#include "wsgi/events.hpp"
 #include "wsgi/file_wrapper.hpp"
 #include "wsgi/input.hpp"
 #include "wsgi/interpreter_setup.hpp"
@@ -78,6 +79,12 @@ public:
 
     bool headers_sent() const { return headers_sent_; }
     bool client_gone() const { return client_gone_; }
+    // For request_finished and the metrics: the status given to start_response (0: none),
+    // body bytes sent, channel writes and the time they took.
+    int status() const { return status_; }
+    std::int64_t sent() const { return sent_; }
+    std::int64_t writes() const { return writes_; }
+    metrics::Micros write_time() const { return write_time_; }
 
 private:
     bool commit_headers();
@@ -98,6 +105,8 @@ private:
     HeaderList headers_;
     std::optional<std::int64_t> content_length_;
     std::int64_t sent_ = 0;
+    std::int64_t writes_ = 0;
+    metrics::Micros write_time_ = 0;
 };
 
 struct AdapterObject {
@@ -246,8 +255,10 @@ bool Response::send_block(const char* data, std::size_t length, Pass pass) {
     bool ok;
     {
         GilRelease release;
+        metrics::ScopedTimer timer(write_time_);
         ok = channel_.send_body(data, length, pass, error);
     }
+    ++writes_;
     return ok || client_failed(error);
 }
 
@@ -299,8 +310,10 @@ Response::FileResult Response::send_file(PyObject* filelike) {
     bool ok;
     {
         GilRelease release;
+        metrics::ScopedTimer timer(write_time_);
         ok = channel_.send_file(fd, offset, length, settings_.enable_sendfile, end, error);
     }
+    ++writes_;
     return ok || client_failed(error) ? FileResult::kSent : FileResult::kFailed;
 }
 
@@ -397,6 +410,9 @@ PyObject* adapter_start_response(PyObject* obj, PyObject* args, PyObject* kwargs
         if (!self->response->start_response(args, kwargs)) {
             return nullptr;
         }
+        if (RequestScope* scope = RequestScope::current()) {
+            scope->response_started(args, kwargs);
+        }
         return PyObject_GetAttrString(obj, "write");
     } catch (...) {
         PyErr_SetString(PyExc_RuntimeError, "internal error in start_response()");
@@ -445,6 +461,7 @@ PyType_Spec kAdapterSpec = {"mod_wsgi.Adapter", sizeof(AdapterObject), 0,
 
 // Logs the pending exception as the application's failure, with its traceback.
 void log_application_error(Channel& channel, const RequestSettings& settings) {
+    publish_request_exception();
     auto lines = python::take_exception_lines();
     GilRelease release;
     channel.log(APLOG_ERR, "WSGI0002: Exception occurred processing WSGI script '" +
@@ -469,19 +486,36 @@ bool close_iterable(Channel& channel, const RequestSettings& settings, PyObject*
     return false;
 }
 
+// What request_finished and the metrics report of a request that ended with `status`.
+RequestOutcome outcome_of(const Response& response, PyObject* input, int status) {
+    RequestOutcome outcome;
+    outcome.application_status = response.status();
+    outcome.http_status = status == OK ? response.status() : status;
+    InputCounts counts = input_counts(input);
+    outcome.input_bytes = counts.bytes;
+    outcome.input_reads = counts.reads;
+    outcome.input_time = counts.time;
+    outcome.output_bytes = response.sent();
+    outcome.output_writes = response.writes();
+    outcome.output_time = response.write_time();
+    return outcome;
+}
+
 }  // namespace
 
 PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 
 int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
                     PyObject* environ, const EnvironFacts& facts) {
+    RequestScope scope(channel, environ, facts);
     Ref input = Ref::steal(new_input(&channel));
     Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));
     auto* adapter = PyObject_New(
         AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));
     Ref adapter_ref = Ref::steal(reinterpret_cast<PyObject*>(adapter));
     if (!input || !errors || !adapter ||
-        !add_wsgi_objects(environ, facts, input.get(), errors.get())) {
+        !add_wsgi_objects(environ, facts, input.get(), errors.get()) ||
+        !scope.add_environ_keys(environ)) {
         log_application_error(channel, settings);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -491,8 +525,11 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
 
     int status = OK;
     bool failed = false;
+    // A request_started subscriber may wrap the application (mod_wsgi docs, "Subscribing to
+    // Events").
+    Ref chosen = scope.started(environ, application);
     Ref result = start_response ? Ref::steal(PyObject_CallFunctionObjArgs(
-                                      application, environ, start_response.get(), nullptr))
+                                      chosen.get(), environ, start_response.get(), nullptr))
                                 : Ref();
     if (!result || !response.send_iterable(result.get())) {
         failed = true;
@@ -525,6 +562,7 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
     adapter->response = nullptr;
     expire_input(input.get());
     expire_log_stream(errors.get());
+    scope.finished(outcome_of(response, input.get(), status));
     return status;
 }
 

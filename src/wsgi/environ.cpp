@@ -3,6 +3,7 @@
 #include <ap_mpm.h>
 #include <ap_release.h>
 #include <http_core.h>
+#include <http_log.h>
 #include <http_protocol.h>
 #include <http_ssl.h>
 #include <util_script.h>
@@ -123,6 +124,11 @@ bool gather_variables(request_rec* r, const RequestSettings& settings, const Var
                              : r->method;
     const char* listener_host =
         c->local_addr->hostname != nullptr ? c->local_addr->hostname : c->local_ip;
+    if (r->log_id == nullptr) {
+        // mod_wsgi.request_id and the events' request_id: Apache makes a log id only when a
+        // log format asks for %L; as mod_wsgi does, make one now.
+        ap_run_generate_log_id(c, r, &r->log_id);
+    }
     return gather_table(r->subprocess_env, sink) &&
            gather_headers(r, settings.pass_authorization, sink) &&
            sink("SERVER_SOFTWARE", ap_get_server_banner()) &&

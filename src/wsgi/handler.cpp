@@ -1,11 +1,13 @@
 #include "wsgi/handler.hpp"
 
+#include <ap_mpm.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -20,11 +22,15 @@
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
 #include "python/runtime.hpp"
+#include "daemon/client.hpp"
+#include "daemon/process_group.hpp"
 #include "wsgi/adapter.hpp"
 #include "wsgi/embedded_channel.hpp"
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
+#include "wsgi/import_script.hpp"
 #include "wsgi/interpreter_setup.hpp"
+#include "wsgi/metrics.hpp"
 #include "wsgi/restrictions.hpp"
 #include "wsgi/script.hpp"
 
@@ -142,29 +148,19 @@ int check_target(request_rec* r) {
     return OK;
 }
 
-// Loads the script and runs its application. GIL held, attached to `interpreter`.
-int serve_embedded(request_rec* r, const RequestSettings& settings,
-                   python::Interpreter& interpreter, EmbeddedChannel& channel) {
+ScriptLoad script_load_for(request_rec* r, const RequestSettings& settings) {
     const config::ServerConfig& server = config::server_config(r->server);
     ScriptLoad script;
     script.path = settings.script_filename;
     script.module_name = script_module_name(script.path, server.case_sensitivity.value_or(true));
     script.mtime = r->finfo.mtime;
     script.reloading = settings.script_reloading;
-    Ref module = load_script(interpreter, script, channel);
-    if (!module) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    Ref application = Ref::steal(
-        PyObject_GetAttrString(module.get(), settings.callable_object.c_str()));
-    if (!application) {
-        PyErr_Clear();
-        python::GilRelease release;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "WSGI0006: Target WSGI script '%s' does not contain WSGI application '%s'.",
-                      script.path.c_str(), settings.callable_object.c_str());
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    return script;
+}
+
+// Serves `r` in this process. GIL held, attached to `interpreter`.
+int serve_embedded(request_rec* r, const RequestSettings& settings,
+                   python::Interpreter& interpreter, EmbeddedChannel& channel) {
     Ref environ = environ_from_request(r, settings);
     if (!environ) {
         auto lines = python::take_exception_lines();
@@ -172,8 +168,38 @@ int serve_embedded(request_rec* r, const RequestSettings& settings,
         apache::log_lines(APLOG_ERR, r, nullptr, "WSGI0009: Building the environ failed.", lines);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return run_application(channel, settings, application.get(), environ.get(),
-                           embedded_facts(r));
+    ScriptLoad script = script_load_for(r, settings);
+    return run_script(interpreter, script, settings, channel, environ.get(), embedded_facts(r));
+}
+
+// Picks the daemon process group for a request, checking it exists, may be used from this
+// server and passes WSGIRestrictProcess. Logs and returns nullptr otherwise.
+const config::DaemonGroup* daemon_group_for(request_rec* r, const RequestSettings& settings) {
+    const config::DaemonGroup* group =
+        config::find_daemon_group(apache::main_server(), settings.process_group);
+    if (group == nullptr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0150: No WSGI daemon process called '%s' has been configured: %s",
+                      settings.process_group.c_str(), r->filename);
+        return nullptr;
+    }
+    if (!config::daemon_group_visible(*group, r->server)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0152: WSGI daemon process '%s' is defined in another virtual host "
+                      "and cannot be used from this one: %s",
+                      settings.process_group.c_str(), r->filename);
+        return nullptr;
+    }
+    const auto& allowed = config::dir_config(r).restrict_process;
+    if (allowed && std::find(allowed->begin(), allowed->end(), settings.process_group) ==
+                       allowed->end()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0151: WSGI daemon process '%s' is not allowed here "
+                      "(WSGIRestrictProcess): %s",
+                      settings.process_group.c_str(), r->filename);
+        return nullptr;
+    }
+    return group;
 }
 
 // How long ending the interpreters at child exit may take before the process is ended
@@ -243,12 +269,96 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noex
     ap_add_version_component(pconf, apr_psprintf(pconf, "Python/%d.%d", PY_MAJOR_VERSION,
                                                  PY_MINOR_VERSION));
     config::log_ignored_directives(s);
-    return OK;
+    return daemon::start_process_groups(pconf, s);
+}
+
+bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* group) {
+    const config::ServerConfig& server = config::server_config(s);
+    const char* mode = group != nullptr ? "daemon mode" : "embedded mode";
+    python::RuntimeOptions options;
+    options.python_path = server.python_path;
+    if (server.python_home) {
+        (server.python_home->virtual_environment ? options.virtual_environment
+                                                 : options.home) = server.python_home->path;
+    }
+    if (group != nullptr) {
+        // python-home= and python-path= of the group replace the server-wide ones.
+        if (group->options.python_home) {
+            config::PythonHome home;
+            std::string version = std::to_string(PY_MAJOR_VERSION) + "." +
+                                  std::to_string(PY_MINOR_VERSION);
+            if (auto error = config::check_python_home(*group->options.python_home, version,
+                                                       home)) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             "WSGI0001: WSGIDaemonProcess '%s' python-home: %s",
+                             group->options.name.c_str(), error->c_str());
+                return false;
+            }
+            options.virtual_environment.reset();
+            options.home.reset();
+            (home.virtual_environment ? options.virtual_environment : options.home) = home.path;
+        }
+        if (!group->options.python_path.empty()) {
+            options.python_path = group->options.python_path;
+        }
+        if (group->options.python_eggs) {
+            options.python_eggs = group->options.python_eggs;
+        }
+    }
+    options.optimization_level = server.python_optimize;
+    options.warn_options = server.python_warnings;
+    if (server.python_hash_seed) {
+        options.random_hash_seed = server.python_hash_seed->random;
+        if (!server.python_hash_seed->random) {
+            options.hash_seed = server.python_hash_seed->seed;
+        }
+    }
+    options.dont_write_bytecode = server.dont_write_bytecode;
+    if (!options.python_eggs) {
+        options.python_eggs = server.python_eggs;
+    }
+    options.destroy_interpreter = server.destroy_interpreter.value_or(true);
+    if (auto error = python::initialize(options)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "WSGI0001: Python could not be initialised in %s: %s", mode,
+                     error->c_str());
+        if (!python::is_initialized()) {
+            return false;
+        }
+    }
+    std::vector<std::string> setup_failure;
+    python::interpreters().set_hooks(setup_interpreter, end_interpreter);
+    {
+        python::InterpreterLock lock(python::interpreters().main());
+        if (!python::interpreters().setup_main() ||
+            !apply_restrictions(restrict_options(server))) {
+            setup_failure = python::take_exception_lines();
+        }
+    }
+    if (!setup_failure.empty()) {
+        apache::log_lines(APLOG_CRIT, nullptr, s,
+                          "WSGI0001: Setting up the Python interpreter failed.", setup_failure);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "Initialised Python %d.%d in %s (pid=%" APR_PID_T_FMT ").", PY_MAJOR_VERSION,
+                 PY_MINOR_VERSION, mode, getpid());
+    apr_pool_cleanup_register(pool, nullptr, finalize_python, apr_pool_cleanup_null);
+    int threads = group != nullptr ? group->options.threads : 0;
+    if (group == nullptr) {
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    }
+    metrics::process().reset(metrics::now(), threads);
+    if (setup_failure.empty()) {
+        // WSGIImportScript lines for this process group (%{GLOBAL}: embedded mode).
+        preload_import_scripts(s, group != nullptr ? group->options.name.c_str() : "", pool);
+    }
+    return setup_failure.empty();
 }
 
 void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
     try {
         apache::set_main_server(s);
+        daemon::close_group_listeners();
         const config::ServerConfig& server = config::server_config(s);
         if (server.restrict_embedded.value_or(false)) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -257,48 +367,7 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
                          getpid());
             return;
         }
-        python::RuntimeOptions options;
-        options.python_path = server.python_path;
-        if (server.python_home) {
-            (server.python_home->virtual_environment ? options.virtual_environment
-                                                     : options.home) = server.python_home->path;
-        }
-        options.optimization_level = server.python_optimize;
-        options.warn_options = server.python_warnings;
-        if (server.python_hash_seed) {
-            options.random_hash_seed = server.python_hash_seed->random;
-            if (!server.python_hash_seed->random) {
-                options.hash_seed = server.python_hash_seed->seed;
-            }
-        }
-        options.dont_write_bytecode = server.dont_write_bytecode;
-        options.python_eggs = server.python_eggs;
-        options.destroy_interpreter = server.destroy_interpreter.value_or(true);
-        if (auto error = python::initialize(options)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "WSGI0001: Python could not be initialised in embedded mode: %s",
-                         error->c_str());
-            if (!python::is_initialized()) {
-                return;
-            }
-        }
-        std::vector<std::string> setup_failure;
-        python::interpreters().set_hooks(setup_interpreter, end_interpreter);
-        {
-            python::InterpreterLock lock(python::interpreters().main());
-            if (!python::interpreters().setup_main() ||
-                !apply_restrictions(restrict_options(server))) {
-                setup_failure = python::take_exception_lines();
-            }
-        }
-        if (!setup_failure.empty()) {
-            apache::log_lines(APLOG_CRIT, nullptr, s,
-                              "WSGI0001: Setting up the Python interpreter failed.", setup_failure);
-        }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     "Initialised Python %d.%d in embedded mode (pid=%" APR_PID_T_FMT ").",
-                     PY_MAJOR_VERSION, PY_MINOR_VERSION, getpid());
-        apr_pool_cleanup_register(pchild, nullptr, finalize_python, apr_pool_cleanup_null);
+        start_python(s, pchild, nullptr);
     } catch (const std::exception& e) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "WSGI0001: Python initialisation failed: %s",
                      e.what());
@@ -368,10 +437,11 @@ int handle_request(request_rec* r) noexcept {
             return status;
         }
         if (!settings.process_group.empty()) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "WSGI0150: No WSGI daemon process called '%s' has been configured: %s",
-                          settings.process_group.c_str(), r->filename);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            const config::DaemonGroup* group = daemon_group_for(r, settings);
+            if (group == nullptr) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            return daemon::serve_in_daemon(r, settings, *group, script_load_for(r, settings));
         }
         if (config::server_config(r->server).restrict_embedded.value_or(false)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

@@ -6,6 +6,8 @@
 #include <apr_pools.h>
 #include <httpd.h>
 
+#include "config/config.hpp"
+
 namespace wsgi::wsgi {
 
 // post_config: records the main server and adds "mod_wsgi/<version> Python/<X.Y>" to the
@@ -16,6 +18,12 @@ int post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_r
 // child_init: initialises Python in a new Apache child (after privileges were dropped) and
 // registers its finalisation, which runs atexit handlers, on the child's pool.
 void child_init(apr_pool_t* pchild, server_rec* s) noexcept;
+
+// Initialises Python in this process (an Apache child: `group` null; a daemon process: its
+// group, whose python-home= / python-path= apply), sets up the main interpreter, registers
+// the finalisation at process exit on `pool` and preloads the process group's
+// WSGIImportScript lines. Without the GIL. Returns false (logged) when Python is not usable.
+bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* group);
 
 // translate_name: WSGIScriptAlias / WSGIScriptAliasMatch. Runs after mod_alias, so Alias
 // keeps serving static files beside a mount at "/". Sets r->filename to the target plus the

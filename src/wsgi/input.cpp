@@ -23,6 +23,7 @@ struct InputState {
     bool eof = false;
     bool busy = false;      // a read is in progress (GIL released) on some thread
     int error_status = 0;   // HTTP status of a failed read
+    InputCounts counts;     // for request_finished and the metrics
 
     std::size_t available() const { return buffer.size() - offset; }
 };
@@ -50,6 +51,7 @@ bool fill(InputObject* self, std::size_t want) {
     std::string error;
     {
         GilRelease release;
+        metrics::ScopedTimer timer(state.counts.time);
         status = self->channel->read_body(state.buffer, std::clamp<std::size_t>(want, 1, kReadBlock),
                                           error_status, error);
     }
@@ -85,6 +87,8 @@ bool check_usable(InputObject* self) {
 
 PyObject* take(InputState& state, std::size_t count) {
     count = std::min(count, state.available());
+    ++state.counts.reads;
+    state.counts.bytes += static_cast<std::int64_t>(count);
     PyObject* result = PyBytes_FromStringAndSize(state.buffer.data() + state.offset,
                                                  static_cast<Py_ssize_t>(count));
     state.offset += count;
@@ -292,6 +296,13 @@ void expire_input(PyObject* input) {
     if (input != nullptr && Py_TYPE(input) == input_type()) {
         reinterpret_cast<InputObject*>(input)->channel = nullptr;
     }
+}
+
+InputCounts input_counts(PyObject* input) {
+    if (input == nullptr || Py_TYPE(input) != input_type()) {
+        return {};
+    }
+    return reinterpret_cast<InputObject*>(input)->state->counts;
 }
 
 int input_error_status(PyObject* input) {

@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "wsgi/channel.hpp"
+#include "wsgi/metrics.hpp"
 
 namespace wsgi::wsgi {
 
@@ -24,5 +25,16 @@ void expire_input(PyObject* input);
 // The HTTP status an input filter reported when a read failed (e.g. 413 past
 // LimitRequestBody, 400 for a bad chunk, 408 on a read timeout), or 0 when reads did not fail.
 int input_error_status(PyObject* input);
+
+// What the application read: read calls (read, readline, readlines' lines, iteration), bytes
+// given to it, and the time spent waiting for the channel.
+struct InputCounts {
+    std::int64_t reads = 0;
+    std::int64_t bytes = 0;
+    metrics::Micros time = 0;
+};
+
+// The counts of a wsgi.input object (zeros for anything else). GIL held.
+InputCounts input_counts(PyObject* input);
 
 }  // namespace wsgi::wsgi

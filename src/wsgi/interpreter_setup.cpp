@@ -4,6 +4,7 @@
 #include "python/gil.hpp"
 #include "wsgi/adapter.hpp"
 #include "wsgi/errors.hpp"
+#include "wsgi/events.hpp"
 #include "wsgi/file_wrapper.hpp"
 #include "wsgi/input.hpp"
 #include "wsgi/python_module.hpp"
@@ -26,7 +27,7 @@ bool setup_interpreter(python::Interpreter& interpreter) {
     state.adapter_type = Ref::steal(create_adapter_type());
     if (!state.log_type || !state.input_type || !state.file_wrapper_type ||
         !state.adapter_type || !install_standard_streams() ||
-        !install_python_modules("", interpreter.name().c_str())) {
+        !install_python_modules(state, "", interpreter.name().c_str())) {
         return false;
     }
     // The thread that first imports threading becomes its main thread; for a sub interpreter
@@ -48,6 +49,12 @@ bool setup_interpreter(python::Interpreter& interpreter) {
 }
 
 void end_interpreter(python::Interpreter& interpreter) {
+    if (auto* state = static_cast<WsgiState*>(interpreter.data())) {
+        // An Apache child exits (stop, restart, graceful restart, MaxConnectionsPerChild):
+        // embedded mode cannot tell which, so the reason is always the signal one.
+        publish_process_stopping(*state, "shutdown_signal");
+        detach_python_module(*state);
+    }
     python::GilRelease release;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, apache::main_server(),
                  "Ending Python interpreter of application group '%s'.",

@@ -18,6 +18,9 @@ public:
     python::Ref file_wrapper_type;
     python::Ref adapter_type;
     python::Ref mod_wsgi_module;
+    python::Ref event_callbacks;     // list: mod_wsgi.subscribe_events()
+    python::Ref shutdown_callbacks;  // list: mod_wsgi.subscribe_shutdown()
+    python::Ref active_requests;     // dict behind mod_wsgi.active_requests, made on first use
 };
 
 // The WSGI state of the interpreter the calling thread is attached to (see
@@ -28,7 +31,8 @@ WsgiState& wsgi_state();
 // Returns false with a Python exception set.
 bool setup_interpreter(python::Interpreter& interpreter);
 
-// Interpreters::EndHook: runs before an interpreter ends (GIL held, interpreter current).
+// Interpreters::EndHook: runs before an interpreter ends (GIL held, interpreter current):
+// publishes process_stopping to the interpreter's subscribers.
 void end_interpreter(python::Interpreter& interpreter);
 
 }  // namespace wsgi::wsgi

@@ -3,14 +3,161 @@
 #include <Python.h>
 #include <ap_mpm.h>
 #include <ap_release.h>
+#include <httpd.h>
+
+#include <exception>
 
 #include "python/ref.hpp"
+#include "wsgi/events.hpp"
 #include "wsgi/file_wrapper.hpp"
+#include "wsgi/interpreter_setup.hpp"
+#include "wsgi/metrics.hpp"
+#include "wsgi/metrics_api.hpp"
 
 namespace wsgi::wsgi {
 namespace {
 
 using python::Ref;
+
+// The module state of a mod_wsgi module object: the WsgiState of its interpreter, until
+// that interpreter ends. The module object itself may outlive it (atexit handlers, objects
+// kept alive by the application), so functions never assume it is still set.
+struct ModuleState {
+    WsgiState* state;
+};
+
+WsgiState* state_of(PyObject* module) {
+    auto* module_state = static_cast<ModuleState*>(PyModule_GetState(module));
+    if (module_state == nullptr || module_state->state == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the mod_wsgi module of this interpreter has been shut down");
+        return nullptr;
+    }
+    return module_state->state;
+}
+
+// The error barrier of the module's functions: no C++ exception reaches CPython.
+template <class Body>
+PyObject* barrier(Body&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        PyErr_Format(PyExc_RuntimeError, "mod_wsgi internal error: %s", e.what());
+    } catch (...) {
+        PyErr_SetString(PyExc_RuntimeError, "mod_wsgi internal error");
+    }
+    return nullptr;
+}
+
+PyObject* subscribe(PyObject* module, PyObject* callback, Ref WsgiState::*list) {
+    if (!PyCallable_Check(callback)) {
+        PyErr_Format(PyExc_TypeError, "callback must be callable, not %.200s",
+                     Py_TYPE(callback)->tp_name);
+        return nullptr;
+    }
+    WsgiState* state = state_of(module);
+    if (state == nullptr || PyList_Append((state->*list).get(), callback) != 0) {
+        return nullptr;
+    }
+    // Returned unchanged, so that both work as decorators.
+    return Py_NewRef(callback);
+}
+
+PyObject* subscribe_events(PyObject* module, PyObject* callback) noexcept {
+    return barrier([&] { return subscribe(module, callback, &WsgiState::event_callbacks); });
+}
+
+PyObject* subscribe_shutdown(PyObject* module, PyObject* callback) noexcept {
+    return barrier([&] { return subscribe(module, callback, &WsgiState::shutdown_callbacks); });
+}
+
+PyObject* request_data(PyObject*, PyObject*) noexcept {
+    return barrier([]() -> PyObject* {
+        RequestScope* scope = RequestScope::current();
+        if (scope == nullptr) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "request_data() called outside of the handling of a request");
+            return nullptr;
+        }
+        return Py_XNewRef(scope->request_data());
+    });
+}
+
+// PEP 562 module __getattr__: mod_wsgi.active_requests is made on first use, so that
+// requests in an interpreter whose code never looks at it do not pay for keeping it.
+PyObject* module_getattr(PyObject* module, PyObject* name) noexcept {
+    return barrier([&]() -> PyObject* {
+        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "active_requests") == 0) {
+            WsgiState* state = state_of(module);
+            if (state == nullptr) {
+                return nullptr;
+            }
+            if (!state->active_requests) {
+                state->active_requests = Ref::steal(PyDict_New());
+                if (!state->active_requests ||
+                    PyModule_AddObjectRef(module, "active_requests",
+                                          state->active_requests.get()) != 0) {
+                    return nullptr;
+                }
+            }
+            return Py_NewRef(state->active_requests.get());
+        }
+        PyErr_Format(PyExc_AttributeError, "module 'mod_wsgi' has no attribute '%U'", name);
+        return nullptr;
+    });
+}
+
+PyObject* start_recording_metrics(PyObject*, PyObject*) noexcept {
+    return barrier([]() -> PyObject* {
+        metrics::process().start_recording(metrics::now(), metrics::process_cpu_times());
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* request_metrics(PyObject*, PyObject*) noexcept {
+    return barrier([] { return request_metrics_dict(); });
+}
+
+PyObject* process_metrics(PyObject*, PyObject*) noexcept {
+    return barrier([] { return process_metrics_dict(); });
+}
+
+PyObject* server_metrics(PyObject*, PyObject*) noexcept {
+    return barrier([] { return server_metrics_dict(); });
+}
+
+PyMethodDef kMethods[] = {
+    {"subscribe_events", subscribe_events, METH_O,
+     "subscribe_events(callback): call callback(name, **event) for every event published in "
+     "this interpreter. Returns callback."},
+    {"subscribe_shutdown", subscribe_shutdown, METH_O,
+     "subscribe_shutdown(callback): call callback('process_stopping', **event) when the "
+     "process shuts down. Returns callback."},
+    {"request_data", request_data, METH_NOARGS,
+     "request_data() -> the dict of the current request, shared with event subscribers."},
+    {"start_recording_metrics", start_recording_metrics, METH_NOARGS,
+     "start_recording_metrics(): enable request_metrics() and process_metrics()."},
+    {"request_metrics", request_metrics, METH_NOARGS,
+     "request_metrics() -> metrics of the interval since the previous call, or None."},
+    {"process_metrics", process_metrics, METH_NOARGS,
+     "process_metrics() -> totals since the process started, or None."},
+    {"server_metrics", server_metrics, METH_NOARGS,
+     "server_metrics() -> Apache's scoreboard (WSGIServerMetrics On), or None."},
+    {"__getattr__", module_getattr, METH_O, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef kModuleDef = {
+    PyModuleDef_HEAD_INIT,
+    "mod_wsgi",
+    "The mod_wsgi module of this interpreter (Apache/mod_wsgi).",
+    sizeof(ModuleState),
+    kMethods,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+};
 
 bool add(PyObject* module, const char* name, PyObject* value) {
     // PyModule_AddObjectRef does not steal.
@@ -28,12 +175,18 @@ int mpm_value(int query) {
 
 }  // namespace
 
-bool install_python_modules(const char* process_group, const char* application_group) {
-    Ref mod_wsgi = Ref::steal(PyModule_New("mod_wsgi"));
+bool install_python_modules(WsgiState& state, const char* process_group,
+                            const char* application_group) {
+    state.event_callbacks = Ref::steal(PyList_New(0));
+    state.shutdown_callbacks = Ref::steal(PyList_New(0));
+    // Not imported: PyModule_Create gives each interpreter its own module object and state.
+    Ref mod_wsgi = Ref::steal(PyModule_Create(&kModuleDef));
     Ref apache = Ref::steal(PyModule_New("apache"));
-    if (!mod_wsgi || !apache) {
+    if (!state.event_callbacks || !state.shutdown_callbacks || !mod_wsgi || !apache) {
         return false;
     }
+    static_cast<ModuleState*>(PyModule_GetState(mod_wsgi.get()))->state = &state;
+    state.mod_wsgi_module = mod_wsgi.copy();  // so that detach_python_module() finds it
     int threads = mpm_value(AP_MPMQ_MAX_THREADS);
     int processes = mpm_value(AP_MPMQ_MAX_DAEMONS);
     bool ok =
@@ -51,6 +204,10 @@ bool install_python_modules(const char* process_group, const char* application_g
                   Ref::steal(Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
                                            AP_SERVER_MINORVERSION_NUMBER,
                                            AP_SERVER_PATCHLEVEL_NUMBER))) &&
+        add_owned(apache.get(), "description",
+                  Ref::steal(PyUnicode_FromString(ap_get_server_description()))) &&
+        add_owned(apache.get(), "build_date",
+                  Ref::steal(PyUnicode_FromString(ap_get_server_built()))) &&
         add_owned(apache.get(), "mpm_name", Ref::steal(PyUnicode_FromString(ap_show_mpm()))) &&
         add_owned(apache.get(), "maximum_processes", Ref::steal(PyLong_FromLong(processes))) &&
         add_owned(apache.get(), "threads_per_process",
@@ -61,6 +218,17 @@ bool install_python_modules(const char* process_group, const char* application_g
     PyObject* modules = PyImport_GetModuleDict();
     return PyDict_SetItemString(modules, "mod_wsgi", mod_wsgi.get()) == 0 &&
            PyDict_SetItemString(modules, "apache", apache.get()) == 0;
+}
+
+void detach_python_module(WsgiState& state) {
+    if (state.mod_wsgi_module) {
+        auto* module_state =
+            static_cast<ModuleState*>(PyModule_GetState(state.mod_wsgi_module.get()));
+        if (module_state != nullptr) {
+            module_state->state = nullptr;
+        }
+    }
+    PyErr_Clear();
 }
 
 }  // namespace wsgi::wsgi

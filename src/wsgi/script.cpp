@@ -9,6 +9,7 @@
 #include "apache/log.hpp"
 #include "python/error.hpp"
 #include "python/gil.hpp"
+#include "wsgi/adapter.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -172,6 +173,43 @@ Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, Chan
         }
     }
     return import_script(script, channel);
+}
+
+bool script_changed(const ScriptLoad& script) {
+    PyObject* module = PyDict_GetItemString(PyImport_GetModuleDict(), script.module_name.c_str());
+    if (module == nullptr || !PyModule_Check(module)) {
+        return false;
+    }
+    PyObject* mtime = PyDict_GetItemString(PyModule_GetDict(module), "__mtime__");
+    if (mtime == nullptr) {
+        return false;
+    }
+    long long loaded = PyLong_AsLongLong(mtime);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+    }
+    return loaded != script.mtime;
+}
+
+int run_script(python::Interpreter& interpreter, const ScriptLoad& script,
+               const RequestSettings& settings, Channel& channel, PyObject* environ,
+               const EnvironFacts& facts) {
+    Ref module = load_script(interpreter, script, channel);
+    if (!module) {
+        return 500;
+    }
+    Ref application = Ref::steal(
+        PyObject_GetAttrString(module.get(), settings.callable_object.c_str()));
+    if (!application) {
+        PyErr_Clear();
+        GilRelease release;
+        channel.log(APLOG_ERR, "WSGI0006: Target WSGI script '" + script.path +
+                                   "' does not contain WSGI application '" +
+                                   settings.callable_object + "'.");
+        return 500;
+    }
+    return run_application(channel, settings, application.get(), environ, facts);
 }
 
 }  // namespace wsgi::wsgi

@@ -13,6 +13,8 @@
 #include "python/interpreter.hpp"
 #include "python/ref.hpp"
 #include "wsgi/channel.hpp"
+#include "wsgi/environ.hpp"
+#include "wsgi/request.hpp"
 
 namespace wsgi::wsgi {
 
@@ -35,5 +37,16 @@ struct ScriptLoad {
 // set; a failed import leaves nothing in sys.modules, so the next request tries again.
 python::Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script,
                         Channel& channel);
+
+// True when the script's module is loaded in the current interpreter from an older version
+// of the file than `script.mtime` (daemon mode restarts the process then). GIL held.
+bool script_changed(const ScriptLoad& script);
+
+// Loads the script (see load_script) and runs its WSGI application with `environ` (borrowed;
+// the string variables) through `channel`. GIL held, attached to `interpreter`. Returns 0
+// (OK) once a response was sent, or an HTTP status to answer with (logged).
+int run_script(python::Interpreter& interpreter, const ScriptLoad& script,
+               const RequestSettings& settings, Channel& channel, PyObject* environ,
+               const EnvironFacts& facts);
 
 }  // namespace wsgi::wsgi

@@ -1,0 +1,365 @@
+#include "daemon/client.hpp"
+
+#include <http_log.h>
+#include <http_protocol.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "apache/log.hpp"
+#include "common/http_validate.hpp"
+#include "daemon/process_group.hpp"
+#include "daemon/protocol.hpp"
+#include "daemon/request_meta.hpp"
+#include "daemon/socket_io.hpp"
+#include "wsgi/embedded_channel.hpp"
+#include "wsgi/environ.hpp"
+
+namespace wsgi::daemon {
+namespace {
+
+using protocol::FrameType;
+using Clock = std::chrono::steady_clock;
+
+// Closes a descriptor at scope exit.
+class Socket {
+public:
+    Socket() = default;
+    explicit Socket(int fd) : fd_(fd) {}
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    ~Socket() { reset(); }
+    void reset(int fd = -1) {
+        if (fd_ >= 0) {
+            close(fd_);
+        }
+        fd_ = fd;
+    }
+    int get() const { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
+enum class Connect { kOk, kUnreachable, kTimedOut };
+
+// Connects to the group's socket, retrying while its backlog is full or no process accepts
+// yet (ECONNREFUSED, EAGAIN) until `timeout`; other errors (no such socket, permission
+// denied) fail at once.
+Connect connect_to(const std::string& path, Millis timeout, Socket& out, int& saved_errno) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    auto deadline = Clock::now() + timeout;
+    auto pause = Millis(10);
+    while (true) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            saved_errno = errno;
+            return Connect::kUnreachable;
+        }
+        if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+            out.reset(fd);
+            return Connect::kOk;
+        }
+        saved_errno = errno;
+        close(fd);
+        if (saved_errno != ECONNREFUSED && saved_errno != EAGAIN && saved_errno != EINTR) {
+            return Connect::kUnreachable;
+        }
+        if (Clock::now() + pause > deadline) {
+            return Connect::kTimedOut;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, Millis(250));
+    }
+}
+
+Millis to_millis(config::Seconds seconds) {
+    return std::chrono::duration_cast<Millis>(seconds);
+}
+
+// Checks a response header block from the daemon as strictly as start_response did: the
+// Apache child does not trust the daemon process (CVE-2022-37436 class).
+std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t limit) {
+    if (auto error = common::check_status_line(headers.status_line)) {
+        return "bad status line: " + *error;
+    }
+    if (std::stoi(headers.status_line.substr(0, 3)) != headers.status) {
+        return "status line does not match the status";
+    }
+    for (const auto& [name, value] : headers.headers) {
+        if (auto error = common::check_header_name(name)) {
+            return "bad header name: " + *error;
+        }
+        if (auto error = common::check_header_value(value)) {
+            return "bad value of header '" + name + "': " + *error;
+        }
+        if (static_cast<std::int64_t>(name.size() + value.size() + 2) > limit) {
+            return "header '" + name + "' longer than header-buffer-size (" +
+                   std::to_string(limit) + " bytes)";
+        }
+    }
+    return "";
+}
+
+class Relay {
+public:
+    Relay(request_rec* r, const wsgi::RequestSettings& settings, const config::DaemonGroup& group,
+          int fd)
+        : r_(r), settings_(settings), group_(group), fd_(fd), channel_(r),
+          timeout_(to_millis(group.options.socket_timeout.value_or(
+              config::Seconds(apr_time_sec(r->server->timeout))))) {}
+
+    enum class Outcome { kDone, kRestart };
+    // Relays one conversation. Sets `status_` to the HTTP status for Apache (OK when sent).
+    Outcome run();
+    int status() const { return status_; }
+
+private:
+    bool answer_read(const std::string& payload);
+    void log(int level, const char* code, const std::string& what) {
+        ap_log_rerror(APLOG_MARK, level, 0, r_, "%s: Daemon process '%s': %s (%s).", code,
+                      group_.options.name.c_str(), what.c_str(),
+                      settings_.script_filename.c_str());
+    }
+
+    request_rec* r_;
+    const wsgi::RequestSettings& settings_;
+    const config::DaemonGroup& group_;
+    int fd_;
+    wsgi::EmbeddedChannel channel_;
+    Millis timeout_;
+    int status_ = OK;
+    bool headers_ = false;
+    int override_status_ = 0;  // WSGIErrorOverride: Apache's error page instead of the body
+};
+
+bool Relay::answer_read(const std::string& payload) {
+    std::uint32_t wanted = 0;
+    std::string error;
+    if (!protocol::decode_read(payload, wanted, error)) {
+        log(APLOG_ERR, "WSGI0147", error);
+        return false;
+    }
+    std::string body;
+    int error_status = 0;
+    auto read = channel_.read_body(body, wanted, error_status, error);
+    std::string frame;
+    switch (read) {
+        case wsgi::Channel::ReadStatus::kData:
+            return write_all(fd_, protocol::encode_data_header(FrameType::kBodyData, body.size(), 0),
+                             timeout_, body) == IoStatus::kOk;
+        case wsgi::Channel::ReadStatus::kEof:
+            frame = protocol::encode_empty(FrameType::kBodyEnd);
+            break;
+        case wsgi::Channel::ReadStatus::kError:
+            frame = protocol::encode_error(FrameType::kBodyError, {error_status, error});
+            break;
+    }
+    return write_all(fd_, frame, timeout_) == IoStatus::kOk;
+}
+
+Relay::Outcome Relay::run() {
+    while (true) {
+        protocol::FrameHeader header{};
+        std::string payload;
+        std::string error;
+        IoStatus io = read_frame(fd_, header, payload, timeout_, error);
+        if (io != IoStatus::kOk) {
+            std::string why = error.empty() ? describe(io, errno) : error;
+            if (headers_) {
+                log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
+                channel_.abort();
+                status_ = OK;
+            } else if (io == IoStatus::kTimeout) {
+                log(APLOG_ERR, "WSGI0145", "no response within socket-timeout");
+                status_ = HTTP_GATEWAY_TIME_OUT;
+            } else {
+                log(APLOG_ERR, "WSGI0146", "closed the connection before sending headers: " + why);
+                status_ = HTTP_BAD_GATEWAY;
+            }
+            return Outcome::kDone;
+        }
+        switch (header.type) {
+            case FrameType::kRead:
+                if (!answer_read(payload)) {
+                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+                    return Outcome::kDone;
+                }
+                break;
+            case FrameType::kHeaders: {
+                protocol::HeadersFrame headers;
+                std::string problem;
+                if (headers_ || !protocol::decode_headers(payload, headers, problem) ||
+                    !(problem = check_headers(headers, group_.options.header_buffer_size))
+                         .empty()) {
+                    log(APLOG_ERR, "WSGI0144",
+                        "invalid response headers: " + (problem.empty() ? "sent twice" : problem));
+                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+                    if (headers_) {
+                        channel_.abort();
+                    }
+                    return Outcome::kDone;
+                }
+                headers_ = true;
+                if (settings_.error_override && headers.status >= 400) {
+                    override_status_ = headers.status;
+                    break;
+                }
+                channel_.set_headers(headers.status, headers.status_line, headers.headers,
+                                     headers.content_length);
+                break;
+            }
+            case FrameType::kData:
+                if (!headers_) {
+                    log(APLOG_ERR, "WSGI0144", "body data before headers");
+                    status_ = HTTP_BAD_GATEWAY;
+                    return Outcome::kDone;
+                }
+                if (override_status_ == 0 &&
+                    !channel_.send_body(payload.data(), payload.size(),
+                                        (header.flags & protocol::kLast) != 0
+                                            ? wsgi::Pass::kEos
+                                        : (header.flags & protocol::kFlush) != 0
+                                            ? wsgi::Pass::kFlush
+                                            : wsgi::Pass::kNoFlush,
+                                        error)) {
+                    // The client left: closing the socket ends the application's iteration.
+                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r_,
+                                  "Client closed the connection while daemon process '%s' "
+                                  "was responding: %s",
+                                  group_.options.name.c_str(), error.c_str());
+                    status_ = OK;
+                    return Outcome::kDone;
+                }
+                if ((header.flags & protocol::kLast) != 0) {
+                    status_ = override_status_ != 0 ? override_status_ : OK;
+                    return Outcome::kDone;
+                }
+                break;
+            case FrameType::kEnd:
+                if (!headers_) {
+                    log(APLOG_ERR, "WSGI0146", "ended the response without headers");
+                    status_ = HTTP_BAD_GATEWAY;
+                } else if (override_status_ != 0) {
+                    status_ = override_status_;
+                } else {
+                    channel_.finish(error);
+                    status_ = OK;
+                }
+                return Outcome::kDone;
+            case FrameType::kAbort:
+                if (headers_ && override_status_ == 0) {
+                    channel_.abort();
+                    status_ = OK;
+                } else {
+                    status_ = override_status_ != 0 ? override_status_ : HTTP_INTERNAL_SERVER_ERROR;
+                }
+                return Outcome::kDone;
+            case FrameType::kError: {
+                protocol::ErrorFrame failure;
+                if (!protocol::decode_error(payload, failure, error) || headers_) {
+                    log(APLOG_ERR, "WSGI0147", error.empty() ? "error after headers" : error);
+                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+                    if (headers_) {
+                        channel_.abort();
+                    }
+                    return Outcome::kDone;
+                }
+                status_ = failure.status;
+                return Outcome::kDone;
+            }
+            case FrameType::kRestart:
+                if (headers_) {
+                    channel_.abort();
+                    status_ = OK;
+                    return Outcome::kDone;
+                }
+                return Outcome::kRestart;
+            default:
+                log(APLOG_ERR, "WSGI0147", "unexpected frame type " +
+                                               std::to_string(static_cast<int>(header.type)));
+                status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+                if (headers_) {
+                    channel_.abort();
+                }
+                return Outcome::kDone;
+        }
+    }
+}
+
+}  // namespace
+
+int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
+                    const config::DaemonGroup& group, const wsgi::ScriptLoad& script) {
+    const GroupRuntime* runtime = group_runtime(group.index);
+    if (runtime == nullptr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0117: Daemon process group '%s' is not running.",
+                      group.options.name.c_str());
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    DaemonRequest request;
+    request.settings = settings;
+    request.module_name = script.module_name;
+    request.script_mtime = script.mtime;
+    request.head_only = r->header_only != 0;
+    wsgi::EnvironFacts facts = wsgi::embedded_facts(r);
+    request.https = facts.https;
+    request.request_start = facts.request_start;
+    request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
+                     std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);
+    protocol::RequestFrame frame;
+    frame.meta = encode_meta(request);
+    wsgi::gather_variables(r, settings, [&frame](std::string_view key, std::string_view value) {
+        frame.environ.emplace_back(key, value);
+        return true;
+    });
+    std::string encoded = protocol::encode_request(frame);
+    if (encoded.size() - protocol::kHeaderSize > protocol::kMaxPayload) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0149: Request environment too large for daemon process '%s'.",
+                      group.options.name.c_str());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    const Millis connect_timeout = to_millis(group.options.connect_timeout);
+    const Millis socket_timeout = to_millis(
+        group.options.socket_timeout.value_or(config::Seconds(apr_time_sec(r->server->timeout))));
+    // A process restarting for a changed script answers kRestart; the others, or its
+    // successor, serve the request. Bounded as mod_wsgi bounds it.
+    const int attempts = 2 * group.options.processes + 1;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        Socket socket;
+        int saved_errno = 0;
+        Connect connected = connect_to(runtime->socket_path, connect_timeout, socket, saved_errno);
+        if (connected != Connect::kOk) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "%s: Unable to connect to WSGI daemon process '%s' on '%s'%s: %s.",
+                          connected == Connect::kTimedOut ? "WSGI0116" : "WSGI0117",
+                          group.options.name.c_str(), runtime->socket_path.c_str(),
+                          connected == Connect::kTimedOut ? " within connect-timeout" : "",
+                          std::strerror(saved_errno));
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (write_all(socket.get(), encoded, socket_timeout) != IoStatus::kOk) {
+            continue;  // the process went away before reading: try again
+        }
+        Relay relay(r, settings, group, socket.get());
+        if (relay.run() == Relay::Outcome::kDone) {
+            return relay.status();
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "WSGI0124: Daemon process group '%s' kept restarting; gave up after %d tries.",
+                  group.options.name.c_str(), attempts);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+}  // namespace wsgi::daemon

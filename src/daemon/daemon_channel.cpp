@@ -1,0 +1,194 @@
+#include "daemon/daemon_channel.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "apache/log.hpp"
+
+namespace wsgi::daemon {
+namespace {
+
+using protocol::FrameType;
+
+// Largest kData frame sent for a file or a big block.
+constexpr std::size_t kMaxDataFrame = 256 * 1024;
+
+}  // namespace
+
+DaemonChannel::DaemonChannel(int fd, const DaemonRequest& request, server_rec* server,
+                             Millis timeout)
+    : fd_(fd), request_(request), server_(server), timeout_(timeout) {}
+
+bool DaemonChannel::write(std::string_view frame, std::string_view more, std::string& error) {
+    IoStatus status = write_all(fd_, frame, timeout_, more);
+    if (status != IoStatus::kOk) {
+        error = "writing to the Apache child: " + describe(status, errno);
+        return false;
+    }
+    return true;
+}
+
+wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t max, int& error_status,
+                                             std::string& error) {
+    if (body_done_) {
+        return ReadStatus::kEof;
+    }
+    auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(max, protocol::kMaxPayload));
+    if (!write(protocol::encode_read(limit), {}, error)) {
+        error_status = 400;
+        return ReadStatus::kError;
+    }
+    protocol::FrameHeader header{};
+    std::string payload;
+    IoStatus status = read_frame(fd_, header, payload, timeout_, error);
+    if (status != IoStatus::kOk) {
+        if (error.empty()) {
+            error = "reading the request body from the Apache child: " + describe(status, errno);
+        }
+        error_status = status == IoStatus::kTimeout ? 408 : 400;
+        body_done_ = true;
+        return ReadStatus::kError;
+    }
+    switch (header.type) {
+        case FrameType::kBodyData:
+            out.append(payload);
+            return ReadStatus::kData;
+        case FrameType::kBodyEnd:
+            body_done_ = true;
+            return ReadStatus::kEof;
+        case FrameType::kBodyError: {
+            protocol::ErrorFrame failure;
+            body_done_ = true;
+            if (protocol::decode_error(payload, failure, error)) {
+                error_status = failure.status;
+                error = failure.message;
+            } else {
+                error_status = 400;
+            }
+            return ReadStatus::kError;
+        }
+        default:
+            body_done_ = true;
+            error_status = 400;
+            error = "unexpected frame from the Apache child while reading the body";
+            return ReadStatus::kError;
+    }
+}
+
+void DaemonChannel::set_headers(int status, const std::string& status_line,
+                                const wsgi::HeaderList& headers,
+                                std::optional<std::int64_t> content_length) {
+    protocol::HeadersFrame frame;
+    frame.status = status;
+    frame.status_line = status_line;
+    frame.content_length = content_length;
+    frame.headers = headers;
+    pending_headers_ = std::move(frame);
+}
+
+bool DaemonChannel::flush_headers(std::string& error) {
+    if (headers_sent_ || !pending_headers_) {
+        return true;
+    }
+    headers_sent_ = true;
+    return write(protocol::encode_headers(*pending_headers_), {}, error);
+}
+
+bool DaemonChannel::send_body(const char* data, std::size_t length, wsgi::Pass pass,
+                              std::string& error) {
+    if (!flush_headers(error)) {
+        return false;
+    }
+    std::string_view rest(data, length);
+    do {
+        std::string_view piece = rest.substr(0, kMaxDataFrame);
+        rest.remove_prefix(piece.size());
+        std::uint8_t flags = 0;
+        if (rest.empty() && pass == wsgi::Pass::kFlush) {
+            flags = protocol::kFlush;
+        } else if (rest.empty() && pass == wsgi::Pass::kEos) {
+            flags = protocol::kLast;
+            ended_ = true;
+        }
+        if ((!piece.empty() || flags != 0) &&
+            !write(protocol::encode_data_header(FrameType::kData, piece.size(), flags), piece,
+                   error)) {
+            return false;
+        }
+    } while (!rest.empty());
+    return true;
+}
+
+bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, bool, bool end,
+                              std::string& error) {
+    if (!flush_headers(error)) {
+        return false;
+    }
+    std::string buffer(kMaxDataFrame, '\0');
+    while (length > 0) {
+        auto want = static_cast<std::size_t>(std::min<std::int64_t>(length, kMaxDataFrame));
+        ssize_t got = pread(fd, buffer.data(), want, offset);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            // The file shrank: what is missing makes the response short, which the adapter's
+            // Content-Length check does not see here, so cut the response.
+            abort();
+            error = "the file shrank while it was being sent";
+            return false;
+        }
+        offset += got;
+        length -= got;
+        std::string_view piece(buffer.data(), static_cast<std::size_t>(got));
+        if (!write(protocol::encode_data_header(FrameType::kData, piece.size(),
+                                                length == 0 ? protocol::kFlush : 0),
+                   piece, error)) {
+            return false;
+        }
+    }
+    if (end) {
+        ended_ = true;
+        return write(protocol::encode_empty(FrameType::kEnd), {}, error);
+    }
+    return true;
+}
+
+bool DaemonChannel::finish(std::string& error) {
+    if (ended_) {
+        return true;
+    }
+    ended_ = true;
+    return flush_headers(error) && write(protocol::encode_empty(FrameType::kEnd), {}, error);
+}
+
+void DaemonChannel::abort() {
+    if (ended_) {
+        return;
+    }
+    ended_ = true;
+    std::string ignored;
+    write(protocol::encode_empty(FrameType::kAbort), {}, ignored);
+}
+
+void DaemonChannel::send_error(int status, const std::string& message) {
+    if (headers_sent_ || ended_) {
+        return;
+    }
+    ended_ = true;
+    std::string ignored;
+    write(protocol::encode_error(FrameType::kError, {status, message}), {}, ignored);
+}
+
+void DaemonChannel::send_restart() {
+    ended_ = true;
+    std::string ignored;
+    write(protocol::encode_empty(FrameType::kRestart), {}, ignored);
+}
+
+void DaemonChannel::log(int level, const std::string& line) {
+    apache::log_line(level, nullptr, server_, "[client " + request_.client + "] " + line);
+}
+
+}  // namespace wsgi::daemon

@@ -1,0 +1,56 @@
+#pragma once
+// The Channel of daemon mode, inside the daemon process: the request body is pulled from the
+// Apache child with kRead frames as the application reads wsgi.input (so nothing is buffered
+// whole and an application that never reads its body cannot deadlock the two ends), and the
+// response goes back as kHeaders / kData / kEnd frames.
+
+#include <httpd.h>
+
+#include <optional>
+
+#include "daemon/protocol.hpp"
+#include "daemon/request_meta.hpp"
+#include "daemon/socket_io.hpp"
+#include "wsgi/channel.hpp"
+
+namespace wsgi::daemon {
+
+class DaemonChannel final : public wsgi::Channel {
+public:
+    // `fd` is the accepted connection (not owned); `timeout` bounds every wait on it
+    // (socket-timeout); log lines go to `server`'s error log.
+    DaemonChannel(int fd, const DaemonRequest& request, server_rec* server, Millis timeout);
+
+    ReadStatus read_body(std::string& out, std::size_t max, int& error_status,
+                         std::string& error) override;
+    bool head_only() const override { return request_.head_only; }
+    void set_headers(int status, const std::string& status_line, const wsgi::HeaderList& headers,
+                     std::optional<std::int64_t> content_length) override;
+    bool send_body(const char* data, std::size_t length, wsgi::Pass pass,
+                   std::string& error) override;
+    bool send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile, bool end,
+                   std::string& error) override;
+    bool finish(std::string& error) override;
+    void abort() override;
+    void log(int level, const std::string& line) override;
+
+    // Answers with an HTTP status when nothing was sent yet (kError frame).
+    void send_error(int status, const std::string& message);
+    // Tells the Apache child to send the request again (kRestart frame).
+    void send_restart();
+
+private:
+    bool write(std::string_view frame, std::string_view more, std::string& error);
+    bool flush_headers(std::string& error);
+
+    int fd_;
+    const DaemonRequest& request_;
+    server_rec* server_;
+    Millis timeout_;
+    std::optional<protocol::HeadersFrame> pending_headers_;
+    bool headers_sent_ = false;
+    bool ended_ = false;
+    bool body_done_ = false;
+};
+
+}  // namespace wsgi::daemon

@@ -1,0 +1,420 @@
+#include "daemon/daemon_process.hpp"
+
+#include <ap_listen.h>
+#include <grp.h>
+#include <http_log.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "apache/log.hpp"
+#include "daemon/daemon_channel.hpp"
+#include "daemon/request_meta.hpp"
+#include "python/gil.hpp"
+#include "python/interpreter.hpp"
+#include "python/runtime.hpp"
+#include "wsgi/errors.hpp"
+#include "wsgi/handler.hpp"
+#include "wsgi/script.hpp"
+
+namespace wsgi::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using python::Ref;
+
+// Sub interpreters a daemon process may create (see the embedded-mode limit).
+constexpr std::size_t kMaxSubInterpreters = 64;
+
+struct DaemonState {
+    const GroupRuntime* runtime = nullptr;
+    server_rec* server = nullptr;
+    std::atomic<bool> stopping{false};         // no more accepts
+    std::atomic<int> active{0};                // requests being served
+    std::atomic<std::int64_t> requests{0};
+    std::atomic<Clock::rep> last_activity{0};
+    std::mutex mutex;
+    const char* restart_reason = nullptr;      // set once a restart is asked for
+    bool graceful = true;
+};
+
+DaemonState g_state;
+
+const config::DaemonOptions& options() { return g_state.runtime->group->options; }
+
+void request_restart(const char* reason, bool graceful) {
+    std::lock_guard lock(g_state.mutex);
+    if (g_state.restart_reason == nullptr) {
+        g_state.restart_reason = reason;
+        g_state.graceful = graceful;
+    }
+    g_state.stopping = true;
+}
+
+Millis millis(config::Seconds seconds) {
+    return std::chrono::duration_cast<Millis>(seconds);
+}
+
+[[noreturn]] void fail(const std::string& message) {
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, g_state.server,
+                 "WSGI0170: Daemon process '%s' (pid=%" APR_PID_T_FMT ") cannot start: %s",
+                 options().name.c_str(), getpid(), message.c_str());
+    // Do not let the parent fork it again at once in a tight loop.
+    sleep(5);
+    _exit(1);
+}
+
+// Replaces the process title shown by ps (argv memory) and the thread name.
+void set_title(const std::string& title) {
+    process_rec* process = g_state.server->process;
+    if (process == nullptr || process->argc < 1 || process->argv == nullptr) {
+        return;
+    }
+    char* start = const_cast<char*>(process->argv[0]);
+    const char* last = process->argv[process->argc - 1];
+    std::size_t room = static_cast<std::size_t>(last + std::strlen(last) - start);
+    std::memset(start, 0, room);
+    std::memcpy(start, title.data(), std::min(room, title.size()));
+    prctl(PR_SET_NAME, title.substr(0, 15).c_str(), 0, 0, 0);
+}
+
+void drop_privileges() {
+    const config::DaemonIdentity& identity = g_state.runtime->identity;
+    if (options().chroot && (chroot(options().chroot->c_str()) != 0 || chdir("/") != 0)) {
+        fail("chroot('" + *options().chroot + "'): " + std::strerror(errno));
+    }
+    if (geteuid() != 0) {
+        return;  // Apache not started as root: run as its user
+    }
+    if (setgid(identity.gid) != 0) {
+        fail("setgid(" + std::to_string(identity.gid) + "): " + std::strerror(errno));
+    }
+    if (identity.supplementary_groups) {
+        std::vector<gid_t> groups{identity.gid};
+        groups.insert(groups.end(), identity.supplementary_groups->begin(),
+                      identity.supplementary_groups->end());
+        if (setgroups(groups.size(), groups.data()) != 0) {
+            fail(std::string("setgroups(): ") + std::strerror(errno));
+        }
+    } else if (initgroups(identity.user.c_str(), identity.gid) != 0) {
+        fail("initgroups('" + identity.user + "'): " + std::strerror(errno));
+    }
+    if (setuid(identity.uid) != 0) {
+        fail("setuid(" + std::to_string(identity.uid) + "): " + std::strerror(errno));
+    }
+    // Check the result rather than trust the calls (CVE-2014-0240, CVE-2014-8583).
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+    if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0 ||
+        ruid != identity.uid || euid != identity.uid || suid != identity.uid ||
+        rgid != identity.gid || egid != identity.gid || sgid != identity.gid) {
+        fail("the process did not end up with the configured user and group");
+    }
+}
+
+void set_up_process() {
+    const config::DaemonOptions& opts = options();
+    const config::DaemonIdentity& identity = g_state.runtime->identity;
+    if (opts.cpu_priority != 0) {
+        setpriority(PRIO_PROCESS, 0, opts.cpu_priority);
+    }
+    drop_privileges();
+    std::string home = opts.home ? *opts.home : (opts.user ? identity.user_home : "");
+    if (!home.empty() && chdir(home.c_str()) != 0) {
+        fail("chdir('" + home + "') for home=: " + std::strerror(errno));
+    }
+    if (opts.umask) {
+        umask(static_cast<mode_t>(*opts.umask));
+    }
+    auto limit = [](int resource, rlim_t value) {
+        rlimit limit{value, value};
+        setrlimit(resource, &limit);
+    };
+    if (opts.memory_limit > 0) {
+        limit(RLIMIT_DATA, static_cast<rlim_t>(opts.memory_limit));
+    }
+    if (opts.virtual_memory_limit > 0) {
+        limit(RLIMIT_AS, static_cast<rlim_t>(opts.virtual_memory_limit));
+    }
+    if (opts.cpu_time_limit.count() > 0) {
+        // Soft limit: SIGXCPU asks for a graceful restart; the hard limit leaves room for it.
+        rlimit cpu{static_cast<rlim_t>(opts.cpu_time_limit.count()),
+                   static_cast<rlim_t>(opts.cpu_time_limit.count() + 60)};
+        setrlimit(RLIMIT_CPU, &cpu);
+    }
+    if (opts.lang) {
+        setenv("LANG", opts.lang->c_str(), 1);
+    }
+    if (opts.locale) {
+        setenv("LC_ALL", opts.locale->c_str(), 1);
+    }
+}
+
+Ref environ_dict(const protocol::Pairs& variables) {
+    Ref environ = Ref::steal(PyDict_New());
+    if (!environ) {
+        return environ;
+    }
+    for (const auto& [key, value] : variables) {
+        Ref name = Ref::steal(PyUnicode_DecodeLatin1(key.data(), static_cast<Py_ssize_t>(key.size()),
+                                                     nullptr));
+        Ref text = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
+                                                     static_cast<Py_ssize_t>(value.size()), nullptr));
+        if (!name || !text || PyDict_SetItem(environ.get(), name.get(), text.get()) != 0) {
+            return Ref();
+        }
+    }
+    return environ;
+}
+
+double epoch_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+void serve_connection(int fd) {
+    const config::DaemonOptions& opts = options();
+    Millis timeout = millis(opts.socket_timeout.value_or(
+        config::Seconds(apr_time_sec(g_state.server->timeout))));
+    protocol::FrameHeader header{};
+    std::string payload;
+    std::string error;
+    IoStatus io = read_frame(fd, header, payload, timeout, error);
+    protocol::RequestFrame frame;
+    DaemonRequest request;
+    if (io != IoStatus::kOk || header.type != protocol::FrameType::kRequest ||
+        !protocol::decode_request(payload, frame, error) ||
+        !decode_meta(frame.meta, request, error)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                     "WSGI0033: Daemon process '%s' received a bad request from the Apache "
+                     "child: %s",
+                     opts.name.c_str(), error.empty() ? describe(io, errno).c_str() : error.c_str());
+        return;
+    }
+    DaemonChannel channel(fd, request, g_state.server, timeout);
+    if (opts.queue_timeout.count() > 0 &&
+        epoch_seconds() - request.request_start > opts.queue_timeout.count()) {
+        channel.log(APLOG_ERR, "WSGI0125: Request waited longer than queue-timeout for daemon "
+                               "process '" + opts.name + "'.");
+        channel.send_error(504, "queue-timeout");
+        return;
+    }
+    std::string group_error;
+    python::Interpreter* interpreter = python::interpreters().for_application_group(
+        request.settings.application_group, kMaxSubInterpreters, group_error);
+    if (interpreter == nullptr) {
+        channel.log(APLOG_ERR, "WSGI0013: Cannot create the Python interpreter for application "
+                               "group '" + request.settings.application_group + "': " +
+                                   group_error + ".");
+        channel.send_error(500, "interpreter");
+        return;
+    }
+    wsgi::set_current_channel(&channel);
+    int status = 0;
+    bool restart = false;
+    {
+        python::InterpreterLock lock(*interpreter);
+        wsgi::ScriptLoad script;
+        script.path = request.settings.script_filename;
+        script.module_name = request.module_name;
+        script.mtime = request.script_mtime;
+        script.reloading = request.settings.script_reloading;
+        if (script.reloading && wsgi::script_changed(script)) {
+            restart = true;
+        } else if (Ref environ = environ_dict(frame.environ)) {
+            wsgi::EnvironFacts facts;
+            facts.multithread = opts.threads > 1;
+            facts.multiprocess = opts.processes > 1;
+            facts.https = request.https;
+            facts.request_start = request.request_start;
+            status = wsgi::run_script(*interpreter, script, request.settings, channel,
+                                      environ.get(), facts);
+        } else {
+            PyErr_Clear();
+            status = 500;
+        }
+    }
+    wsgi::set_current_channel(nullptr);
+    if (restart) {
+        // Other modules may have changed with the script: a fresh process serves it.
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g_state.server,
+                     "WSGI script '%s' changed; restarting daemon process '%s' (pid=%"
+                     APR_PID_T_FMT ").",
+                     request.settings.script_filename.c_str(), opts.name.c_str(), getpid());
+        request_restart("script changed", true);
+        channel.send_restart();
+        return;
+    }
+    if (status != 0) {
+        channel.send_error(status, "");
+    }
+}
+
+void* request_thread(void*) {
+    const int listen_fd = g_state.runtime->listen_fd;
+    while (!g_state.stopping) {
+        pollfd entry{listen_fd, POLLIN, 0};
+        if (poll(&entry, 1, 250) <= 0 || g_state.stopping) {
+            continue;
+        }
+        int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            continue;  // another thread or process took it
+        }
+        ++g_state.active;
+        try {
+            serve_connection(fd);
+        } catch (const std::exception& e) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                         "WSGI0009: Internal error in daemon process '%s': %s",
+                         options().name.c_str(), e.what());
+        }
+        close(fd);
+        g_state.last_activity = Clock::now().time_since_epoch().count();
+        --g_state.active;
+        std::int64_t served = ++g_state.requests;
+        if (options().maximum_requests > 0 && served >= options().maximum_requests) {
+            request_restart("maximum-requests reached", true);
+        }
+    }
+    return nullptr;
+}
+
+std::vector<pthread_t> start_threads(int count) {
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    if (options().stack_size > 0) {
+        pthread_attr_setstacksize(&attributes, static_cast<std::size_t>(options().stack_size));
+    }
+    std::vector<pthread_t> threads;
+    for (int i = 0; i < count; ++i) {
+        pthread_t thread;
+        if (pthread_create(&thread, &attributes, request_thread, nullptr) == 0) {
+            threads.push_back(thread);
+        }
+    }
+    pthread_attr_destroy(&attributes);
+    return threads;
+}
+
+// Waits for signals and timers until the process should end.
+void supervise(const sigset_t& signals) {
+    const config::DaemonOptions& opts = options();
+    const auto started = Clock::now();
+    while (!g_state.stopping) {
+        timespec wait{0, 200 * 1000 * 1000};
+        int signal_number = sigtimedwait(&signals, nullptr, &wait);
+        switch (signal_number) {
+            case SIGTERM:
+            case SIGINT:
+            case SIGHUP:
+                request_restart("shutdown signal", false);
+                break;
+            case SIGUSR1:
+                request_restart("graceful signal", true);
+                break;
+            case SIGXCPU:
+                request_restart("cpu-time-limit reached", true);
+                break;
+            default:
+                break;
+        }
+        auto now = Clock::now();
+        if (opts.restart_interval.count() > 0 && now - started >= opts.restart_interval) {
+            request_restart("restart-interval reached", true);
+        }
+        if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
+            Clock::time_point last{Clock::duration(g_state.last_activity.load())};
+            if (now - std::max(last, started) >= opts.inactivity_timeout) {
+                request_restart("inactivity-timeout reached", true);
+            }
+        }
+    }
+}
+
+// Waits up to `limit` for requests in flight to finish. Returns whether none is left.
+bool drain(config::Seconds limit) {
+    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);
+    while (g_state.active > 0 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(Millis(20));
+    }
+    return g_state.active == 0;
+}
+
+}  // namespace
+
+void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t index, int number,
+                        server_rec* server) {
+    g_state.runtime = &groups[index];
+    g_state.server = server;
+    const config::DaemonOptions& opts = options();
+
+    // Signals: one thread waits for them; every other thread has them blocked.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU, SIGWINCH}) {
+        sigaddset(&signals, signal_number);
+    }
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+
+    // Only this group's socket stays open: no HTTP listener, no other group's socket.
+    ap_close_listeners();
+    for (const GroupRuntime& other : groups) {
+        if (&other != g_state.runtime && other.listen_fd >= 0) {
+            close(other.listen_fd);
+        }
+    }
+    std::string title = config::daemon_display_name(opts);
+    if (!title.empty()) {
+        set_title(title);
+    }
+    set_up_process();
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, server,
+                 "Starting daemon process '%s' (pid=%" APR_PID_T_FMT ", number %d) with uid=%ld, "
+                 "gid=%ld and threads=%d.",
+                 opts.name.c_str(), getpid(), number, static_cast<long>(getuid()),
+                 static_cast<long>(getgid()), opts.threads);
+
+    apr_pool_t* pool = nullptr;
+    apr_pool_create(&pool, nullptr);
+    if (!wsgi::start_python(server, pool, g_state.runtime->group)) {
+        fail("Python could not be initialised");
+    }
+    g_state.last_activity = Clock::now().time_since_epoch().count();
+    std::vector<pthread_t> threads = start_threads(std::max(opts.threads, 1));
+    supervise(signals);
+
+    bool drained = g_state.graceful ? drain(opts.graceful_timeout) : false;
+    if (!drained) {
+        drained = drain(std::min(opts.shutdown_timeout, config::Seconds(3)));
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, server,
+                 "Daemon process '%s' (pid=%" APR_PID_T_FMT ") stopping: %s%s.",
+                 opts.name.c_str(), getpid(), g_state.restart_reason,
+                 drained ? "" : "; requests still running were cut");
+    if (drained) {
+        for (pthread_t thread : threads) {
+            pthread_join(thread, nullptr);
+        }
+        apr_pool_destroy(pool);  // finalises Python: atexit handlers, shutdown callbacks
+    }
+    _exit(0);
+}
+
+}  // namespace wsgi::daemon

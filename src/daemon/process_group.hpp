@@ -1,0 +1,39 @@
+#pragma once
+// Daemon process groups on the Apache parent's side (mod_wsgi docs "WSGIDaemonProcess",
+// "Processes And Threading"): one listening UNIX socket per group, made before any fork, and
+// `processes` daemon processes forked from the parent and supervised with httpd's "other
+// child" API (apr_proc_other_child_register), as mod_cgid supervises its daemon. A daemon
+// process that dies is forked again; Apache's stop and restart end them.
+
+#include <apr_pools.h>
+#include <httpd.h>
+
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/daemon_identity.hpp"
+
+namespace wsgi::daemon {
+
+// One group of the running configuration.
+struct GroupRuntime {
+    const config::DaemonGroup* group = nullptr;
+    config::DaemonIdentity identity;
+    std::string socket_path;
+    int listen_fd = -1;
+};
+
+// post_config, in the parent: makes every group's socket and forks its processes. Skipped in
+// the first configuration pass and in `apache2 -t`. Returns OK, or an HTTP error status
+// (with a log line naming the group) to stop Apache from starting.
+int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept;
+
+// The running group with this registry index, or nullptr.
+const GroupRuntime* group_runtime(std::size_t index);
+
+// In an Apache child (child_init): closes the groups' listening sockets, which only daemon
+// processes may accept on.
+void close_group_listeners() noexcept;
+
+}  // namespace wsgi::daemon

@@ -1,0 +1,98 @@
+#include "daemon/request_meta.hpp"
+
+#include <charconv>
+#include <map>
+
+namespace wsgi::daemon {
+namespace {
+
+const char* flag(bool value) { return value ? "1" : "0"; }
+
+template <class Number>
+bool parse_number(const std::string& text, Number& value) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+protocol::Pairs encode_meta(const DaemonRequest& request) {
+    const auto& s = request.settings;
+    return {
+        {"script_filename", s.script_filename},
+        {"script_name", s.script_name},
+        {"path_info", s.path_info},
+        {"application_group", s.application_group},
+        {"process_group", s.process_group},
+        {"callable_object", s.callable_object},
+        {"enable_sendfile", flag(s.enable_sendfile)},
+        {"script_reloading", flag(s.script_reloading)},
+        {"module_name", request.module_name},
+        {"script_mtime", std::to_string(request.script_mtime)},
+        {"head_only", flag(request.head_only)},
+        {"https", flag(request.https)},
+        {"request_start_us", std::to_string(static_cast<std::int64_t>(request.request_start * 1e6))},
+        {"client", request.client},
+    };
+}
+
+bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::string& error) {
+    std::map<std::string, const std::string*> values;
+    for (const auto& [key, value] : meta) {
+        values[key] = &value;
+    }
+    auto text = [&](const char* key, std::string& out) {
+        auto it = values.find(key);
+        if (it == values.end()) {
+            error = std::string("request frame lacks '") + key + "'";
+            return false;
+        }
+        out = *it->second;
+        return true;
+    };
+    auto boolean = [&](const char* key, bool& out) {
+        std::string value;
+        if (!text(key, value)) {
+            return false;
+        }
+        if (value != "0" && value != "1") {
+            error = std::string("request frame has a bad '") + key + "'";
+            return false;
+        }
+        out = value == "1";
+        return true;
+    };
+    auto integer = [&](const char* key, std::int64_t& out) {
+        std::string value;
+        if (!text(key, value)) {
+            return false;
+        }
+        if (!parse_number(value, out)) {
+            error = std::string("request frame has a bad '") + key + "'";
+            return false;
+        }
+        return true;
+    };
+    auto& s = request.settings;
+    std::int64_t start_us = 0;
+    if (!text("script_filename", s.script_filename) || !text("script_name", s.script_name) ||
+        !text("path_info", s.path_info) || !text("application_group", s.application_group) ||
+        !text("process_group", s.process_group) ||
+        !text("callable_object", s.callable_object) ||
+        !boolean("enable_sendfile", s.enable_sendfile) ||
+        !boolean("script_reloading", s.script_reloading) ||
+        !text("module_name", request.module_name) ||
+        !integer("script_mtime", request.script_mtime) ||
+        !boolean("head_only", request.head_only) || !boolean("https", request.https) ||
+        !integer("request_start_us", start_us) || !text("client", request.client)) {
+        return false;
+    }
+    if (s.script_filename.empty() || s.callable_object.empty() || request.module_name.empty()) {
+        error = "request frame names no script, callable or module";
+        return false;
+    }
+    request.request_start = static_cast<double>(start_us) / 1e6;
+    return true;
+}
+
+}  // namespace wsgi::daemon

@@ -1,0 +1,30 @@
+#pragma once
+// What a daemon process needs to know about a request beyond its environ: the script, the
+// application group, the settings the Apache child resolved. Carried as the `meta` pairs of
+// the kRequest frame. Pure.
+
+#include <cstdint>
+#include <string>
+
+#include "daemon/protocol.hpp"
+#include "wsgi/request.hpp"
+
+namespace wsgi::daemon {
+
+struct DaemonRequest {
+    wsgi::RequestSettings settings;
+    std::string module_name;       // the script's module name (see wsgi/script.hpp)
+    std::int64_t script_mtime = 0; // microseconds, from Apache's stat of the script
+    bool head_only = false;        // HEAD: Apache drops the body
+    bool https = false;
+    double request_start = 0;      // seconds since the epoch
+    std::string client;            // "address:port" of the client, for log lines
+};
+
+protocol::Pairs encode_meta(const DaemonRequest& request);
+
+// Fills `request` from meta pairs; false with `error` set when a required key is missing or a
+// number does not parse.
+bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::string& error);
+
+}  // namespace wsgi::daemon
