@@ -409,14 +409,22 @@ def test_chunked_post_body_is_echoed(server):
 
 
 def test_several_set_cookie_headers_stay_separate(server):
-    status, headers, body = split_response(raw_request(server.port, request_line("/body/cookies")))
+    status, headers, _body = split_response(raw_request(server.port, request_line("/body/cookies")))
     assert status.split()[1] == "200", status
     assert [v for k, v in headers if k.lower() == "set-cookie"] == [
         "first=1; Path=/",
         "second=2; Path=/; HttpOnly",
         "third=3, with a comma; Path=/",
     ]
-    assert body == b"cookies\n"
+
+
+def test_single_item_list_gets_content_length(server):
+    # The same adapter as embedded mode: a one-item list tells the length of the body.
+    r = get(server, "/body/single")
+    assert r.status_code == 200
+    assert r.headers.get("Content-Length") == "11"
+    assert "Transfer-Encoding" not in r.headers
+    assert r.content == b"single item"
 
 
 def test_head_sends_no_body(server):
@@ -991,8 +999,10 @@ def test_stopping_apache_ends_the_daemon_processes(apache):
     server = apache(LIFECYCLE_CONFIG)
     pids = wait_titled(server, "(wsgi:pair)", 2) + wait_titled(server, "(wsgi:single)", 1)
     assert server.stop() == []
+    # The same grace the harness gives Apache's own children.
+    wait_for(lambda: not any(alive(pid) for pid in pids), 5)
     left = [pid for pid in pids if alive(pid)]
-    assert not left, f"daemon processes still running after Apache stopped: {left}"
+    assert not left, f"daemon processes still running 5 s after Apache stopped: {left}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
   /download?N  N blocks of 1 MiB (see block()), yielded one at a time, no Content-Length
   /cookies     three Set-Cookie headers
   /sized       a body with a Content-Length (for HEAD)
+  /single      a one-item list, no Content-Length
   /missing     a 404 with a body of its own
   /stream      b"first;", then one second later b"second"
   /disconnect  1000 blocks of 64 KiB, 5 ms apart; close() appends "<id> <blocks sent>" to the
@@ -92,6 +93,8 @@ def application(environ, start_response):
         ])
     if case == "/sized":
         return text(start_response, "200 OK", b"sized body\n", [("Content-Length", "11")])
+    if case == "/single":
+        return text(start_response, "200 OK", b"single item")
     if case == "/missing":
         return text(start_response, "404 Not Found", b"no such daemon page\n")
     if case == "/stream":
