@@ -4,6 +4,7 @@
 #include <http_log.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@ using python::GilRelease;
 using python::Ref;
 
 thread_local RequestScope* t_scope = nullptr;
+std::atomic<const char*> g_shutdown_reason{"shutdown_signal"};
 
 double seconds(metrics::Micros value) { return static_cast<double>(value) / 1e6; }
 
@@ -165,23 +167,42 @@ bool RequestScope::add_timings(PyObject* payload) {
            set_seconds(payload, "application_start", application_start_);
 }
 
-Ref RequestScope::started(PyObject* environ, PyObject* application) {
-    application_start_ = metrics::now();
-    const bool publish = has_subscribers();
-    const bool track = static_cast<bool>(state_.active_requests);
-    if (!publish && !track) {
-        return Ref::borrow(application);
-    }
+Ref RequestScope::started_payload(PyObject* application) {
     Ref payload = new_payload(true);
     bool ok = payload && add_timings(payload.get()) &&
-              set_borrowed(payload.get(), "request_environ", environ) &&
+              set_borrowed(payload.get(), "request_environ", environ_.get()) &&
               set_borrowed(payload.get(), "application_object", application) &&
               set_int(payload.get(), "daemon_connects", 0) &&
               set_int(payload.get(), "daemon_restarts", 0);
-    if (ok && track) {
-        active_key_ = request_id_ ? request_id_.copy() : Ref::steal(PyLong_FromVoidPtr(this));
-        ok = active_key_ &&
-             PyDict_SetItem(state_.active_requests.get(), active_key_.get(), payload.get()) == 0;
+    return ok ? std::move(payload) : Ref();
+}
+
+bool RequestScope::track(PyObject* active_requests, PyObject* payload) {
+    active_key_ = request_id_ ? request_id_.copy() : Ref::steal(PyLong_FromVoidPtr(this));
+    return active_key_ && PyDict_SetItem(active_requests, active_key_.get(), payload) == 0;
+}
+
+bool RequestScope::track_now(PyObject* active_requests) {
+    if (active_key_ || !environ_ || ended_) {
+        return true;  // recorded already, or not (or no longer) running the application
+    }
+    Ref payload = started_payload(application_.get());
+    return payload && track(active_requests, payload.get());
+}
+
+Ref RequestScope::started(PyObject* environ, PyObject* application) {
+    application_start_ = metrics::now();
+    environ_ = Ref::borrow(environ);
+    application_ = Ref::borrow(application);
+    const bool publish = has_subscribers();
+    const bool track_it = static_cast<bool>(state_.active_requests);
+    if (!publish && !track_it) {
+        return Ref::borrow(application);
+    }
+    Ref payload = started_payload(application);
+    bool ok = static_cast<bool>(payload);
+    if (ok && track_it) {
+        ok = track(state_.active_requests.get(), payload.get());
     }
     if (!ok) {
         log_event_error(&channel_, "request_started");
@@ -321,6 +342,10 @@ void publish_request_exception() noexcept {
         scope->exception();
     }
 }
+
+void set_shutdown_reason(const char* reason) noexcept { g_shutdown_reason.store(reason); }
+
+const char* shutdown_reason() noexcept { return g_shutdown_reason.load(); }
 
 void publish_process_stopping(WsgiState& state, const char* reason) noexcept {
     if (list_empty(state.event_callbacks) && list_empty(state.shutdown_callbacks)) {

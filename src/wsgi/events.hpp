@@ -58,6 +58,11 @@ public:
     // application_object. Never leaves an exception set.
     python::Ref started(PyObject* environ, PyObject* application);
 
+    // Records the request in the interpreter's `active_requests` dict, just made while the
+    // request runs (mod_wsgi.active_requests is made on first use). Returns false with an
+    // exception set.
+    bool track_now(PyObject* active_requests);
+
     // Publishes response_started after a successful start_response(`args`, `kwargs`) (the
     // arguments it was called with, borrowed). Never leaves an exception set.
     void response_started(PyObject* args, PyObject* kwargs);
@@ -79,6 +84,8 @@ public:
 private:
     bool has_subscribers() const;
     python::Ref new_payload(bool with_thread);  // request_id, thread_id, request_data
+    python::Ref started_payload(PyObject* application);
+    bool track(PyObject* active_requests, PyObject* payload);
     bool add_timings(PyObject* payload);
     void end_metrics(const RequestOutcome& outcome, metrics::Micros end,
                      const std::optional<metrics::CpuTimes>& cpu_end);
@@ -95,6 +102,8 @@ private:
     metrics::Micros application_start_ = 0;
     std::optional<metrics::CpuTimes> cpu_start_;
     python::Ref request_data_;
+    python::Ref environ_;      // once the application is about to be called
+    python::Ref application_;
     python::Ref active_key_;  // key in active_requests, when recorded there
     bool ended_ = false;
 };
@@ -106,5 +115,11 @@ void publish_request_exception() noexcept;
 // Publishes process_stopping with `reason` to the interpreter's subscribe_events and
 // subscribe_shutdown callbacks. GIL held, `state`'s interpreter current.
 void publish_process_stopping(WsgiState& state, const char* reason) noexcept;
+
+// The shutdown_reason process_stopping reports when this process ends, one of the mod_wsgi
+// docs' values ("shutdown_signal", "graceful_signal", "maximum_requests", ...); a string
+// literal. "shutdown_signal" unless set. Any thread.
+void set_shutdown_reason(const char* reason) noexcept;
+const char* shutdown_reason() noexcept;
 
 }  // namespace wsgi::wsgi

@@ -50,9 +50,9 @@ bool setup_interpreter(python::Interpreter& interpreter) {
 
 void end_interpreter(python::Interpreter& interpreter) {
     if (auto* state = static_cast<WsgiState*>(interpreter.data())) {
-        // An Apache child exits (stop, restart, graceful restart, MaxConnectionsPerChild):
-        // embedded mode cannot tell which, so the reason is always the signal one.
-        publish_process_stopping(*state, "shutdown_signal");
+        // An Apache child cannot tell a stop from a graceful restart or
+        // MaxConnectionsPerChild: it reports "shutdown_signal" unless told otherwise.
+        publish_process_stopping(*state, shutdown_reason());
         detach_python_module(*state);
     }
     python::GilRelease release;

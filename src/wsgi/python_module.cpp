@@ -99,6 +99,12 @@ PyObject* module_getattr(PyObject* module, PyObject* name) noexcept {
                                           state->active_requests.get()) != 0) {
                     return nullptr;
                 }
+                // The request asking is in flight too (other threads' requests already
+                // running are recorded from their next request on).
+                RequestScope* scope = RequestScope::current();
+                if (scope != nullptr && !scope->track_now(state->active_requests.get())) {
+                    return nullptr;
+                }
             }
             return Py_NewRef(state->active_requests.get());
         }
