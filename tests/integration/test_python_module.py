@@ -220,8 +220,8 @@ def test_subscriptions_are_per_interpreter(events_server):
     token = new_token()
     # events.wsgi subscribed in 'events-a' and in the main interpreter; probe.wsgi runs in
     # 'events-b', where nobody subscribed.
-    get_json(server, "/ev/hello?warm-up")  # load the script in events-a
-    get_json(server, "/ev-main/hello?warm-up")
+    for path in ("/ev/hello?warm-up", "/ev-main/hello?warm-up"):  # load the script in both
+        assert requests.get(server.url(path), timeout=15).status_code == 200
     get_json(server, f"/other/info?{token}")
     assert report(server, token, "/ev", until=None) == []
     assert report(server, token, "/ev-main", until=None) == []
