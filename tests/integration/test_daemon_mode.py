@@ -428,7 +428,8 @@ def test_single_item_list_gets_content_length(server):
 
 
 def test_head_sends_no_body(server):
-    data, _closed = raw_exchange(server.port, request_line("/body/sized", method="HEAD"), timeout=10)
+    head = request_line("/body/sized", method="HEAD")
+    data, _closed = raw_exchange(server.port, head, timeout=10)
     status, headers, body = split_response(data)
     assert status.split()[1] == "200", status
     assert header(headers, "Content-Length") == "11"
@@ -636,7 +637,8 @@ def daemon_user():
         pytest.skip("useradd is not available")
     name = "mwtest-" + secrets.token_hex(4)
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name],
+        ["useradd", "--system", "--no-create-home", "--user-group",
+         "--shell", "/usr/sbin/nologin", name],
         check=True, capture_output=True, timeout=60,
     )
     try:
@@ -652,7 +654,8 @@ def daemon_user():
 
 
 USER_CONFIG = """
-WSGIDaemonProcess asuser user=@USER@ group=@USER@ supplementary-groups=@EXTRA@ home=@HOME@ display-name=%{GROUP}
+WSGIDaemonProcess asuser user=@USER@ group=@USER@ supplementary-groups=@EXTRA@ home=@HOME@ \
+    display-name=%{GROUP}
 WSGIScriptAlias /asuser {apps}/daemon/info.wsgi process-group=asuser
 SetEnv DAEMON_TMP {tmp}
 """
@@ -704,8 +707,8 @@ def test_files_the_daemon_creates_belong_to_its_user(user_server, daemon_user):
 @pytest.fixture(scope="module")
 def venv(scratch):
     path = scratch / "venv"
-    subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", str(path)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", str(path)],
+                   check=True, capture_output=True, timeout=120)
     module = path / "lib" / "python3.11" / "site-packages" / "daemon_venv_probe.py"
     module.write_text("VALUE = 'found in the venv'\n")
     os.chmod(module, 0o644)
@@ -713,7 +716,8 @@ def venv(scratch):
 
 
 SETTINGS_CONFIG = """
-WSGIDaemonProcess settings home=@HOME@ umask=0027 lang=en_US.UTF-8 locale=C.UTF-8 display-name=%{GROUP}
+WSGIDaemonProcess settings home=@HOME@ umask=0027 lang=en_US.UTF-8 locale=C.UTF-8 \
+    display-name=%{GROUP}
 WSGIDaemonProcess paths python-path={apps}/daemon/pylib display-name=%{GROUP}
 WSGIDaemonProcess venv python-home=@VENV@ display-name=%{GROUP}
 WSGIScriptAlias /settings {apps}/daemon/info.wsgi process-group=settings
@@ -753,7 +757,8 @@ def test_python_path_adds_a_site_directory(settings_server):
     daemon = info(settings_server, "/paths?import=daemon_path_probe")
     assert daemon["imported"] == "found through python-path"
     # site.addsitedir(): the .pth file in that directory is read too.
-    assert info(settings_server, "/paths?import=daemon_pth_probe")["imported"] == "found through a .pth file"
+    pth = info(settings_server, "/paths?import=daemon_pth_probe")
+    assert pth["imported"] == "found through a .pth file"
 
 
 def test_python_path_belongs_to_its_group_only(settings_server):
@@ -866,7 +871,8 @@ def test_rewritten_script_is_reloaded_in_embedded_mode(reload_server):
 RECYCLE_THREADS = 4
 MAX_REQUESTS = 20
 RECYCLE_CONFIG = f"""
-WSGIDaemonProcess recycle threads={RECYCLE_THREADS} maximum-requests={MAX_REQUESTS} graceful-timeout=0 display-name=%{{GROUP}}
+WSGIDaemonProcess recycle threads={RECYCLE_THREADS} maximum-requests={MAX_REQUESTS} \\
+    graceful-timeout=0 display-name=%{{GROUP}}
 WSGIScriptAlias /recycle {{apps}}/daemon/info.wsgi process-group=recycle
 """
 
@@ -989,10 +995,10 @@ def test_dead_daemon_process_is_replaced(apache, signum):
     assert second != first
     assert parent_of(second) == server.pid and title_of(second) == "(wsgi:single)"
     # LogLevel wsgi:info names the process that went away and why.
-    pattern = re.compile(
-        rf"(?m)^.*\[wsgi:\w+\](?=.*\b{first}\b)(?=.*(?i:signal|exit|died|dead|killed|terminated)).*$"
-    )
-    assert wait_for(lambda: pattern.search(server.error_log()[offset:]), 5), server.error_log()[offset:]
+    why = r"(?i:signal|exit|died|dead|killed|terminated)"
+    pattern = re.compile(rf"(?m)^.*\[wsgi:\w+\](?=.*\b{first}\b)(?=.*{why}).*$")
+    found = wait_for(lambda: pattern.search(server.error_log()[offset:]), 5)
+    assert found, server.error_log()[offset:]
 
 
 def test_stopping_apache_ends_the_daemon_processes(apache):
@@ -1085,7 +1091,8 @@ def test_django_form_post_with_csrf_and_session(frameworks):
     with requests.Session() as s:
         page = s.get(frameworks.url("/django/sign/"), timeout=30)
         assert page.status_code == 200 and s.cookies.get("csrftoken")
-        data = {"csrfmiddlewaretoken": form_token(page.text), "name": "Ada", "message": "daemon ✓"}
+        data = {"csrfmiddlewaretoken": form_token(page.text), "name": "Ada",
+                "message": "daemon ✓"}
         r = s.post(frameworks.url("/django/sign/"), data=data, timeout=30, allow_redirects=False)
         assert r.status_code == 200
         assert "<h1>Thank you, Ada!</h1>" in r.text and "daemon ✓" in r.text
