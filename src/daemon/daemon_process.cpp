@@ -238,7 +238,7 @@ void serve_connection(int fd) {
         } else if (Ref environ = environ_dict(frame.environ)) {
             wsgi::EnvironFacts facts;
             facts.multithread = opts.threads > 1;
-            facts.multiprocess = opts.processes > 1;
+            facts.multiprocess = opts.processes > 1 || opts.processes_given;
             facts.https = request.https;
             facts.request_start = request.request_start;
             status = wsgi::run_script(*interpreter, script, request.settings, channel,

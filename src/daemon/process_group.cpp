@@ -14,7 +14,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <chrono>
 #include <deque>
+#include <thread>
+#include <sys/wait.h>
 
 #include "apache/log.hpp"
 #include "daemon/daemon_process.hpp"
@@ -111,12 +114,33 @@ void spawn(Slot& slot) {
     apr_proc_other_child_register(&slot.process, maintenance, &slot, nullptr, slot.pool);
 }
 
-// End of a generation (graceful restart, stop): end the daemon processes still running.
+// How long the parent waits for its daemon processes to exit when a generation ends, before
+// it kills them.
+constexpr auto kReapTimeout = std::chrono::seconds(4);
+
+// End of a generation (graceful restart, stop): end the daemon processes still running and
+// wait for them, so that none outlives Apache.
 apr_status_t end_generation(void*) noexcept {
+    std::vector<pid_t> pids;
     for (Slot& slot : g_slots) {
-        if (slot.running) {
-            kill(slot.process.pid, SIGTERM);
-            slot.running = false;
+        if (slot.running && kill(slot.process.pid, SIGTERM) == 0) {
+            pids.push_back(slot.process.pid);
+        }
+        slot.running = false;
+    }
+    auto deadline = std::chrono::steady_clock::now() + kReapTimeout;
+    for (pid_t pid : pids) {
+        while (waitpid(pid, nullptr, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, apache::main_server(),
+                             "WSGI0164: Daemon process (pid=%" APR_PID_T_FMT ") did not exit "
+                             "in time; killing it.",
+                             pid);
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
     for (GroupRuntime& runtime : g_groups) {

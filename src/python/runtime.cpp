@@ -198,4 +198,6 @@ void finalize(std::chrono::seconds timeout, const std::function<void()>& on_time
     watchdog.join();
 }
 
+void abandon() { static_cast<void>(g_interpreters.release()); }
+
 }  // namespace wsgi::python

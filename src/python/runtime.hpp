@@ -65,4 +65,9 @@ Interpreters& interpreters();
 // it is expected to end the process. No-op when not initialised.
 void finalize(std::chrono::seconds timeout, const std::function<void()>& on_timeout);
 
+// Leaves Python as it is for the process exit (WSGIDestroyInterpreter Off): nothing this
+// module holds is released later, so no Python object is touched without the GIL by static
+// destructors. Call without the GIL.
+void abandon();
+
 }  // namespace wsgi::python

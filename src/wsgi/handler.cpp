@@ -215,7 +215,8 @@ apr_status_t finalize_python(void*) noexcept {
             return APR_SUCCESS;
         }
         if (!config::server_config(apache::main_server()).destroy_interpreter.value_or(true)) {
-            return APR_SUCCESS;  // WSGIDestroyInterpreter Off: leave Python as it is
+            python::abandon();  // WSGIDestroyInterpreter Off: leave Python as it is
+            return APR_SUCCESS;
         }
         python::finalize(kShutdownTimeout, [] {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, apache::main_server(),
@@ -327,11 +328,11 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         }
     }
     std::vector<std::string> setup_failure;
+    set_process_setup({group != nullptr ? group->options.name : "", restrict_options(server)});
     python::interpreters().set_hooks(setup_interpreter, end_interpreter);
     {
         python::InterpreterLock lock(python::interpreters().main());
-        if (!python::interpreters().setup_main() ||
-            !apply_restrictions(restrict_options(server))) {
+        if (!python::interpreters().setup_main()) {
             setup_failure = python::take_exception_lines();
         }
     }

@@ -2,6 +2,7 @@
 
 #include "apache/log.hpp"
 #include "python/gil.hpp"
+#include "python/runtime.hpp"
 #include "wsgi/adapter.hpp"
 #include "wsgi/errors.hpp"
 #include "wsgi/events.hpp"
@@ -17,6 +18,14 @@ WsgiState& wsgi_state() {
     return *static_cast<WsgiState*>(python::current_interpreter()->data());
 }
 
+namespace {
+
+ProcessSetup g_process_setup;
+
+}  // namespace
+
+void set_process_setup(ProcessSetup setup) { g_process_setup = std::move(setup); }
+
 bool setup_interpreter(python::Interpreter& interpreter) {
     auto owned = std::make_unique<WsgiState>();
     WsgiState& state = *owned;
@@ -27,7 +36,13 @@ bool setup_interpreter(python::Interpreter& interpreter) {
     state.adapter_type = Ref::steal(create_adapter_type());
     if (!state.log_type || !state.input_type || !state.file_wrapper_type ||
         !state.adapter_type || !install_standard_streams() ||
-        !install_python_modules(state, "", interpreter.name().c_str())) {
+        !install_python_modules(state, g_process_setup.process_group.c_str(),
+                                interpreter.name().c_str()) ||
+        !apply_restrictions(g_process_setup.restrictions)) {
+        return false;
+    }
+    // initialize() added WSGIPythonPath / python-path= to the main interpreter's sys.path.
+    if (!interpreter.is_main() && !python::add_python_path()) {
         return false;
     }
     // The thread that first imports threading becomes its main thread; for a sub interpreter

@@ -8,6 +8,7 @@
 
 #include "python/interpreter.hpp"
 #include "python/ref.hpp"
+#include "wsgi/restrictions.hpp"
 
 namespace wsgi::wsgi {
 
@@ -22,6 +23,13 @@ public:
     python::Ref shutdown_callbacks;  // list: mod_wsgi.subscribe_shutdown()
     python::Ref active_requests;     // dict behind mod_wsgi.active_requests, made on first use
 };
+
+// What every interpreter of this process is set up with; set once, before Python starts.
+struct ProcessSetup {
+    std::string process_group;     // "" in an Apache child (embedded mode)
+    RestrictOptions restrictions;  // WSGIRestrictStdin / Stdout / Signal
+};
+void set_process_setup(ProcessSetup setup);
 
 // The WSGI state of the interpreter the calling thread is attached to (see
 // python::current_interpreter()). GIL held.

@@ -16,16 +16,11 @@ INFO = "WSGIScriptAlias /info {apps}/runtime/info.wsgi\n"
 RESTRICT = "WSGIScriptAlias /restrict {apps}/runtime/restrict.wsgi\n"
 
 
-# WSGIPythonPath and the restrictions are applied per interpreter. The main interpreter gets them
-# in child_init; sub interpreters (the default %{RESOURCE} group) once the per-interpreter setup
-# hook calls python::add_python_path() and apply_restrictions(): until then those cases xfail.
-PER_INTERPRETER_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="the sub-interpreter setup hook does not call add_python_path()/apply_restrictions() yet",
-)
+# WSGIPythonPath and the restrictions are applied per interpreter: the main one and sub
+# interpreters (the default %{RESOURCE} group) alike.
 GROUPS = [
     pytest.param("%{GLOBAL}", id="main-interpreter"),
-    pytest.param("%{RESOURCE}", id="sub-interpreter", marks=PER_INTERPRETER_PENDING),
+    pytest.param("%{RESOURCE}", id="sub-interpreter"),
 ]
 
 
