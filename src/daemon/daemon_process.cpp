@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -53,6 +54,11 @@ struct DaemonState {
 
 DaemonState g_state;
 
+// When each request thread's current request started (steady clock ticks; 0: idle), for
+// request-timeout.
+std::unique_ptr<std::atomic<Clock::rep>[]> g_request_started;
+int g_thread_count = 0;
+
 const config::DaemonOptions& options() { return g_state.runtime->group->options; }
 
 void request_restart(const char* reason, bool graceful) {
@@ -83,9 +89,10 @@ void set_title(const std::string& title) {
     if (process == nullptr || process->argc < 1 || process->argv == nullptr) {
         return;
     }
+    // Only argv[0]'s own bytes, as mod_wsgi does: the arguments after it stay visible (and a
+    // longer title is cut to fit).
     char* start = const_cast<char*>(process->argv[0]);
-    const char* last = process->argv[process->argc - 1];
-    std::size_t room = static_cast<std::size_t>(last + std::strlen(last) - start);
+    std::size_t room = std::strlen(start);
     std::memset(start, 0, room);
     std::memcpy(start, title.data(), std::min(room, title.size()));
     prctl(PR_SET_NAME, title.substr(0, 15).c_str(), 0, 0, 0);
@@ -264,7 +271,8 @@ void serve_connection(int fd) {
     }
 }
 
-void* request_thread(void*) {
+void* request_thread(void* argument) {
+    const auto slot = reinterpret_cast<std::intptr_t>(argument);
     const int listen_fd = g_state.runtime->listen_fd;
     while (!g_state.stopping) {
         pollfd entry{listen_fd, POLLIN, 0};
@@ -276,6 +284,7 @@ void* request_thread(void*) {
             continue;  // another thread or process took it
         }
         ++g_state.active;
+        g_request_started[slot] = Clock::now().time_since_epoch().count();
         try {
             serve_connection(fd);
         } catch (const std::exception& e) {
@@ -284,6 +293,7 @@ void* request_thread(void*) {
                          options().name.c_str(), e.what());
         }
         close(fd);
+        g_request_started[slot] = 0;
         g_state.last_activity = Clock::now().time_since_epoch().count();
         --g_state.active;
         std::int64_t served = ++g_state.requests;
@@ -300,10 +310,13 @@ std::vector<pthread_t> start_threads(int count) {
     if (options().stack_size > 0) {
         pthread_attr_setstacksize(&attributes, static_cast<std::size_t>(options().stack_size));
     }
+    g_thread_count = count;
+    g_request_started = std::make_unique<std::atomic<Clock::rep>[]>(count);
     std::vector<pthread_t> threads;
     for (int i = 0; i < count; ++i) {
         pthread_t thread;
-        if (pthread_create(&thread, &attributes, request_thread, nullptr) == 0) {
+        if (pthread_create(&thread, &attributes, request_thread,
+                           reinterpret_cast<void*>(static_cast<std::intptr_t>(i))) == 0) {
             threads.push_back(thread);
         }
     }
@@ -336,6 +349,23 @@ void supervise(const sigset_t& signals) {
         auto now = Clock::now();
         if (opts.restart_interval.count() > 0 && now - started >= opts.restart_interval) {
             request_restart("restart-interval reached", true);
+        }
+        if (opts.request_timeout.count() > 0) {
+            // A request running longer than request-timeout means a stuck thread: restart
+            // the process (mod_wsgi docs, WSGIDaemonProcess request-timeout).
+            auto limit = std::chrono::duration_cast<Clock::duration>(opts.request_timeout);
+            for (int i = 0; i < g_thread_count; ++i) {
+                Clock::rep began = g_request_started[i].load();
+                if (began != 0 && now - Clock::time_point(Clock::duration(began)) > limit) {
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
+                                 "WSGI0121: Daemon process '%s' (pid=%" APR_PID_T_FMT "): a "
+                                 "request exceeded request-timeout (%.0f s); restarting the "
+                                 "process.",
+                                 opts.name.c_str(), getpid(), opts.request_timeout.count());
+                    request_restart("request-timeout reached", false);
+                    break;
+                }
+            }
         }
         if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
             Clock::time_point last{Clock::duration(g_state.last_activity.load())};
