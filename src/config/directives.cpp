@@ -458,9 +458,10 @@ const command_rec kDirectives[] = {
     {"WSGIScriptAliasMatch", as_cmd_func(set_script_alias), reinterpret_cast<void*>(1),
      RSRC_CONF, RAW_ARGS,
      "Map a URL regular expression to a WSGI script: REGEX PATH [option=value ...]."},
+    // Also in .htaccess (AllowOverride FileInfo), as issue 3 asks; mod_wsgi allows S V D.
     {"WSGIApplicationGroup",
-     as_cmd_func(set_dir_string<&DirConfig::application_group>), nullptr, kServerAndDir,
-     TAKE1, "Application group (Python interpreter) the WSGI application runs in."},
+     as_cmd_func(set_dir_string<&DirConfig::application_group>), nullptr,
+     kServerAndDir | OR_FILEINFO, TAKE1, "Application group (Python interpreter) the WSGI application runs in."},
     {"WSGIProcessGroup", as_cmd_func(set_dir_string<&DirConfig::process_group>), nullptr,
      kServerAndDir, TAKE1, "Process group the WSGI application runs in (%{GLOBAL}: embedded)."},
     {"WSGICallableObject", as_cmd_func(set_dir_string<&DirConfig::callable_object>),
