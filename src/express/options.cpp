@@ -1,0 +1,440 @@
+// Option registration and resolution for start-server and setup-server. Names, defaults and
+// meanings follow mod_wsgi-express (mod_wsgi's src/express/options.py and the
+// "mod_wsgi-express" user guide); the help texts are ours.
+
+#include "express/options.hpp"
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <regex>
+
+namespace express {
+namespace {
+
+namespace fs = std::filesystem;
+
+void add_network_options(CLI::App& app, ServerOptions& o) {
+    app.add_option("--host", o.host,
+                   "IP address to listen on (default: all interfaces)");
+    app.add_option("--port", o.port, "Port to listen on (default 8000)")
+        ->check(CLI::Range(1, 65535));
+    app.add_option("--https-port", o.https_port, "Port to listen on for HTTPS")
+        ->check(CLI::Range(1, 65535));
+    app.add_option("--ssl-certificate-file", o.ssl_certificate_file,
+                   "PEM certificate for HTTPS");
+    app.add_option("--ssl-certificate-key-file", o.ssl_certificate_key_file,
+                   "PEM private key of --ssl-certificate-file");
+    app.add_option("--ssl-certificate", o.ssl_certificate,
+                   "Common path of FILE.crt and FILE.key (instead of the two options above)");
+    app.add_flag("--ssl-environment", o.ssl_environment,
+                 "Put the SSL_* variables (mod_ssl's StdEnvVars) in the environ");
+    app.add_option("--server-name", o.server_name, "ServerName of the server");
+    app.add_option("--keep-alive-timeout", o.keep_alive_timeout,
+                   "Seconds a keep-alive connection waits for the next request (default 2)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--limit-request-body", o.limit_request_body,
+                   "Largest request body in bytes (default 10485760)")
+        ->check(CLI::NonNegativeNumber);
+}
+
+void add_capacity_options(CLI::App& app, ServerOptions& o) {
+    app.add_option("--processes", o.processes, "Daemon processes (default 1)")
+        ->check(CLI::Range(1, 1000));
+    app.add_option("--threads", o.threads, "Request threads per process (default 5)")
+        ->check(CLI::Range(1, 1000));
+    app.add_option("--max-clients", o.max_clients,
+                   "Client connections Apache accepts at once (default 1.5 x processes x threads,"
+                   " at least 10)")
+        ->check(CLI::Range(1, 100000));
+    app.add_flag("--embedded-mode", o.embedded_mode,
+                 "Run the application in the Apache children rather than a daemon process group");
+    app.add_option("--process-group", o.process_group,
+                   "Name of the daemon process group (default HOST:PORT)");
+    app.add_option("--application-group", o.application_group,
+                   "Application group (default %{GLOBAL}, the main interpreter)");
+    app.add_option("--server-mpm", o.server_mpm, "MPM: event, worker or prefork")
+        ->check(CLI::IsMember({"event", "worker", "prefork"}));
+}
+
+void add_timeout_options(CLI::App& app, ServerOptions& o) {
+    struct Timeout {
+        const char* name;
+        int ServerOptions::*field;
+        const char* help;
+    };
+    static const Timeout kTimeouts[] = {
+        {"--maximum-requests", &ServerOptions::maximum_requests,
+         "Restart a daemon process after this many requests (default 0: never)"},
+        {"--request-timeout", &ServerOptions::request_timeout,
+         "Seconds a request may run before its daemon process restarts (default 60)"},
+        {"--graceful-timeout", &ServerOptions::graceful_timeout,
+         "Seconds a graceful restart waits for requests in flight (default 15)"},
+        {"--connect-timeout", &ServerOptions::connect_timeout,
+         "Seconds to keep trying to reach a daemon process (default 15)"},
+        {"--socket-timeout", &ServerOptions::socket_timeout,
+         "Seconds any read or write on the daemon socket may take (default 60)"},
+        {"--queue-timeout", &ServerOptions::queue_timeout,
+         "Seconds a request may wait for a daemon thread (default 45)"},
+        {"--shutdown-timeout", &ServerOptions::shutdown_timeout,
+         "Seconds a stopping process waits for requests in flight (default 5)"},
+        {"--startup-timeout", &ServerOptions::startup_timeout,
+         "Seconds a daemon process has to load the application (default 15)"},
+        {"--deadlock-timeout", &ServerOptions::deadlock_timeout,
+         "Seconds the GIL may stay blocked before a restart (default 60)"},
+        {"--inactivity-timeout", &ServerOptions::inactivity_timeout,
+         "Restart a daemon process idle this many seconds (default 0: never)"},
+        {"--restart-interval", &ServerOptions::restart_interval,
+         "Restart daemon processes every this many seconds (default 0: never)"},
+        {"--cpu-time-limit", &ServerOptions::cpu_time_limit,
+         "Restart a daemon process after this much CPU time (default 0: none)"},
+    };
+    for (const Timeout& t : kTimeouts) {
+        app.add_option(t.name, o.*(t.field), t.help)->check(CLI::NonNegativeNumber);
+    }
+}
+
+void add_application_options(CLI::App& app, ServerOptions& o) {
+    app.add_option("target", o.target,
+                   "WSGI script file, or with --application-type module a Python module "
+                   "(package.module or package.module:callable)");
+    app.add_option("--entry-point", o.entry_point, "The same as TARGET (wins over it)");
+    app.add_option("--application-type", o.application_type,
+                   "script (a WSGI script file, the default) or module")
+        ->check(CLI::IsMember({"script", "module"}));
+    app.add_option("--callable-object", o.callable_object,
+                   "Name of the WSGI application in the script (default application)");
+    app.add_option("--mount-point", o.mount_point,
+                   "URL path the application is mounted at (default /)");
+    app.add_option("--url-alias", o.url_aliases,
+                   "Serve a static file or directory at a URL path (repeatable)")
+        ->type_name("URL-PATH FILE-PATH")
+        ->allow_extra_args(false);
+    app.add_option("--document-root", o.document_root,
+                   "Directory of static files for URLs outside the mount point");
+    app.add_option("--directory-index", o.directory_index,
+                   "Index file served for a directory of the document root");
+    app.add_option("--python-path", o.python_paths,
+                   "Directory added to the Python module search path (repeatable)")
+        ->allow_extra_args(false);
+    app.add_option("--working-directory", o.working_directory,
+                   "Working directory of the application, also searched for modules "
+                   "(default: the current directory)");
+    app.add_option("--setenv", o.setenv_variables,
+                   "Add KEY VALUE to every request's environ (repeatable)")
+        ->type_name("KEY VALUE")
+        ->allow_extra_args(false);
+    app.add_flag("--reload-on-changes", o.reload_on_changes,
+                 "Restart the daemon process when any imported Python module's file changes");
+    app.add_flag("--disable-reloading", o.disable_reloading,
+                 "Do not restart when the WSGI script changes either");
+    app.add_option("--user", o.user, "Account the application runs as when started as root "
+                                     "(default www-data)");
+    app.add_option("--group", o.group, "Group the application runs as when started as root "
+                                       "(default: the user's group)");
+    app.add_option("--lang", o.lang, "LANG of the daemon processes");
+    app.add_option("--locale", o.locale, "LC_ALL of the daemon processes (default: C.UTF-8 "
+                                         "when the current locale is C or POSIX)");
+}
+
+void add_server_files_options(CLI::App& app, ServerOptions& o) {
+    app.add_option("--server-root", o.server_root,
+                   "Directory for the generated configuration, logs and pid file "
+                   "(default $TMPDIR/mod_wsgi-HOST:PORT:UID)");
+    app.add_option("--log-directory", o.log_directory,
+                   "Directory for the logs (default: the server root)");
+    app.add_option("--log-level", o.log_level, "Apache LogLevel (default warn)")
+        ->check(CLI::IsMember({"emerg", "alert", "crit", "error", "warn", "notice", "info",
+                               "debug", "trace1", "trace2", "trace3", "trace4", "trace5",
+                               "trace6", "trace7", "trace8"}));
+    app.add_flag("--log-to-terminal", o.log_to_terminal,
+                 "Send the error log (and access log) to the terminal instead of files");
+    app.add_flag("--access-log", o.access_log, "Write an access log");
+    app.add_flag("--startup-log", o.startup_log,
+                 "Write Apache's startup messages to startup_log");
+    app.add_flag("--server-status", o.server_status,
+                 "Serve mod_status at /server-status (to local clients)");
+    app.add_option("--include-file", o.include_files,
+                   "Apache configuration file included at the end (repeatable)")
+        ->allow_extra_args(false);
+    app.add_option("--pid-file", o.pid_file, "Pid file of the Apache parent process");
+    app.add_option("--httpd-executable", o.httpd_executable,
+                   "Apache binary (default /usr/sbin/apache2)");
+    app.add_option("--modules-directory", o.modules_directory,
+                   "Directory of Apache's modules (default: apxs -q LIBEXECDIR)");
+    app.add_option("--mime-types", o.mime_types, "MIME types file (default /etc/mime.types)");
+    app.add_option("--socket-prefix", o.socket_prefix,
+                   "Path prefix of the daemon sockets (default: in the server root)");
+    app.add_flag("--setup-only", o.setup_only,
+                 "Write the server root and exit (the same as setup-server)");
+}
+
+std::string absolute(const std::string& path, const std::string& cwd) {
+    if (path.empty()) {
+        return path;
+    }
+    fs::path p(path);
+    if (p.is_relative()) {
+        p = fs::path(cwd) / p;
+    }
+    return p.lexically_normal().string();
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_file(const std::string& path) {
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void check_url_path(const std::string& option, const std::string& url) {
+    if (url.empty() || url[0] != '/') {
+        throw UsageError(option + " needs a URL path starting with '/', not '" + url + "'");
+    }
+}
+
+// Words Apache would split or misread in a quoted configuration argument.
+void check_config_safe(const std::string& option, const std::string& value) {
+    if (value.find_first_of("\"\n\r") != std::string::npos) {
+        throw UsageError(option + " may not contain '\"' or a line break: '" + value + "'");
+    }
+}
+
+void check_word(const std::string& option, const std::string& value) {
+    if (value.empty() || value.find_first_of(" \t\"'\n\r\\") != std::string::npos) {
+        throw UsageError(option + " needs a name without spaces or quotes, not '" + value + "'");
+    }
+}
+
+void resolve_target(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    std::string target = o.entry_point.empty() ? o.target : o.entry_point;
+    if (target.empty()) {
+        throw UsageError("no application given: name a WSGI script file (or, with "
+                         "--application-type module, a Python module)");
+    }
+    check_config_safe("TARGET", target);
+    if (o.application_type == "module") {
+        static const std::regex kModule(
+            R"(^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)(:([A-Za-z_][A-Za-z0-9_]*))?$)");
+        std::smatch m;
+        if (!std::regex_match(target, m, kModule)) {
+            throw UsageError("'" + target + "' is not a Python module name (package.module or "
+                             "package.module:callable)");
+        }
+        plan.module_target = true;
+        plan.module_name = m[1];
+        plan.module_callable = m[4].matched ? std::string(m[4]) : o.callable_object;
+        plan.script = plan.server_root + "/handler.wsgi";
+        return;
+    }
+    plan.script = absolute(target, facts.cwd);
+    if (!is_file(plan.script)) {
+        throw UsageError("no such WSGI script file: " + target);
+    }
+}
+
+void resolve_paths(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    std::string host = o.host.empty() ? "localhost" : o.host;
+    plan.server_root = o.server_root.empty()
+                           ? facts.tmpdir + "/mod_wsgi-" + host + ":" + std::to_string(o.port) +
+                                 ":" + std::to_string(facts.uid)
+                           : absolute(o.server_root, facts.cwd);
+    check_config_safe("--server-root", plan.server_root);
+    plan.config_file = plan.server_root + "/httpd.conf";
+    plan.apachectl = plan.server_root + "/apachectl";
+    plan.envvars = plan.server_root + "/envvars";
+    plan.pid_file = o.pid_file.empty() ? plan.server_root + "/httpd.pid"
+                                       : absolute(o.pid_file, facts.cwd);
+    plan.log_directory = o.log_directory.empty() ? plan.server_root
+                                                 : absolute(o.log_directory, facts.cwd);
+    if (o.log_to_terminal && o.log_directory.empty()) {
+        plan.error_log = "/dev/stderr";
+        plan.access_log = "/dev/stdout";
+    } else {
+        plan.error_log = plan.log_directory + "/error_log";
+        plan.access_log = plan.log_directory + "/access_log";
+    }
+    plan.startup_log = plan.log_directory + "/startup_log";
+    plan.working_directory = absolute(o.working_directory.empty() ? facts.cwd
+                                                                  : o.working_directory,
+                                      facts.cwd);
+    if (!is_directory(plan.working_directory)) {
+        throw UsageError("--working-directory: no such directory: " + plan.working_directory);
+    }
+    plan.document_root = o.document_root.empty() ? plan.server_root + "/htdocs"
+                                                 : absolute(o.document_root, facts.cwd);
+    if (!o.document_root.empty() && !is_directory(plan.document_root)) {
+        throw UsageError("--document-root: no such directory: " + o.document_root);
+    }
+    for (const auto& [url, path] : o.url_aliases) {
+        check_url_path("--url-alias", url);
+        std::string full = absolute(path, facts.cwd);
+        check_config_safe("--url-alias", url + full);
+        if (!fs::exists(full)) {
+            throw UsageError("--url-alias " + url + ": no such file or directory: " + path);
+        }
+        plan.url_aliases.emplace_back(url, full);
+    }
+    // Apache takes the first Alias that matches: put the longer URL paths first.
+    std::stable_sort(plan.url_aliases.begin(), plan.url_aliases.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    for (const std::string& path : o.python_paths) {
+        plan.python_paths.push_back(absolute(path, facts.cwd));
+        check_config_safe("--python-path", plan.python_paths.back());
+    }
+    for (const std::string& file : o.include_files) {
+        if (!is_file(absolute(file, facts.cwd))) {
+            throw UsageError("--include-file: no such file: " + file);
+        }
+    }
+}
+
+void resolve_ssl(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    plan.ssl_certificate_file = o.ssl_certificate_file;
+    plan.ssl_certificate_key_file = o.ssl_certificate_key_file;
+    if (!o.ssl_certificate.empty()) {
+        if (plan.ssl_certificate_file.empty()) {
+            plan.ssl_certificate_file = o.ssl_certificate + ".crt";
+        }
+        if (plan.ssl_certificate_key_file.empty()) {
+            plan.ssl_certificate_key_file = o.ssl_certificate + ".key";
+        }
+    }
+    if (!o.https_port) {
+        if (!plan.ssl_certificate_file.empty() || o.ssl_environment) {
+            throw UsageError("the SSL options need --https-port");
+        }
+        return;
+    }
+    if (*o.https_port == o.port) {
+        throw UsageError("--https-port must differ from --port");
+    }
+    if (plan.ssl_certificate_file.empty() || plan.ssl_certificate_key_file.empty()) {
+        throw UsageError("--https-port needs --ssl-certificate-file and "
+                         "--ssl-certificate-key-file (or --ssl-certificate)");
+    }
+    for (std::string* file : {&plan.ssl_certificate_file, &plan.ssl_certificate_key_file}) {
+        *file = absolute(*file, facts.cwd);
+        if (!is_file(*file)) {
+            throw UsageError("no such SSL certificate or key file: " + *file);
+        }
+    }
+}
+
+void check_port(int port, const char* option, const Facts& facts) {
+    if (!facts.is_root() && port < facts.unprivileged_port_start) {
+        throw UsageError(std::string(option) + " " + std::to_string(port) +
+                         " is a privileged port: start mod_wsgi-express as root, or use a port "
+                         "from " + std::to_string(facts.unprivileged_port_start) + " up");
+    }
+}
+
+void resolve_server(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    check_port(o.port, "--port", facts);
+    if (o.https_port) {
+        check_port(*o.https_port, "--https-port", facts);
+    }
+    check_url_path("--mount-point", o.mount_point);
+    check_config_safe("--host", o.host);
+    check_config_safe("--server-name", o.server_name);
+    std::string host = o.host.empty() ? "localhost" : o.host;
+    plan.server_name = o.server_name.empty() ? host : o.server_name;
+    plan.process_group = o.embedded_mode ? ""
+                         : o.process_group.empty()
+                             ? host + ":" + std::to_string(o.port)
+                             : o.process_group;
+    // Option values of WSGIScriptAlias and WSGIImportScript cannot be quoted: no spaces.
+    if (!o.embedded_mode) {
+        check_word("--process-group", plan.process_group);
+    }
+    check_word("--application-group", o.application_group);
+    check_word("--callable-object", o.callable_object);
+    if (!o.server_mpm.empty()) {
+        if (std::find(facts.available_mpms.begin(), facts.available_mpms.end(), o.server_mpm) ==
+            facts.available_mpms.end()) {
+            throw UsageError("--server-mpm " + o.server_mpm + ": mod_mpm_" + o.server_mpm +
+                             ".so is not in the modules directory");
+        }
+        plan.mpm = o.server_mpm;
+    } else if (!facts.available_mpms.empty()) {
+        plan.mpm = facts.available_mpms.front();
+    } else {
+        throw UsageError("no MPM module (mod_mpm_event.so, ...) in the modules directory");
+    }
+    int processes = o.processes.value_or(1);
+    int wanted = o.max_clients.value_or(
+        std::max(10, static_cast<int>(std::ceil(1.5 * processes * o.threads))));
+    plan.max_clients = o.embedded_mode ? processes * o.threads : wanted;
+    if (facts.is_root()) {
+        plan.run_user = o.user.empty() ? "www-data" : o.user;
+        plan.run_group = o.group;  // empty: the user's primary group, found by facts.cpp
+    }
+    // mod_wsgi-express: a C or POSIX locale becomes a UTF-8 one, so that Python's file system
+    // encoding is UTF-8 in the daemon processes. Debian always has C.UTF-8.
+    plan.lang = o.lang;
+    plan.locale = o.locale;
+    if (plan.locale.empty() && plan.lang.empty()) {
+        const char* current = std::getenv("LC_ALL");
+        if (!current || !*current) {
+            current = std::getenv("LANG");
+        }
+        std::string value = current ? current : "";
+        if (value.empty() || value == "C" || value == "POSIX") {
+            plan.lang = plan.locale = "C.UTF-8";
+        }
+    }
+}
+
+}  // namespace
+
+void add_server_options(CLI::App& app, ServerOptions& options) {
+    add_application_options(app, options);
+    add_network_options(app, options);
+    add_capacity_options(app, options);
+    add_timeout_options(app, options);
+    add_server_files_options(app, options);
+}
+
+Plan resolve(const ServerOptions& options, const Facts& facts) {
+    Plan plan;
+    plan.options = options;
+    plan.module_path = facts.module_path;
+    plan.python_home = facts.python_home;
+    resolve_paths(plan, options, facts);
+    resolve_target(plan, options, facts);
+    resolve_ssl(plan, options, facts);
+    resolve_server(plan, options, facts);
+    if (options.reload_on_changes) {
+        if (options.embedded_mode) {
+            plan.warnings.push_back("--reload-on-changes works in daemon mode only; ignored "
+                                    "with --embedded-mode");
+        } else {
+            plan.reload_monitor = plan.server_root + "/reload_monitor.py";
+        }
+    }
+    for (const auto& [key, value] : options.setenv_variables) {
+        check_config_safe("--setenv", key + value);
+    }
+    return plan;
+}
+
+std::string server_url(const Plan& plan) {
+    const ServerOptions& o = plan.options;
+    std::string host = o.host.empty() ? "localhost" : o.host;
+    if (host.find(':') != std::string::npos) {
+        host = "[" + host + "]";
+    }
+    std::string path = o.mount_point;
+    if (path.back() != '/') {
+        path += '/';
+    }
+    return "http://" + host + ":" + std::to_string(o.port) + path;
+}
+
+}  // namespace express
