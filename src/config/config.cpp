@@ -77,6 +77,18 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexcept
     inherit(merged->script_reloading, base.script_reloading, add.script_reloading);
     inherit(merged->map_head_to_get, base.map_head_to_get, add.map_head_to_get);
     inherit(merged->restrict_process, base.restrict_process, add.restrict_process);
+    inherit(merged->auth_user_script, base.auth_user_script, add.auth_user_script);
+    inherit(merged->auth_group_script, base.auth_group_script, add.auth_group_script);
+    inherit(merged->group_authoritative, base.group_authoritative, add.group_authoritative);
+    inherit(merged->access_script, base.access_script, add.access_script);
+    inherit(merged->dispatch_script, base.dispatch_script, add.dispatch_script);
+    inherit(merged->pass_apache_request, base.pass_apache_request, add.pass_apache_request);
+    merged->handler_scripts = add.handler_scripts;
+    merged->handler_scripts.insert(merged->handler_scripts.end(), base.handler_scripts.begin(),
+                                   base.handler_scripts.end());
+    inherit(merged->trusted_proxy_headers, base.trusted_proxy_headers,
+            add.trusted_proxy_headers);
+    inherit(merged->trusted_proxies, base.trusted_proxies, add.trusted_proxies);
     return merged;
 }
 

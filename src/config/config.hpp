@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/trusted_proxy.hpp"
+#include "config/access_scripts.hpp"
 #include "config/daemon_options.hpp"
 #include "config/import_script.hpp"
 #include "config/options.hpp"
@@ -81,6 +83,19 @@ struct DirConfig {
     std::optional<MapHeadToGet> map_head_to_get;   // WSGIMapHEADToGET, default Auto
     // WSGIRestrictProcess: the process groups selectable here; nullopt: any.
     std::optional<std::vector<std::string>> restrict_process;
+    // Access control and dispatch (issue 6). Scripts run in embedded mode.
+    std::optional<ScriptReference> auth_user_script;   // WSGIAuthUserScript (authn "wsgi")
+    std::optional<ScriptReference> auth_group_script;  // WSGIAuthGroupScript ("wsgi-group")
+    std::optional<bool> group_authoritative;           // WSGIGroupAuthoritative, default On
+    std::optional<ScriptReference> access_script;      // WSGIAccessScript
+    std::optional<ScriptReference> dispatch_script;    // WSGIDispatchScript
+    std::optional<bool> pass_apache_request;           // WSGIPassApacheRequest, default Off
+    // WSGIHandlerScript lines of this scope; a merged scope lists the inner ones first.
+    std::vector<HandlerScript> handler_scripts;
+    // WSGITrustedProxyHeaders (canonical names) and WSGITrustedProxies; lines in one scope
+    // add up, an inner scope replaces the outer list.
+    std::optional<std::vector<std::string>> trusted_proxy_headers;
+    std::optional<std::vector<common::AddressBlock>> trusted_proxies;
 };
 
 // Apache config hooks (module record slots). noexcept: they only allocate in pools.

@@ -16,6 +16,7 @@
 
 #include "apache/log.hpp"
 #include "common/text.hpp"
+#include "config/access_directives.hpp"
 #include "config/config.hpp"
 #include "config/daemon_identity.hpp"
 #include "config/daemon_options.hpp"
@@ -521,6 +522,25 @@ const command_rec kDirectives[] = {
      nullptr, RSRC_CONF, TAKE1, "On|Off: new daemon socket names on each Apache restart."},
     {"WSGIAcceptMutex", as_cmd_func(set_accept_mutex), nullptr, RSRC_CONF, TAKE1,
      "Lock serialising accept() in daemon processes: default, flock, fcntl, sysvsem, ..."},
+    // Access control, handler and dispatch scripts, trusted proxies (access_directives.cpp).
+    {"WSGIAuthUserScript", as_cmd_func(set_auth_user_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+     "Authentication provider 'wsgi': FILE [application-group=NAME]."},
+    {"WSGIAuthGroupScript", as_cmd_func(set_auth_group_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+     "Groups for 'Require wsgi-group': FILE [application-group=NAME]."},
+    {"WSGIGroupAuthoritative", as_cmd_func(set_group_authoritative), nullptr, OR_AUTHCFG,
+     TAKE1, "On|Off: whether a failed 'Require wsgi-group' denies or stays neutral."},
+    {"WSGIAccessScript", as_cmd_func(set_access_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+     "Host access control script: FILE [application-group=NAME]."},
+    {"WSGIDispatchScript", as_cmd_func(set_dispatch_script), nullptr, kDirLevel, RAW_ARGS,
+     "Script choosing process group, application group and callable per request."},
+    {"WSGIHandlerScript", as_cmd_func(add_handler_script), nullptr, kDirLevel, RAW_ARGS,
+     "Named handler for SetHandler/AddHandler: NAME FILE [option=value ...]."},
+    {"WSGIPassApacheRequest", as_cmd_func(set_pass_apache_request), nullptr, kDirLevel, TAKE1,
+     "On|Off: add apache.request_rec to the environ (embedded mode only)."},
+    {"WSGITrustedProxyHeaders", as_cmd_func(add_trusted_proxy_header), nullptr, kDirLevel,
+     ITERATE, "Proxy headers to trust from trusted proxies: HEADER ..."},
+    {"WSGITrustedProxies", as_cmd_func(add_trusted_proxy), nullptr, kDirLevel, ITERATE,
+     "Addresses or CIDR blocks of trusted front-end proxies: ADDRESS ..."},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

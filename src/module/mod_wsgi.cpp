@@ -7,12 +7,13 @@
 #include <http_request.h>
 
 #include "config/config.hpp"
+#include "auth/providers.hpp"
 #include "config/directives.hpp"
 #include "wsgi/handler.hpp"
 
 namespace {
 
-void register_hooks(apr_pool_t*) noexcept {
+void register_hooks(apr_pool_t* pool) noexcept {
     // After mod_alias (Alias beats a WSGIScriptAlias at "/"), before mod_userdir and
     // mod_vhost_alias, as mod_wsgi orders itself.
     static const char* const kBefore[] = {"mod_alias.c", nullptr};
@@ -21,6 +22,7 @@ void register_hooks(apr_pool_t*) noexcept {
     ap_hook_child_init(wsgi::wsgi::child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_translate_name(wsgi::wsgi::translate_name, kBefore, kAfter, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi::wsgi::handle_request, nullptr, nullptr, APR_HOOK_MIDDLE);
+    wsgi::auth::register_auth_hooks(pool);
 }
 
 }  // namespace

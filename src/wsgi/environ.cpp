@@ -14,7 +14,9 @@
 #include "common/script_alias.hpp"
 #include "common/text.hpp"
 #include "python/ref.hpp"
+#include "config/config.hpp"
 #include "wsgi/file_wrapper.hpp"
+#include "wsgi/trusted_proxies.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -54,17 +56,24 @@ MpmFacts query_mpm() {
     return facts;
 }
 
+// A trusted proxy's scheme header (trusted_proxies.hpp) overrides what the connection says.
 bool is_https(request_rec* r) {
+    if (auto https = proxy_decision(r).https) {
+        return *https;
+    }
     return ap_ssl_conn_is_ssl(r->connection) ||
            is_truthy_flag(apr_table_get(r->subprocess_env, "HTTPS"));
 }
 
-bool gather_table(const apr_table_t* table, const VariableSink& sink) {
-    const apr_array_header_t* entries = apr_table_elts(table);
+bool gather_table(request_rec* r, const VariableSink& sink) {
+    const apr_array_header_t* entries = apr_table_elts(r->subprocess_env);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
+    const bool proxy_scheme = proxy_decision(r).https.has_value();
     for (int i = 0; i < entries->nelts; ++i) {
-        if (items[i].key != nullptr &&
-            !sink(items[i].key, items[i].val != nullptr ? items[i].val : "")) {
+        if (items[i].key == nullptr || (proxy_scheme && common::iequals(items[i].key, "HTTPS"))) {
+            continue;  // HTTPS follows the proxy's scheme header, below
+        }
+        if (!sink(items[i].key, items[i].val != nullptr ? items[i].val : "")) {
             return false;
         }
     }
@@ -72,6 +81,7 @@ bool gather_table(const apr_table_t* table, const VariableSink& sink) {
 }
 
 bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink& sink) {
+    const common::ProxyDecision& proxy = proxy_decision(r);
     const apr_array_header_t* entries = apr_table_elts(r->headers_in);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
     for (int i = 0; i < entries->nelts; ++i) {
@@ -83,6 +93,9 @@ bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink&
         if (key == "HTTP_PROXY") {
             continue;  // httpoxy (CVE-2016-5388)
         }
+        if (proxy.removes(name)) {
+            continue;  // a proxy header this peer may not send (CVE-2022-2255)
+        }
         if (!pass_authorization &&
             (key == "HTTP_AUTHORIZATION" || key == "HTTP_PROXY_AUTHORIZATION")) {
             continue;
@@ -92,9 +105,17 @@ bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink&
         if (apr_table_get(r->headers_in, name) != items[i].val) {
             continue;
         }
-        if (!sink(key, items[i].val != nullptr ? items[i].val : "")) {
+        const char* value = items[i].val != nullptr ? items[i].val : "";
+        if (key == "HTTP_HOST" && proxy.host) {
+            value = proxy.host->c_str();
+        }
+        if (!sink(key, value)) {
             return false;
         }
+    }
+    // X-Forwarded-Host from a request without Host (HTTP/1.0) still sets HTTP_HOST.
+    if (proxy.host && apr_table_get(r->headers_in, "Host") == nullptr) {
+        return sink("HTTP_HOST", *proxy.host);
     }
     return true;
 }
@@ -129,15 +150,22 @@ bool gather_variables(request_rec* r, const RequestSettings& settings, const Var
         // log format asks for %L; as mod_wsgi does, make one now.
         ap_run_generate_log_id(c, r, &r->log_id);
     }
-    return gather_table(r->subprocess_env, sink) &&
+    const common::ProxyDecision& proxy = proxy_decision(r);
+    const std::string server_name =
+        proxy.server_name ? *proxy.server_name : or_empty(ap_get_server_name_for_url(r));
+    const std::string server_port =
+        proxy.server_port ? *proxy.server_port : std::to_string(ap_get_server_port(r));
+    const std::string remote_addr = proxy.remote_addr ? *proxy.remote_addr : or_empty(r->useragent_ip);
+    const std::string& script_name = proxy.script_name ? *proxy.script_name : settings.script_name;
+    return gather_table(r, sink) &&
            gather_headers(r, settings.pass_authorization, sink) &&
            sink("SERVER_SOFTWARE", ap_get_server_banner()) &&
-           sink("SERVER_NAME", or_empty(ap_get_server_name_for_url(r))) &&
+           sink("SERVER_NAME", server_name) &&
            sink("SERVER_ADDR", or_empty(c->local_ip)) &&
-           sink("SERVER_PORT", std::to_string(ap_get_server_port(r))) &&
+           sink("SERVER_PORT", server_port) &&
            sink("SERVER_ADMIN", or_empty(r->server->server_admin)) &&
            sink("SERVER_PROTOCOL", or_empty(r->protocol)) &&
-           sink("REMOTE_ADDR", or_empty(r->useragent_ip)) &&
+           sink("REMOTE_ADDR", remote_addr) &&
            sink("REMOTE_PORT", std::to_string(remote_port)) &&
            sink("DOCUMENT_ROOT", or_empty(ap_document_root(r))) &&
            sink("REQUEST_SCHEME", or_empty(ap_http_scheme(r))) &&
@@ -146,15 +174,16 @@ bool gather_variables(request_rec* r, const RequestSettings& settings, const Var
            sink("GATEWAY_INTERFACE", "CGI/1.1") && sink("REQUEST_METHOD", or_empty(method)) &&
            sink("REQUEST_URI", original_uri(r)) && sink("QUERY_STRING", or_empty(r->args)) &&
            sink("SCRIPT_FILENAME", or_empty(r->filename)) &&
-           sink("SCRIPT_NAME", settings.script_name) && sink("PATH_INFO", settings.path_info) &&
+           sink("SCRIPT_NAME", script_name) && sink("PATH_INFO", settings.path_info) &&
+           (!proxy.script_name || sink("mod_wsgi.mount_point", settings.script_name)) &&
            (r->user == nullptr || sink("REMOTE_USER", r->user)) &&
            (r->ap_auth_type == nullptr || sink("AUTH_TYPE", r->ap_auth_type)) &&
            (!is_https(r) || sink("HTTPS", "1")) &&
            sink("mod_wsgi.process_group", settings.process_group) &&
            sink("mod_wsgi.application_group", settings.application_group) &&
            sink("mod_wsgi.callable_object", settings.callable_object) &&
-           sink("mod_wsgi.request_handler", "wsgi-script") &&
-           sink("mod_wsgi.handler_script", "") &&
+           sink("mod_wsgi.request_handler", or_empty(r->handler)) &&
+           sink("mod_wsgi.handler_script", settings.handler_script) &&
            sink("mod_wsgi.script_reloading", settings.script_reloading ? "1" : "0") &&
            sink("mod_wsgi.enable_sendfile", settings.enable_sendfile ? "1" : "0") &&
            sink("mod_wsgi.script_name", settings.script_name) &&
@@ -189,6 +218,11 @@ Ref environ_from_request(request_rec* r, const RequestSettings& settings) {
                                                      nullptr));
         return name && text && PyDict_SetItem(dict, name.get(), text.get()) == 0;
     });
+    if (ok && config::dir_config(r).pass_apache_request.value_or(false)) {
+        // WSGIPassApacheRequest (embedded mode only): for C extensions that know httpd.
+        Ref capsule = Ref::steal(PyCapsule_New(r, "apache.request_rec", nullptr));
+        ok = capsule && PyDict_SetItemString(dict, "apache.request_rec", capsule.get()) == 0;
+    }
     return ok ? std::move(environ) : Ref();
 }
 

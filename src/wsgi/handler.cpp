@@ -15,6 +15,7 @@
 #include <exception>
 
 #include "apache/log.hpp"
+#include "auth/dispatch.hpp"
 #include "common/script_alias.hpp"
 #include "config/config.hpp"
 #include "config/directives.hpp"
@@ -61,6 +62,8 @@ const config::ScriptAlias* matched_alias(request_rec* r) {
         ap_get_module_config(r->request_config, &wsgi_module));
 }
 
+}  // namespace
+
 std::optional<std::string> lookup_variable(request_rec* r, std::string_view name) {
     std::string key(name);
     if (const char* value = apr_table_get(r->notes, key.c_str())) {
@@ -74,6 +77,14 @@ std::optional<std::string> lookup_variable(request_rec* r, std::string_view name
     }
     return std::nullopt;
 }
+
+config::RequestIdentity request_identity(request_rec* r, std::string_view script_name) {
+    return config::RequestIdentity{
+        r->server->server_hostname != nullptr ? r->server->server_hostname : "",
+        ap_get_server_port(r), script_name};
+}
+
+namespace {
 
 template <class T>
 const std::optional<T>& first_set(const std::optional<T>& preferred,
@@ -90,10 +101,7 @@ RequestSettings resolve_settings(request_rec* r) {
     RequestSettings settings;
     settings.script_filename = r->filename;
     script_name_and_path_info(r, settings.script_name, settings.path_info);
-    config::RequestIdentity identity{r->server->server_hostname != nullptr
-                                         ? r->server->server_hostname
-                                         : "",
-                                     ap_get_server_port(r), settings.script_name};
+    config::RequestIdentity identity = request_identity(r, settings.script_name);
     auto lookup = [r](std::string_view name) { return lookup_variable(r, name); };
     settings.process_group = config::expand_process_group(
         first_set(options.process_group, dir.process_group), identity, lookup);
@@ -154,6 +162,14 @@ ScriptLoad script_load_for(request_rec* r, const RequestSettings& settings) {
     script.path = settings.script_filename;
     script.module_name = script_module_name(script.path, server.case_sensitivity.value_or(true));
     script.mtime = r->finfo.mtime;
+    if (!settings.handler_script.empty()) {
+        // r->finfo is the requested file's; the code is the handler script's.
+        apr_finfo_t finfo;
+        script.mtime = apr_stat(&finfo, script.path.c_str(), APR_FINFO_MTIME, r->pool) ==
+                               APR_SUCCESS
+                           ? finfo.mtime
+                           : 0;
+    }
     script.reloading = settings.script_reloading;
     return script;
 }
@@ -236,17 +252,19 @@ apr_status_t finalize_python(void*) noexcept {
 constexpr std::size_t kMaxSubInterpreters = 64;
 constexpr std::size_t kWarnSubInterpreters = 16;
 
-python::Interpreter* interpreter_for(request_rec* r, const RequestSettings& settings) {
+}  // namespace
+
+python::Interpreter* interpreter_for(request_rec* r, const std::string& application_group) {
     std::string error;
     auto& all = python::interpreters();
     std::size_t before = all.sub_interpreter_count();
     python::Interpreter* interpreter =
-        all.for_application_group(settings.application_group, kMaxSubInterpreters, error);
+        all.for_application_group(application_group, kMaxSubInterpreters, error);
     if (interpreter == nullptr) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0013: Cannot create the Python interpreter for application group "
                       "'%s': %s.",
-                      settings.application_group.c_str(), error.c_str());
+                      application_group.c_str(), error.c_str());
         return nullptr;
     }
     std::size_t after = all.sub_interpreter_count();
@@ -261,8 +279,6 @@ python::Interpreter* interpreter_for(request_rec* r, const RequestSettings& sett
     }
     return interpreter;
 }
-
-}  // namespace
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noexcept {
     apache::set_main_server(s);
@@ -421,17 +437,61 @@ int translate_name(request_rec* r) noexcept {
     }
 }
 
+namespace {
+
+// The WSGIHandlerScript named by r->handler, or nullptr.
+const config::HandlerScript* handler_script_for(request_rec* r) {
+    for (const auto& handler : config::dir_config(r).handler_scripts) {
+        if (handler.name == r->handler) {
+            return &handler;
+        }
+    }
+    return nullptr;
+}
+
+// WSGIHandlerScript (mod_wsgi docs): the handler script's handle_request() serves the
+// requested resource; its options stand where WSGIScriptAlias options would.
+void apply_handler_script(request_rec* r, const config::HandlerScript& handler,
+                          RequestSettings& settings) {
+    const config::DirConfig& dir = config::dir_config(r);
+    config::RequestIdentity identity = request_identity(r, settings.script_name);
+    auto lookup = [r](std::string_view name) { return lookup_variable(r, name); };
+    settings.script_filename = handler.script.path;
+    settings.handler_script = handler.script.path;
+    settings.callable_object = "handle_request";
+    settings.process_group = config::expand_process_group(
+        first_set(handler.script.process_group, dir.process_group), identity, lookup);
+    settings.application_group = config::expand_application_group(
+        first_set(handler.script.application_group, dir.application_group), identity, lookup);
+    settings.pass_authorization =
+        first_set(handler.script.pass_authorization, dir.pass_authorization).value_or(false);
+}
+
+}  // namespace
+
 int handle_request(request_rec* r) noexcept {
-    if (r->handler == nullptr ||
-        (std::strcmp(r->handler, kHandlerName) != 0 &&
-         std::strcmp(r->handler, "application/x-httpd-wsgi") != 0)) {
+    if (r->handler == nullptr) {
+        return DECLINED;
+    }
+    const bool wsgi_script = std::strcmp(r->handler, kHandlerName) == 0 ||
+                             std::strcmp(r->handler, "application/x-httpd-wsgi") == 0;
+    const config::HandlerScript* handler_script = wsgi_script ? nullptr : handler_script_for(r);
+    if (!wsgi_script && handler_script == nullptr) {
         return DECLINED;
     }
     try {
-        if (int status = check_target(r); status != OK) {
-            return status;
+        if (handler_script == nullptr) {
+            if (int status = check_target(r); status != OK) {
+                return status;
+            }
         }
         RequestSettings settings = resolve_settings(r);
+        if (handler_script != nullptr) {
+            apply_handler_script(r, *handler_script, settings);
+        }
+        if (int status = auth::apply_dispatch_script(r, settings); status != OK) {
+            return status;
+        }
         int status = ap_setup_client_block(
             r, settings.chunked_request ? REQUEST_CHUNKED_DECHUNK : REQUEST_CHUNKED_ERROR);
         if (status != OK) {
@@ -456,7 +516,7 @@ int handle_request(request_rec* r) noexcept {
                           "WSGI0007: Python is not available in this process: %s", r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        python::Interpreter* interpreter = interpreter_for(r, settings);
+        python::Interpreter* interpreter = interpreter_for(r, settings.application_group);
         if (interpreter == nullptr) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }

@@ -6,7 +6,12 @@
 #include <apr_pools.h>
 #include <httpd.h>
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "config/config.hpp"
+#include "python/interpreter.hpp"
 
 namespace wsgi::wsgi {
 
@@ -29,6 +34,18 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
 // keeps serving static files beside a mount at "/". Sets r->filename to the target plus the
 // rest of the URI (Apache's directory walk then splits off PATH_INFO) and the handler.
 int translate_name(request_rec* r) noexcept;
+
+// The value of %{ENV:name} for `r`: request notes, then the request environment, then the
+// process environment; nullopt when unset.
+std::optional<std::string> lookup_variable(request_rec* r, std::string_view name);
+
+// What the %{...} expansions of group names need, for `r` with this SCRIPT_NAME (borrowed).
+config::RequestIdentity request_identity(request_rec* r, std::string_view script_name);
+
+// The interpreter of an expanded application group name in this process, created on first
+// use (bounded; warns as the count grows). Without the GIL. Logs and returns nullptr on
+// failure.
+python::Interpreter* interpreter_for(request_rec* r, const std::string& application_group);
 
 // handler: serves requests whose handler is "wsgi-script" (or application/x-httpd-wsgi).
 int handle_request(request_rec* r) noexcept;

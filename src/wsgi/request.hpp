@@ -13,6 +13,9 @@ struct RequestSettings {
     std::string application_group;  // expanded; "" is the main interpreter
     std::string process_group;      // expanded; "" is embedded mode
     std::string callable_object;    // name of the WSGI application in the script
+    // WSGIHandlerScript: the handler script (then also script_filename) while SCRIPT_FILENAME
+    // stays the requested file; "" otherwise. Apache-child side only, not sent to daemons.
+    std::string handler_script;
     bool pass_authorization = false;
     bool chunked_request = false;
     bool enable_sendfile = false;

@@ -1,0 +1,139 @@
+#include "auth/script_call.hpp"
+
+#include <apr_file_info.h>
+
+#include "apache/log.hpp"
+#include "config/config.hpp"
+#include "python/error.hpp"
+#include "python/gil.hpp"
+#include "python/interpreter.hpp"
+#include "python/ref.hpp"
+#include "python/runtime.hpp"
+#include "wsgi/embedded_channel.hpp"
+#include "wsgi/environ.hpp"
+#include "wsgi/errors.hpp"
+#include "wsgi/handler.hpp"
+#include "wsgi/script.hpp"
+
+namespace wsgi::auth {
+namespace {
+
+using python::GilRelease;
+using python::Ref;
+
+// Makes the request's channel the one sys.stdout / sys.stderr log through, for the scope.
+class CurrentChannel {
+public:
+    explicit CurrentChannel(wsgi::Channel& channel) : previous_(wsgi::current_channel()) {
+        wsgi::set_current_channel(&channel);
+    }
+    ~CurrentChannel() { wsgi::set_current_channel(previous_); }
+
+private:
+    wsgi::Channel* previous_;
+};
+
+}  // namespace
+
+bool ScriptContext::defines(const char* function) const {
+    return PyModule_Check(module_) &&
+           PyDict_GetItemString(PyModule_GetDict(module_), function) != nullptr;
+}
+
+PyObject* ScriptContext::call(const char* function, PyObject* args) {
+    Ref callable = Ref::steal(PyObject_GetAttrString(module_, function));
+    if (!callable) {
+        PyErr_Clear();
+        GilRelease release;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r_,
+                      "WSGI0161: Script '%s' does not provide '%s()'.", path_.c_str(), function);
+        return nullptr;
+    }
+    PyObject* result = PyObject_CallObject(callable.get(), args);
+    if (result == nullptr) {
+        auto lines = python::take_exception_lines();
+        GilRelease release;
+        apache::log_lines(APLOG_ERR, r_, nullptr,
+                          "WSGI0162: Exception raised by " + std::string(function) +
+                              "() of script '" + path_ + "'.",
+                          lines);
+    }
+    return result;
+}
+
+void ScriptContext::fail(const std::string& message) {
+    PyErr_Clear();
+    GilRelease release;
+    apache::log_line(APLOG_ERR, r_, nullptr,
+                     "WSGI0163: Script '" + path_ + "': " + message);
+}
+
+std::string script_application_group(request_rec* r, const config::ScriptReference& script,
+                                     const std::string& fallback) {
+    if (!script.application_group) {
+        return fallback;
+    }
+    std::string script_name, path_info;
+    wsgi::script_name_and_path_info(r, script_name, path_info);
+    auto lookup = [r](std::string_view name) { return wsgi::lookup_variable(r, name); };
+    return config::expand_application_group(script.application_group,
+                                            wsgi::request_identity(r, script_name), lookup);
+}
+
+wsgi::RequestSettings script_settings(request_rec* r, const std::string& application_group) {
+    const config::DirConfig& dir = config::dir_config(r);
+    wsgi::RequestSettings settings;
+    settings.script_filename = r->filename != nullptr ? r->filename : "";
+    wsgi::script_name_and_path_info(r, settings.script_name, settings.path_info);
+    settings.application_group = application_group;
+    settings.script_reloading = dir.script_reloading.value_or(true);
+    return settings;
+}
+
+bool with_script(request_rec* r, const std::string& path, const std::string& application_group,
+                 const wsgi::RequestSettings& settings,
+                 const std::function<bool(ScriptContext&)>& body) {
+    if (!python::is_initialized()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0160: Python is not available in this process (embedded mode) to run "
+                      "script '%s'.",
+                      path.c_str());
+        return false;
+    }
+    python::Interpreter* interpreter = wsgi::interpreter_for(r, application_group);
+    if (interpreter == nullptr) {
+        return false;
+    }
+    wsgi::ScriptLoad load;
+    load.path = path;
+    load.module_name = wsgi::script_module_name(
+        path, config::server_config(r->server).case_sensitivity.value_or(true));
+    load.reloading = settings.script_reloading;
+    apr_finfo_t finfo;
+    if (apr_stat(&finfo, path.c_str(), APR_FINFO_MTIME, r->pool) == APR_SUCCESS) {
+        load.mtime = finfo.mtime;
+    }
+    wsgi::EmbeddedChannel channel(r);
+    CurrentChannel current(channel);
+    python::InterpreterLock lock(*interpreter);
+    Ref module = wsgi::load_script(*interpreter, load, channel);
+    if (!module) {
+        return false;  // logged by the loader, with the traceback
+    }
+    Ref environ = wsgi::environ_from_request(r, settings);
+    Ref errors = environ ? Ref::steal(wsgi::new_log_stream(&channel, "wsgi.errors")) : Ref();
+    if (!errors || PyDict_SetItemString(environ.get(), "wsgi.errors", errors.get()) != 0) {
+        auto lines = python::take_exception_lines();
+        GilRelease release;
+        apache::log_lines(APLOG_ERR, r, nullptr, "WSGI0009: Building the environ failed.",
+                          lines);
+        return false;
+    }
+    ScriptContext context(r, path, module.get(), environ.get(), channel);
+    bool ok = body(context);
+    wsgi::expire_log_stream(errors.get());
+    PyErr_Clear();
+    return ok;
+}
+
+}  // namespace wsgi::auth

@@ -1,0 +1,68 @@
+#pragma once
+// Calling a function of an access control or dispatch script (mod_wsgi docs "Access Control
+// Mechanisms", "WSGIDispatchScript"). These scripts always run in embedded mode, in the
+// Apache child handling the request, whatever process group the application uses; they are
+// loaded with the loader WSGI scripts use (wsgi/script.hpp), so they reload when touched.
+
+#include <Python.h>
+#include <httpd.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "config/access_scripts.hpp"
+#include "wsgi/channel.hpp"
+#include "wsgi/request.hpp"
+
+namespace wsgi::auth {
+
+// What a script call sees while it runs: GIL held, attached to the script's interpreter.
+class ScriptContext {
+public:
+    ScriptContext(request_rec* r, const std::string& path, PyObject* module, PyObject* environ,
+                  wsgi::Channel& channel)
+        : r_(r), path_(path), module_(module), environ_(environ), channel_(channel) {}
+
+    request_rec* request() const { return r_; }
+    // The script's module and the environ dict (borrowed).
+    PyObject* module() const { return module_; }
+    PyObject* environ() const { return environ_; }
+
+    // Calls the module's `function` with `args` (a tuple, borrowed). Returns the result (new
+    // reference) or nullptr: the function is missing (logged, WSGI0161) or raised (traceback
+    // logged, WSGI0162). No exception is left set.
+    PyObject* call(const char* function, PyObject* args);
+
+    // True when the module defines `function`.
+    bool defines(const char* function) const;
+
+    // Logs an error about the script (a bad return value, WSGI0163) against the request.
+    void fail(const std::string& message);
+
+private:
+    request_rec* r_;
+    const std::string& path_;
+    PyObject* module_;
+    PyObject* environ_;
+    wsgi::Channel& channel_;
+};
+
+// The application group a script runs in: its application-group= option expanded for `r`,
+// else `fallback` (already expanded).
+std::string script_application_group(request_rec* r, const config::ScriptReference& script,
+                                     const std::string& fallback);
+
+// Loads the script `path` into the interpreter of `application_group` (in this process) and
+// runs `body` with it and an environ built from `settings`. Without the GIL. Returns false,
+// logged, when Python is not available here, the interpreter cannot be made or the script
+// does not load; otherwise what `body` returns.
+bool with_script(request_rec* r, const std::string& path, const std::string& application_group,
+                 const wsgi::RequestSettings& settings,
+                 const std::function<bool(ScriptContext&)>& body);
+
+// The request settings an access control script's environ is built from: the request's
+// SCRIPT_NAME / PATH_INFO, embedded mode, the script's application group.
+wsgi::RequestSettings script_settings(request_rec* r, const std::string& application_group);
+
+}  // namespace wsgi::auth
