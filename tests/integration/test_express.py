@@ -188,7 +188,7 @@ def test_script_target_in_daemon_mode_with_url_aliases(express, workdir):
     write(workdir / "static" / "style.css", "body {}\n")
     robots = write(workdir / "robots.txt", "User-agent: *\n")
     server = express([script, "--url-alias", "/static", workdir / "static",
-                      "--url-alias", "/robots.txt", robots])
+                      "--url-alias", "/robots.txt", robots, "--server-status"])
     assert f"Server URL        : http://127.0.0.1:{server.port}/" in server.text()
 
     report = server.get("/some/path").json()
@@ -200,6 +200,7 @@ def test_script_target_in_daemon_mode_with_url_aliases(express, workdir):
     assert css.status_code == 200 and css.text == "body {}\n"
     assert css.headers["Content-Type"].startswith("text/css")
     assert server.get("/robots.txt").text == "User-agent: *\n"
+    assert "ServerMPM: event" in server.get("/server-status?auto").text  # not the application
 
     conf = (server.root / "httpd.conf").read_text()
     assert "WSGIDaemonProcess" in conf and "threads=5" in conf and "request-timeout=60" in conf
