@@ -57,7 +57,7 @@ const config::ScriptReference* user_script(request_rec* r, const char* provider_
     const auto& script = config::dir_config(r).auth_user_script;
     if (!script) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "WSGI0164: %s uses the 'wsgi' provider but no WSGIAuthUserScript applies "
+                      "WSGI0204: %s uses the 'wsgi' provider but no WSGIAuthUserScript applies "
                       "here.",
                       provider_use);
         return nullptr;
@@ -205,7 +205,7 @@ authz_status check_group(request_rec* r, const char* require_args, const void*) 
         const config::DirConfig& dir = config::dir_config(r);
         if (!dir.auth_group_script) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "WSGI0164: 'Require wsgi-group' is used but no WSGIAuthGroupScript "
+                          "WSGI0204: 'Require wsgi-group' is used but no WSGIAuthGroupScript "
                           "applies here.");
             return AUTHZ_GENERAL_ERROR;
         }

@@ -46,7 +46,7 @@ PyObject* ScriptContext::call(const char* function, PyObject* args) {
         PyErr_Clear();
         GilRelease release;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r_,
-                      "WSGI0161: Script '%s' does not provide '%s()'.", path_.c_str(), function);
+                      "WSGI0201: Script '%s' does not provide '%s()'.", path_.c_str(), function);
         return nullptr;
     }
     PyObject* result = PyObject_CallObject(callable.get(), args);
@@ -54,7 +54,7 @@ PyObject* ScriptContext::call(const char* function, PyObject* args) {
         auto lines = python::take_exception_lines();
         GilRelease release;
         apache::log_lines(APLOG_ERR, r_, nullptr,
-                          "WSGI0162: Exception raised by " + std::string(function) +
+                          "WSGI0202: Exception raised by " + std::string(function) +
                               "() of script '" + path_ + "'.",
                           lines);
     }
@@ -65,7 +65,7 @@ void ScriptContext::fail(const std::string& message) {
     PyErr_Clear();
     GilRelease release;
     apache::log_line(APLOG_ERR, r_, nullptr,
-                     "WSGI0163: Script '" + path_ + "': " + message);
+                     "WSGI0203: Script '" + path_ + "': " + message);
 }
 
 std::string script_application_group(request_rec* r, const config::ScriptReference& script,
@@ -95,7 +95,7 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
                  const std::function<bool(ScriptContext&)>& body) {
     if (!python::is_initialized()) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "WSGI0160: Python is not available in this process (embedded mode) to run "
+                      "WSGI0200: Python is not available in this process (embedded mode) to run "
                       "script '%s'.",
                       path.c_str());
         return false;

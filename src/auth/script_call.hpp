@@ -30,14 +30,14 @@ public:
     PyObject* environ() const { return environ_; }
 
     // Calls the module's `function` with `args` (a tuple, borrowed). Returns the result (new
-    // reference) or nullptr: the function is missing (logged, WSGI0161) or raised (traceback
-    // logged, WSGI0162). No exception is left set.
+    // reference) or nullptr: the function is missing (logged, WSGI0201) or raised (traceback
+    // logged, WSGI0202). No exception is left set.
     PyObject* call(const char* function, PyObject* args);
 
     // True when the module defines `function`.
     bool defines(const char* function) const;
 
-    // Logs an error about the script (a bad return value, WSGI0163) against the request.
+    // Logs an error about the script (a bad return value, WSGI0203) against the request.
     void fail(const std::string& message);
 
 private:

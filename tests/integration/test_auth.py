@@ -123,7 +123,7 @@ def test_basic_non_utf8_credentials(server):
 
 
 def test_basic_script_raising_is_500(server):
-    server.expect_log(r"WSGI0162: Exception raised by check_password\(\)")
+    server.expect_log(r"WSGI0202: Exception raised by check_password\(\)")
     server.expect_log(r"user database unavailable|Traceback|File |raise |RuntimeError|\^")
     r = requests.get(server.url("/basic"), auth=("raise", "x"), timeout=10)
     assert r.status_code == 500
@@ -131,7 +131,7 @@ def test_basic_script_raising_is_500(server):
 
 
 def test_basic_script_bad_result_is_500(server):
-    server.expect_log(r"WSGI0163: .*check_password\(\) must return")
+    server.expect_log(r"WSGI0203: .*check_password\(\) must return")
     r = requests.get(server.url("/basic"), auth=("weird", "x"), timeout=10)
     assert r.status_code == 500
 
@@ -183,7 +183,7 @@ def test_require_wsgi_group(server):
 
 
 def test_group_script_raising_is_500(server):
-    server.expect_log(r"WSGI0162: Exception raised by groups_for_user\(\)")
+    server.expect_log(r"WSGI0202: Exception raised by groups_for_user\(\)")
     server.expect_log(r"group database unavailable|Traceback|File |raise |RuntimeError|\^")
     r = requests.get(server.url("/admins"), auth=("bob", "hunter2"),
                      headers={"X-Break-Groups": "1"}, timeout=10)
@@ -199,7 +199,7 @@ def test_access_script_allows_and_denies_by_address(server):
 
 
 def test_access_script_raising_denies(server):
-    server.expect_log(r"WSGI0162: Exception raised by allow_access\(\)")
+    server.expect_log(r"WSGI0202: Exception raised by allow_access\(\)")
     server.expect_log(r"access database unavailable|Traceback|File |raise |RuntimeError|\^")
     assert requests.get(server.url("/allowed/raise"), timeout=10).status_code == 403
 

@@ -69,7 +69,7 @@ def test_dispatch_unknown_group_is_500(server):
 
 
 def test_dispatch_exception_is_500(server):
-    server.expect_log(r"WSGI0162: Exception raised by process_group\(\)")
+    server.expect_log(r"WSGI0202: Exception raised by process_group\(\)")
     server.expect_log(r"dispatch failed|Traceback|File |raise |RuntimeError|\^")
     assert requests.get(server.url("/app?raise=1"), timeout=10).status_code == 500
 
