@@ -24,6 +24,14 @@ cmake --build build -j "$jobs" </dev/null
 echo "== unit tests"
 ctest --test-dir build --output-on-failure --no-tests=error </dev/null
 
+echo "== wire protocol fuzzing (libFuzzer, bounded)"
+mkdir -p build/fuzz/corpus
+clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Isrc tests/fuzz/protocol_fuzz.cpp src/daemon/protocol.cpp src/daemon/request_meta.cpp \
+    -o build/fuzz/protocol_fuzz </dev/null
+build/fuzz/protocol_fuzz -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 \
+    build/fuzz/corpus </dev/null 2>&1 | tail -n 12 || { echo "test.sh: fuzzing failed" >&2; exit 1; }
+
 echo "== integration tests"
 status=0
 "$python" -m pytest tests/integration -q -p no:cacheprovider </dev/null || status=$?

@@ -45,6 +45,17 @@ const char* barrier(cmd_parms* cmd, Body&& body) noexcept {
 
 std::string directive_name(cmd_parms* cmd) { return cmd->directive->directive; }
 
+// barrier() for a directive of the main server only (mod_wsgi's GLOBAL_ONLY directives).
+template <class Body>
+const char* global_barrier(cmd_parms* cmd, Body&& body) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
+            return err;
+        }
+        return body();
+    });
+}
+
 const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
     return barrier(cmd, [&]() -> std::string {
         if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) {
@@ -114,25 +125,8 @@ const char* set_map_head_to_get(cmd_parms* cmd, void* mconfig, const char* value
     });
 }
 
-const char* set_case_sensitivity(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
-        auto flag = parse_on_off(value);
-        if (!flag) {
-            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
-        }
-        server_config(cmd->server).case_sensitivity = *flag;
-        return {};
-    });
-}
-
 const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         auto dirs = common::split_path_list(value);
         if (dirs.empty()) {
             return directive_name(cmd) + " requires at least one directory";
@@ -146,10 +140,7 @@ const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
 // A main-server-only On/Off directive stored in ServerConfig.
 template <std::optional<bool> ServerConfig::*Field>
 const char* set_global_flag(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         auto flag = parse_on_off(value);
         if (!flag) {
             return directive_name(cmd) + " must be On or Off, not '" + value + "'";
@@ -167,10 +158,7 @@ std::string embedded_python_version() {
 // Checked here, so that `apache2 -t` and startup fail with the directive and the path named,
 // instead of each child dying with Python's bare "No module named 'encodings'".
 const char* set_python_home(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         PythonHome home;
         if (auto error = check_python_home(value, embedded_python_version(), home)) {
             return directive_name(cmd) + ": " + *error;
@@ -181,10 +169,7 @@ const char* set_python_home(cmd_parms* cmd, void*, const char* value) noexcept {
 }
 
 const char* set_python_optimize(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         auto level = parse_optimize_level(value);
         if (!level) {
             return directive_name(cmd) + " must be 0, 1 or 2, not '" + value + "'";
@@ -195,10 +180,7 @@ const char* set_python_optimize(cmd_parms* cmd, void*, const char* value) noexce
 }
 
 const char* add_python_warnings(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         if (auto error = check_warning_option(value)) {
             return directive_name(cmd) + ": " + *error;
         }
@@ -208,10 +190,7 @@ const char* add_python_warnings(cmd_parms* cmd, void*, const char* value) noexce
 }
 
 const char* set_python_hash_seed(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         auto seed = parse_hash_seed(value);
         if (!seed) {
             return directive_name(cmd) + " must be 'random' or an integer 0..4294967295, not '" +
@@ -223,10 +202,7 @@ const char* set_python_hash_seed(cmd_parms* cmd, void*, const char* value) noexc
 }
 
 const char* set_python_eggs(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         if (*value == '\0') {
             return directive_name(cmd) + " requires a directory";
         }
@@ -251,10 +227,7 @@ bool first_configuration_reading() {
 // mod_wsgi 6 removed WSGILazyInitialization (initialising Python in the root parent was
 // unsafe); configurations written for mod_wsgi 4 may still carry it, so it is accepted.
 const char* set_lazy_initialization(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         auto flag = parse_on_off(value);
         if (!flag) {
             return directive_name(cmd) + " must be On or Off, not '" + value + "'";
@@ -349,10 +322,7 @@ const char* add_daemon_process(cmd_parms* cmd, void*, const char* args) noexcept
 }
 
 const char* set_socket_prefix(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         if (*value == '\0') {
             return directive_name(cmd) + " requires a path";
         }
@@ -379,10 +349,7 @@ const char* add_restrict_process(cmd_parms* cmd, void* mconfig, const char* name
 
 // The cross-process lock types APR has on Linux, as mod_wsgi offers them.
 const char* set_accept_mutex(cmd_parms* cmd, void*, const char* value) noexcept {
-    return barrier(cmd, [&]() -> std::string {
-        if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) {
-            return err;
-        }
+    return global_barrier(cmd, [&]() -> std::string {
         for (std::string_view mechanism :
              {"default", "flock", "fcntl", "sysvsem", "posixsem", "pthread"}) {
             if (common::iequals(value, mechanism)) {
@@ -479,7 +446,7 @@ const command_rec kDirectives[] = {
      kDirLevel, TAKE1, "On|Off: reload a WSGI script when its file changes."},
     {"WSGIMapHEADToGET", as_cmd_func(set_map_head_to_get), nullptr, kDirLevel, TAKE1,
      "Off|On|Auto: present HEAD requests to the application as GET."},
-    {"WSGICaseSensitivity", as_cmd_func(set_case_sensitivity), nullptr, RSRC_CONF, TAKE1,
+    {"WSGICaseSensitivity", as_cmd_func(set_global_flag<&ServerConfig::case_sensitivity>), nullptr, RSRC_CONF, TAKE1,
      "On|Off: whether file names are case sensitive (script module names)."},
     {"WSGIPythonPath", as_cmd_func(set_python_path), nullptr, RSRC_CONF, TAKE1,
      "Colon-separated directories added to sys.path with site.addsitedir()."},

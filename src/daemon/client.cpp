@@ -313,6 +313,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     wsgi::EnvironFacts facts = wsgi::embedded_facts(r);
     request.https = facts.https;
     request.request_start = facts.request_start;
+    request.secret = runtime->secret;
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
                      std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);
     protocol::RequestFrame frame;

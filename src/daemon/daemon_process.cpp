@@ -50,9 +50,27 @@ struct DaemonState {
     std::mutex mutex;
     const char* restart_reason = nullptr;      // set once a restart is asked for
     bool graceful = true;
+    std::atomic<bool> apache_stopping{false};  // the parent is stopping: drain only briefly
 };
 
 DaemonState g_state;
+
+// Last time the GIL could be taken (steady clock ticks), for deadlock-timeout.
+std::atomic<Clock::rep> g_gil_heartbeat{0};
+
+// Takes and releases the main interpreter's GIL every second: if that blocks (a thread holds
+// the GIL forever, e.g. in a C extension), the heartbeat goes stale and the supervisor
+// restarts the process (mod_wsgi docs, deadlock-timeout).
+void* gil_heartbeat(void*) {
+    while (!g_state.stopping) {
+        {
+            python::InterpreterLock lock(python::interpreters().main());
+        }
+        g_gil_heartbeat = Clock::now().time_since_epoch().count();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return nullptr;
+}
 
 // When each request thread's current request started (steady clock ticks; 0: idle), for
 // request-timeout.
@@ -89,10 +107,14 @@ void set_title(const std::string& title) {
     if (process == nullptr || process->argc < 1 || process->argv == nullptr) {
         return;
     }
-    // Only argv[0]'s own bytes, as mod_wsgi does: the arguments after it stay visible (and a
-    // longer title is cut to fit).
+    // argv[0]'s own bytes when the title fits, so the arguments after it stay visible (as
+    // mod_wsgi does); else the whole argument area, so the title is not cut short.
     char* start = const_cast<char*>(process->argv[0]);
     std::size_t room = std::strlen(start);
+    if (title.size() > room) {
+        const char* last = process->argv[process->argc - 1];
+        room = static_cast<std::size_t>(last + std::strlen(last) - start);
+    }
     std::memset(start, 0, room);
     std::memcpy(start, title.data(), std::min(room, title.size()));
     prctl(PR_SET_NAME, title.substr(0, 15).c_str(), 0, 0, 0);
@@ -193,8 +215,40 @@ double epoch_seconds() {
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
+// Whether the peer of `fd` is an Apache child (SO_PEERCRED). Logs a refusal.
+bool peer_allowed(int fd) {
+    ucred peer{};
+    socklen_t size = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
+        (peer.uid != g_state.runtime->peer_uid && peer.uid != 0)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                     "WSGI0034: Daemon process '%s' refused a connection from pid %ld uid %ld: "
+                     "only Apache's child processes (uid %ld) may send requests.",
+                     options().name.c_str(), static_cast<long>(peer.pid),
+                     static_cast<long>(peer.uid),
+                     static_cast<long>(g_state.runtime->peer_uid));
+        return false;
+    }
+    return true;
+}
+
+// Compares without an early exit, so that timing does not reveal the secret.
+bool same_secret(const std::string& given, const std::string& expected) {
+    if (given.size() != expected.size()) {
+        return false;
+    }
+    unsigned char difference = 0;
+    for (std::size_t i = 0; i < given.size(); ++i) {
+        difference |= static_cast<unsigned char>(given[i] ^ expected[i]);
+    }
+    return difference == 0;
+}
+
 void serve_connection(int fd) {
     const config::DaemonOptions& opts = options();
+    if (!peer_allowed(fd)) {
+        return;
+    }
     Millis timeout = millis(opts.socket_timeout.value_or(
         config::Seconds(apr_time_sec(g_state.server->timeout))));
     protocol::FrameHeader header{};
@@ -210,6 +264,13 @@ void serve_connection(int fd) {
                      "WSGI0033: Daemon process '%s' received a bad request from the Apache "
                      "child: %s",
                      opts.name.c_str(), error.empty() ? describe(io, errno).c_str() : error.c_str());
+        return;
+    }
+    if (!same_secret(request.secret, g_state.runtime->secret)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                     "WSGI0034: Daemon process '%s' refused a request without this server's "
+                     "secret (script '%s').",
+                     opts.name.c_str(), request.settings.script_filename.c_str());
         return;
     }
     DaemonChannel channel(fd, request, g_state.server, timeout);
@@ -332,8 +393,13 @@ void supervise(const sigset_t& signals) {
         timespec wait{0, 200 * 1000 * 1000};
         int signal_number = sigtimedwait(&signals, nullptr, &wait);
         switch (signal_number) {
-            case SIGTERM:
             case SIGINT:
+                // From the Apache parent, which is stopping or restarting and waits only a
+                // few seconds for its daemon processes.
+                request_restart("Apache stopping", false);
+                g_state.apache_stopping = true;
+                break;
+            case SIGTERM:
             case SIGHUP:
                 request_restart("shutdown signal", false);
                 break;
@@ -349,6 +415,17 @@ void supervise(const sigset_t& signals) {
         auto now = Clock::now();
         if (opts.restart_interval.count() > 0 && now - started >= opts.restart_interval) {
             request_restart("restart-interval reached", true);
+        }
+        if (opts.deadlock_timeout.count() > 0) {
+            Clock::time_point beat{Clock::duration(g_gil_heartbeat.load())};
+            if (now - beat > opts.deadlock_timeout) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                             "WSGI0122: Daemon process '%s' (pid=%" APR_PID_T_FMT "): the "
+                             "Python GIL has been held for more than deadlock-timeout (%.0f s); "
+                             "restarting the process.",
+                             opts.name.c_str(), getpid(), opts.deadlock_timeout.count());
+                request_restart("deadlock-timeout reached", false);
+            }
         }
         if (opts.request_timeout.count() > 0) {
             // A request running longer than request-timeout means a stuck thread: restart
@@ -388,7 +465,7 @@ bool drain(config::Seconds limit) {
 }  // namespace
 
 void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t index, int number,
-                        server_rec* server) {
+                        server_rec* server, int delay_seconds) {
     g_state.runtime = &groups[index];
     g_state.server = server;
     const config::DaemonOptions& opts = options();
@@ -410,6 +487,16 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
             close(other.listen_fd);
         }
     }
+    // Back-off of a crash loop: wait here, with signals blocked, so that Apache stopping
+    // still ends this process at once (SIGTERM is taken below).
+    if (delay_seconds > 0) {
+        timespec wait{delay_seconds, 0};
+        int signal_number = sigtimedwait(&signals, nullptr, &wait);
+        if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP ||
+            signal_number == SIGUSR1) {
+            _exit(0);
+        }
+    }
     std::string title = config::daemon_display_name(opts);
     if (!title.empty()) {
         set_title(title);
@@ -427,12 +514,22 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
         fail("Python could not be initialised");
     }
     g_state.last_activity = Clock::now().time_since_epoch().count();
+    g_gil_heartbeat = Clock::now().time_since_epoch().count();
+    if (opts.deadlock_timeout.count() > 0) {
+        pthread_t heartbeat;
+        if (pthread_create(&heartbeat, nullptr, gil_heartbeat, nullptr) == 0) {
+            pthread_detach(heartbeat);
+        }
+    }
     std::vector<pthread_t> threads = start_threads(std::max(opts.threads, 1));
     supervise(signals);
 
     bool drained = g_state.graceful ? drain(opts.graceful_timeout) : false;
     if (!drained) {
-        drained = drain(std::min(opts.shutdown_timeout, config::Seconds(3)));
+        // shutdown-timeout, but when Apache itself stops no more than the parent waits.
+        drained = drain(g_state.apache_stopping
+                            ? std::min(opts.shutdown_timeout, config::Seconds(3))
+                            : opts.shutdown_timeout);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, server,
                  "Daemon process '%s' (pid=%" APR_PID_T_FMT ") stopping: %s%s.",

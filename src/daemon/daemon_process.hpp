@@ -15,8 +15,9 @@
 namespace wsgi::daemon {
 
 // Runs in the freshly forked child; never returns. `server` is where the group was defined
-// (its ErrorLog receives the process's log lines).
+// (its ErrorLog receives the process's log lines). `delay_seconds` > 0 makes a crash-looping
+// process wait before starting (back-off decided by the parent).
 [[noreturn]] void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t index,
-                                     int number, server_rec* server);
+                                     int number, server_rec* server, int delay_seconds);
 
 }  // namespace wsgi::daemon

@@ -1,16 +1,21 @@
 #include "daemon/process_group.hpp"
 
 #include <ap_mpm.h>
+#include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <http_core.h>
 #include <http_log.h>
 #include <mpm_common.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <unixd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -31,9 +36,26 @@ struct Slot {
     int number = 0;
     apr_proc_t process{};
     bool running = false;
+    bool terminated = false;  // sent SIGTERM because Apache stops or restarts hard
     apr_pool_t* pool = nullptr;
     server_rec* server = nullptr;
+    std::chrono::steady_clock::time_point started;
+    int quick_deaths = 0;  // deaths in a row soon after starting (crash loop)
 };
+
+// A process that dies sooner than this after starting counts as crash looping.
+constexpr auto kQuickDeath = std::chrono::seconds(10);
+// The longest a crash-looping daemon process waits before starting again.
+constexpr int kMaxBackoffSeconds = 30;
+
+// Seconds a slot's next process waits before starting: 0, then 1, 2, 4... up to the cap.
+int backoff_seconds(const Slot& slot) {
+    if (slot.quick_deaths == 0) {
+        return 0;
+    }
+    int shift = std::min(slot.quick_deaths - 1, 5);
+    return std::min(1 << shift, kMaxBackoffSeconds);
+}
 
 // The running configuration's groups and slots. Rebuilt at each generation; the slots live
 // in a deque so their addresses (given to httpd as callback data) stay put.
@@ -76,9 +98,19 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
                              slot.process.pid, how);
                 return;
             }
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, slot.server,
-                         "Daemon process '%s' (pid=%" APR_PID_T_FMT ") %s; restarting it.", name,
-                         slot.process.pid, how);
+            // Only failures count: a process that ends normally (exit 0: maximum-requests, a
+            // changed script, restart-interval...) is replaced at once however young.
+            bool failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+            bool quick = failed && std::chrono::steady_clock::now() - slot.started < kQuickDeath;
+            slot.quick_deaths = quick ? slot.quick_deaths + 1 : 0;
+            int delay = backoff_seconds(slot);
+            ap_log_error(APLOG_MARK, delay > 0 ? APLOG_WARNING : APLOG_INFO, 0, slot.server,
+                         "%sDaemon process '%s' (pid=%" APR_PID_T_FMT ") %s; restarting it%s.",
+                         delay > 0 ? "WSGI0165: " : "", name, slot.process.pid, how,
+                         delay > 0 ? apr_psprintf(slot.pool, " in %d seconds (it keeps dying "
+                                                             "soon after starting)",
+                                                  delay)
+                                   : "");
             spawn(slot);
             return;
         }
@@ -87,7 +119,10 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
             // its own.
             apr_proc_other_child_unregister(data);
             if (slot.running) {
-                kill(slot.process.pid, SIGTERM);
+                // SIGINT, not SIGTERM: the daemon process then drains only as long as the
+                // parent waits (kReapTimeout), whatever its shutdown-timeout.
+                kill(slot.process.pid, SIGINT);
+                slot.terminated = true;
             }
             return;
         case APR_OC_REASON_UNREGISTER:
@@ -100,8 +135,10 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
 void spawn(Slot& slot) {
     apr_proc_t process{};
     apr_status_t status = apr_proc_fork(&process, slot.pool);
+    int delay = backoff_seconds(slot);
     if (status == APR_INCHILD) {
-        run_daemon_process(g_groups, slot.group, slot.number, slot.server);  // never returns
+        // never returns
+        run_daemon_process(g_groups, slot.group, slot.number, slot.server, delay);
     }
     if (status != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_ALERT, status, slot.server,
@@ -111,6 +148,8 @@ void spawn(Slot& slot) {
     }
     slot.process = process;
     slot.running = true;
+    slot.terminated = false;
+    slot.started = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
     apr_proc_other_child_register(&slot.process, maintenance, &slot, nullptr, slot.pool);
 }
 
@@ -118,13 +157,22 @@ void spawn(Slot& slot) {
 // it kills them.
 constexpr auto kReapTimeout = std::chrono::seconds(4);
 
-// End of a generation (graceful restart, stop): end the daemon processes still running and
-// wait for them, so that none outlives Apache.
+// End of a generation. On a stop or hard restart httpd first asked every daemon process to
+// end (APR_OC_REASON_RESTART: SIGTERM); wait for those, so that none outlives Apache. On a
+// graceful restart the processes are still running requests: SIGUSR1 makes them stop
+// accepting and finish what they serve (within graceful-timeout) while the next generation's
+// processes take the new requests (`apachectl graceful` must not cut requests in flight).
 apr_status_t end_generation(void*) noexcept {
     std::vector<pid_t> pids;
     for (Slot& slot : g_slots) {
-        if (slot.running && kill(slot.process.pid, SIGTERM) == 0) {
+        if (!slot.running) {
+            continue;
+        }
+        if (slot.terminated) {
             pids.push_back(slot.process.pid);
+        } else {
+            // (The registration with httpd went with the pool's own cleanups already.)
+            kill(slot.process.pid, SIGUSR1);
         }
         slot.running = false;
     }
@@ -152,6 +200,72 @@ apr_status_t end_generation(void*) noexcept {
     g_slots.clear();
     g_groups.clear();
     return APR_SUCCESS;
+}
+
+// Checks that `uid`/`gid` (Apache's child user) can search every directory on the way to
+// `directory`, where the sockets live: mod_wsgi's most reported failure is a 503 from a socket
+// its users cannot reach (issues #154, #929). Returns the first blocking directory, or "".
+std::string unreachable_directory(const std::string& directory, uid_t uid, gid_t gid) {
+    if (uid == 0) {
+        return "";
+    }
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    const passwd* account = getpwuid(uid);
+    if (account == nullptr ||
+        getgrouplist(account->pw_name, gid, groups.data(), &count) < 0) {
+        groups.assign(1, gid);
+    } else {
+        groups.resize(static_cast<std::size_t>(count));
+    }
+    std::string path;
+    std::size_t position = 0;
+    while (position != std::string::npos) {
+        position = directory.find('/', position + 1);
+        path = directory.substr(0, position);
+        if (path.empty()) {
+            path = "/";
+        }
+        struct stat info;
+        if (stat(path.c_str(), &info) != 0) {
+            return path;
+        }
+        bool searchable;
+        if (info.st_uid == uid) {
+            searchable = (info.st_mode & S_IXUSR) != 0;
+        } else if (std::find(groups.begin(), groups.end(), info.st_gid) != groups.end()) {
+            searchable = (info.st_mode & S_IXGRP) != 0;
+        } else {
+            searchable = (info.st_mode & S_IXOTH) != 0;
+        }
+        if (!searchable) {
+            return path;
+        }
+    }
+    return "";
+}
+
+// 32 random bytes from the kernel's CSPRNG, as hex; "" on failure.
+std::string make_secret() {
+    unsigned char bytes[32];
+    std::size_t have = 0;
+    while (have < sizeof(bytes)) {
+        ssize_t got = getrandom(bytes + have, sizeof(bytes) - have, 0);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return "";
+        }
+        have += static_cast<std::size_t>(got);
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned char byte : bytes) {
+        text.push_back(kHex[byte >> 4]);
+        text.push_back(kHex[byte & 0xf]);
+    }
+    return text;
 }
 
 // Makes the listening socket of a group. Returns an error message or "".
@@ -211,12 +325,36 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
                          "WSGI0161: WSGISocketPrefix does not give a valid path.");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        std::string directory(prefix);
+        directory = directory.substr(0, directory.rfind('/'));
+        if (directory.empty()) {
+            directory = "/";
+        }
+        std::string blocked = unreachable_directory(directory, ap_unixd_config.user_id,
+                                                    ap_unixd_config.group_id);
+        if (!blocked.empty()) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "WSGI0166: WSGISocketPrefix '%s': Apache's child user (uid %ld) cannot "
+                         "reach the daemon sockets there because it cannot search '%s'; give "
+                         "that user search permission or set WSGISocketPrefix to a directory "
+                         "it can reach.",
+                         prefix, static_cast<long>(ap_unixd_config.user_id), blocked.c_str());
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         int generation = ap_state_query(AP_SQ_CONFIG_GEN);
+        std::string secret = make_secret();
+        if (secret.empty()) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         "WSGI0167: Cannot read random bytes for the daemon process secret.");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         g_groups.clear();
         g_groups.reserve(server.daemon_groups.size());
         for (const config::DaemonGroup& group : server.daemon_groups) {
             GroupRuntime runtime;
             runtime.group = &group;
+            runtime.secret = secret;
+            runtime.peer_uid = geteuid() == 0 ? ap_unixd_config.user_id : geteuid();
             if (auto error = config::resolve_daemon_identity(
                     group.options, ap_unixd_config.user_id, ap_unixd_config.group_id,
                     runtime.identity)) {

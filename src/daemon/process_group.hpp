@@ -22,6 +22,11 @@ struct GroupRuntime {
     config::DaemonIdentity identity;
     std::string socket_path;
     int listen_fd = -1;
+    // Only Apache's children may drive a daemon process: the uid they run as (checked with
+    // SO_PEERCRED) and a secret made at each server start from the system's CSPRNG, which
+    // they send with every request (a process that merely can connect has neither).
+    uid_t peer_uid = 0;
+    std::string secret;
 };
 
 // post_config, in the parent: makes every group's socket and forks its processes. Skipped in

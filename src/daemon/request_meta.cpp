@@ -33,6 +33,7 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"https", flag(request.https)},
         {"request_start_us", std::to_string(static_cast<std::int64_t>(request.request_start * 1e6))},
         {"client", request.client},
+        {"secret", request.secret},
     };
 }
 
@@ -84,7 +85,8 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !text("module_name", request.module_name) ||
         !integer("script_mtime", request.script_mtime) ||
         !boolean("head_only", request.head_only) || !boolean("https", request.https) ||
-        !integer("request_start_us", start_us) || !text("client", request.client)) {
+        !integer("request_start_us", start_us) || !text("client", request.client) ||
+        !text("secret", request.secret)) {
         return false;
     }
     if (s.script_filename.empty() || s.callable_object.empty() || request.module_name.empty()) {

@@ -19,6 +19,7 @@ struct DaemonRequest {
     bool https = false;
     double request_start = 0;      // seconds since the epoch
     std::string client;            // "address:port" of the client, for log lines
+    std::string secret;            // the server start's secret (see GroupRuntime::secret)
 };
 
 protocol::Pairs encode_meta(const DaemonRequest& request);
