@@ -251,6 +251,10 @@ bool Response::send_block(const char* data, std::size_t length, Pass pass) {
     }
     sent_ += static_cast<std::int64_t>(length);
     ended_ = ended_ || pass == Pass::kEos;
+    if (pass == Pass::kEos && channel_.defer_last_block(data, length)) {
+        ++writes_;
+        return true;
+    }
     std::string error;
     bool ok;
     {
@@ -386,6 +390,9 @@ bool Response::finish() {
         return true;
     }
     ended_ = true;
+    if (channel_.defer_last_block(nullptr, 0)) {
+        return true;
+    }
     std::string error;
     GilRelease release;
     channel_.finish(error);  // a client gone at the very end changes nothing

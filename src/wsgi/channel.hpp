@@ -57,6 +57,14 @@ public:
     // Ends a complete response (no-op after an end already sent).
     virtual bool finish(std::string& error) = 0;
 
+    // Takes the last block of a response (data and its end) without blocking, to be passed
+    // on by flush_deferred() once the request no longer holds the GIL. Returns false when the
+    // channel does not defer (the caller then uses send_body). May be called with the GIL.
+    virtual bool defer_last_block(const char* /*data*/, std::size_t /*length*/) { return false; }
+
+    // Passes on what defer_last_block() took. Without the GIL. No-op when nothing is deferred.
+    virtual void flush_deferred() {}
+
     // Cuts a response whose headers went out: the client must see it as incomplete.
     virtual void abort() = 0;
 

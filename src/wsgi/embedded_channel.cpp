@@ -163,6 +163,33 @@ bool EmbeddedChannel::finish(std::string& error) {
     return pass(error);
 }
 
+// A small last block is copied into a heap bucket: copying a few kilobytes costs less than
+// giving the GIL away and taking it back around ap_pass_brigade, which under concurrent
+// requests means a thread switch per request.
+constexpr std::size_t kMaxDeferred = 64 * 1024;
+
+bool EmbeddedChannel::defer_last_block(const char* data, std::size_t length) {
+    if (length > kMaxDeferred || eos_sent_) {
+        return false;
+    }
+    apr_bucket_alloc_t* alloc = r_->connection->bucket_alloc;
+    if (length > 0) {
+        APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_heap_create(data, length, nullptr, alloc));
+    }
+    APR_BRIGADE_INSERT_TAIL(out_, apr_bucket_eos_create(alloc));
+    eos_sent_ = true;
+    deferred_ = true;
+    return true;
+}
+
+void EmbeddedChannel::flush_deferred() {
+    if (deferred_) {
+        deferred_ = false;
+        std::string ignored;  // the client leaving at the very end changes nothing
+        pass(ignored);
+    }
+}
+
 void EmbeddedChannel::abort() {
     // As mod_proxy does for a backend that broke mid-body: what was sent is flushed, an error
     // bucket keeps the chunked encoding from being terminated, and the connection is closed.

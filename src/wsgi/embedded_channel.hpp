@@ -23,6 +23,8 @@ public:
     bool send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile, bool end,
                    std::string& error) override;
     bool finish(std::string& error) override;
+    bool defer_last_block(const char* data, std::size_t length) override;
+    void flush_deferred() override;
     void abort() override;
     void log(int level, const std::string& line) override;
 
@@ -35,6 +37,7 @@ private:
     apr_bucket_brigade* out_;
     apr_bucket_brigade* in_ = nullptr;
     bool eos_sent_ = false;
+    bool deferred_ = false;
 };
 
 }  // namespace wsgi::wsgi

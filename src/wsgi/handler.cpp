@@ -521,9 +521,13 @@ int handle_request(request_rec* r) noexcept {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         EmbeddedChannel channel(r);
-        ActiveRequest active(channel);
-        python::InterpreterLock lock(*interpreter);
-        return serve_embedded(r, settings, *interpreter, channel);
+        {
+            ActiveRequest active(channel);
+            python::InterpreterLock lock(*interpreter);
+            status = serve_embedded(r, settings, *interpreter, channel);
+        }
+        channel.flush_deferred();  // the response's last block, now without the GIL
+        return status;
     } catch (const std::exception& e) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0009: Internal error serving WSGI script '%s': %s", r->filename,
