@@ -1,5 +1,6 @@
 #include "daemon/daemon_channel.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,10 +89,9 @@ void DaemonChannel::set_headers(int status, const std::string& status_line,
 }
 
 bool DaemonChannel::flush_headers(std::string& error) {
-    if (headers_sent_ || !pending_headers_) {
+    if (!pending_headers_ || headers_sent_.exchange(true)) {
         return true;
     }
-    headers_sent_ = true;
     return write(protocol::encode_headers(*pending_headers_), {}, error);
 }
 
@@ -185,6 +185,14 @@ void DaemonChannel::send_restart() {
     ended_ = true;
     std::string ignored;
     write(protocol::encode_empty(FrameType::kRestart), {}, ignored);
+}
+
+void DaemonChannel::abandon_with_timeout() {
+    if (!headers_sent_.exchange(true)) {
+        write_all(fd_, protocol::encode_error(FrameType::kError, {504, "request-timeout"}),
+                  Millis(1000));
+    }
+    shutdown(fd_, SHUT_RDWR);
 }
 
 void DaemonChannel::log(int level, const std::string& line) {

@@ -6,6 +6,7 @@
 
 #include <httpd.h>
 
+#include <atomic>
 #include <optional>
 
 #include "daemon/protocol.hpp"
@@ -39,6 +40,11 @@ public:
     // Tells the Apache child to send the request again (kRestart frame).
     void send_restart();
 
+    // From another thread, for a request stuck past request-timeout: answers 504 if no
+    // headers went out yet, then shuts the connection down so the Apache child is released
+    // whatever the stuck application thread does later.
+    void abandon_with_timeout();
+
 private:
     bool write(std::string_view frame, std::string_view more, std::string& error);
     bool flush_headers(std::string& error);
@@ -48,7 +54,7 @@ private:
     server_rec* server_;
     Millis timeout_;
     std::optional<protocol::HeadersFrame> pending_headers_;
-    bool headers_sent_ = false;
+    std::atomic<bool> headers_sent_{false};
     bool ended_ = false;
     bool body_done_ = false;
 };

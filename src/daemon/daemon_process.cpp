@@ -72,10 +72,19 @@ void* gil_heartbeat(void*) {
     return nullptr;
 }
 
-// When each request thread's current request started (steady clock ticks; 0: idle), for
-// request-timeout.
-std::unique_ptr<std::atomic<Clock::rep>[]> g_request_started;
+// Each request thread's current request, for request-timeout: when it started (steady clock
+// ticks; 0: idle) and its channel (guarded by `mutex`, so the supervisor never uses a channel
+// that is gone).
+struct RequestSlot {
+    std::atomic<Clock::rep> started{0};
+    std::mutex mutex;
+    DaemonChannel* channel = nullptr;
+    bool abandoned = false;
+};
+std::unique_ptr<RequestSlot[]> g_request_slots;
+std::atomic<int> g_abandoned{0};  // requests answered 504 whose threads are still stuck
 int g_thread_count = 0;
+thread_local RequestSlot* t_request_slot = nullptr;
 
 const config::DaemonOptions& options() { return g_state.runtime->group->options; }
 
@@ -274,6 +283,17 @@ void serve_connection(int fd) {
         return;
     }
     DaemonChannel channel(fd, request, g_state.server, timeout);
+    struct Registration {
+        explicit Registration(DaemonChannel* channel) {
+            std::lock_guard lock(t_request_slot->mutex);
+            t_request_slot->channel = channel;
+            t_request_slot->abandoned = false;
+        }
+        ~Registration() {
+            std::lock_guard lock(t_request_slot->mutex);
+            t_request_slot->channel = nullptr;
+        }
+    } registration(&channel);
     if (opts.queue_timeout.count() > 0 &&
         epoch_seconds() - request.request_start > opts.queue_timeout.count()) {
         channel.log(APLOG_ERR, "WSGI0125: Request waited longer than queue-timeout for daemon "
@@ -334,6 +354,7 @@ void serve_connection(int fd) {
 
 void* request_thread(void* argument) {
     const auto slot = reinterpret_cast<std::intptr_t>(argument);
+    t_request_slot = &g_request_slots[slot];
     const int listen_fd = g_state.runtime->listen_fd;
     while (!g_state.stopping) {
         pollfd entry{listen_fd, POLLIN, 0};
@@ -345,7 +366,7 @@ void* request_thread(void* argument) {
             continue;  // another thread or process took it
         }
         ++g_state.active;
-        g_request_started[slot] = Clock::now().time_since_epoch().count();
+        g_request_slots[slot].started = Clock::now().time_since_epoch().count();
         try {
             serve_connection(fd);
         } catch (const std::exception& e) {
@@ -354,7 +375,7 @@ void* request_thread(void* argument) {
                          options().name.c_str(), e.what());
         }
         close(fd);
-        g_request_started[slot] = 0;
+        g_request_slots[slot].started = 0;
         g_state.last_activity = Clock::now().time_since_epoch().count();
         --g_state.active;
         std::int64_t served = ++g_state.requests;
@@ -372,7 +393,7 @@ std::vector<pthread_t> start_threads(int count) {
         pthread_attr_setstacksize(&attributes, static_cast<std::size_t>(options().stack_size));
     }
     g_thread_count = count;
-    g_request_started = std::make_unique<std::atomic<Clock::rep>[]>(count);
+    g_request_slots = std::make_unique<RequestSlot[]>(static_cast<std::size_t>(count));
     std::vector<pthread_t> threads;
     for (int i = 0; i < count; ++i) {
         pthread_t thread;
@@ -383,6 +404,34 @@ std::vector<pthread_t> start_threads(int count) {
     }
     pthread_attr_destroy(&attributes);
     return threads;
+}
+
+// request-timeout (mod_wsgi docs, WSGIDaemonProcess): a request running longer means a stuck
+// thread. Its client gets 504 at once, and the process restarts gracefully: the other
+// requests finish (within graceful-timeout) while the stuck threads are left to the exit.
+void check_request_timeouts(Clock::time_point now) {
+    const config::DaemonOptions& opts = options();
+    auto limit = std::chrono::duration_cast<Clock::duration>(opts.request_timeout);
+    for (int i = 0; i < g_thread_count; ++i) {
+        RequestSlot& slot = g_request_slots[i];
+        Clock::rep began = slot.started.load();
+        if (began == 0 || now - Clock::time_point(Clock::duration(began)) <= limit) {
+            continue;
+        }
+        std::lock_guard lock(slot.mutex);
+        if (slot.channel == nullptr || slot.abandoned) {
+            continue;
+        }
+        slot.abandoned = true;
+        ++g_abandoned;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
+                     "WSGI0121: Daemon process '%s' (pid=%" APR_PID_T_FMT "): a request "
+                     "exceeded request-timeout (%.0f s); answering 504 and restarting the "
+                     "process.",
+                     opts.name.c_str(), getpid(), opts.request_timeout.count());
+        slot.channel->abandon_with_timeout();
+        request_restart("request-timeout reached", true);
+    }
 }
 
 // Waits for signals and timers until the process should end.
@@ -428,21 +477,7 @@ void supervise(const sigset_t& signals) {
             }
         }
         if (opts.request_timeout.count() > 0) {
-            // A request running longer than request-timeout means a stuck thread: restart
-            // the process (mod_wsgi docs, WSGIDaemonProcess request-timeout).
-            auto limit = std::chrono::duration_cast<Clock::duration>(opts.request_timeout);
-            for (int i = 0; i < g_thread_count; ++i) {
-                Clock::rep began = g_request_started[i].load();
-                if (began != 0 && now - Clock::time_point(Clock::duration(began)) > limit) {
-                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
-                                 "WSGI0121: Daemon process '%s' (pid=%" APR_PID_T_FMT "): a "
-                                 "request exceeded request-timeout (%.0f s); restarting the "
-                                 "process.",
-                                 opts.name.c_str(), getpid(), opts.request_timeout.count());
-                    request_restart("request-timeout reached", false);
-                    break;
-                }
-            }
+            check_request_timeouts(now);
         }
         if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
             Clock::time_point last{Clock::duration(g_state.last_activity.load())};
@@ -455,8 +490,9 @@ void supervise(const sigset_t& signals) {
 
 // Waits up to `limit` for requests in flight to finish. Returns whether none is left.
 bool drain(config::Seconds limit) {
+    // Requests abandoned by request-timeout were answered already: do not wait for them.
     auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);
-    while (g_state.active > 0 && Clock::now() < deadline) {
+    while (g_state.active - g_abandoned > 0 && Clock::now() < deadline) {
         std::this_thread::sleep_for(Millis(20));
     }
     return g_state.active == 0;

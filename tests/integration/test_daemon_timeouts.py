@@ -23,7 +23,7 @@ def test_request_timeout_restarts_a_stuck_process(apache):
     elapsed = time.monotonic() - started
     # The stuck request does not wait its 30 s: the process is restarted after ~2 s.
     assert elapsed < 12, elapsed
-    assert stuck.status_code in (500, 502, 503, 504)
+    assert stuck.status_code == 504  # answered at once; the stuck thread is left behind
     server.wait_log(r"WSGI0121: Daemon process 'stuck'")
     deadline = time.monotonic() + 15
     pid = first
