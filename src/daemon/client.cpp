@@ -173,6 +173,13 @@ Relay::Outcome Relay::run() {
         IoStatus io = read_frame(fd_, header, payload, timeout_, error);
         if (io != IoStatus::kOk) {
             std::string why = error.empty() ? describe(io, errno) : error;
+            if (io == IoStatus::kClosed) {
+                // If the daemon process died, say which one and how (the parent records it).
+                if (auto death = recent_death(group_.index, r_->request_time,
+                                              std::chrono::milliseconds(500))) {
+                    why = "daemon process pid=" + std::to_string(death->pid) + " " + death->how;
+                }
+            }
             if (headers_) {
                 log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
                 channel_.abort();

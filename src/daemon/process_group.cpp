@@ -1,7 +1,9 @@
 #include "daemon/process_group.hpp"
 
 #include <ap_mpm.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <apr_thread_proc.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -16,6 +18,9 @@
 #include <unixd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <new>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -80,6 +85,38 @@ void describe_exit(apr_wait_t status, char* buffer, std::size_t size) {
     }
 }
 
+// Deaths of daemon processes, written by the parent and read by the Apache children: a ring
+// in anonymous shared memory made before any fork.
+struct DeathRecord {
+    std::atomic<std::uint64_t> sequence;  // even: stable; odd: being written
+    std::uint32_t group;
+    pid_t pid;
+    int status;
+    std::int64_t when_us;
+};
+struct DeathTable {
+    std::atomic<std::uint32_t> next;
+    DeathRecord records[64];
+};
+DeathTable* g_deaths = nullptr;
+
+std::int64_t now_us() { return apr_time_now(); }
+
+void record_death(const Slot& slot, apr_wait_t status) {
+    if (g_deaths == nullptr) {
+        return;
+    }
+    std::uint32_t index = g_deaths->next.fetch_add(1) % std::size(g_deaths->records);
+    DeathRecord& record = g_deaths->records[index];
+    std::uint64_t sequence = record.sequence.load();
+    record.sequence.store(sequence + 1);
+    record.group = static_cast<std::uint32_t>(g_groups[slot.group].group->index);
+    record.pid = slot.process.pid;
+    record.status = status;
+    record.when_us = now_us();
+    record.sequence.store(sequence + 2);
+}
+
 // httpd's other-child callback: the parent's view of one daemon process.
 void maintenance(int reason, void* data, apr_wait_t status) noexcept {
     auto& slot = *static_cast<Slot*>(data);
@@ -90,6 +127,7 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
         case APR_OC_REASON_LOST: {
             apr_proc_other_child_unregister(data);
             slot.running = false;
+            record_death(slot, status);
             char how[128];
             describe_exit(status, how, sizeof(how));
             if (mpm_is_stopping()) {
@@ -319,6 +357,11 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             return OK;
         }
         apr_pool_cleanup_register(pconf, nullptr, end_generation, apr_pool_cleanup_null);
+        apr_shm_t* shm = nullptr;
+        g_deaths = nullptr;
+        if (apr_shm_create(&shm, sizeof(DeathTable), nullptr, pconf) == APR_SUCCESS) {
+            g_deaths = new (apr_shm_baseaddr_get(shm)) DeathTable();
+        }
         const char* prefix = config::socket_prefix(pconf, s);
         if (prefix == nullptr) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
@@ -411,6 +454,40 @@ void close_group_listeners() noexcept {
             close(runtime.listen_fd);
             runtime.listen_fd = -1;
         }
+    }
+}
+
+std::optional<DaemonDeath> recent_death(std::size_t index, std::int64_t since,
+                                        std::chrono::milliseconds wait) {
+    if (g_deaths == nullptr) {
+        return std::nullopt;
+    }
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (true) {
+        std::optional<DaemonDeath> found;
+        std::int64_t found_when = 0;
+        for (const DeathRecord& record : g_deaths->records) {
+            std::uint64_t before = record.sequence.load();
+            if (before == 0 || (before & 1) != 0) {
+                continue;
+            }
+            std::uint32_t group = record.group;
+            pid_t pid = record.pid;
+            int status = record.status;
+            std::int64_t when = record.when_us;
+            if (record.sequence.load() != before || group != index || when < since ||
+                when < found_when) {
+                continue;
+            }
+            char how[128];
+            describe_exit(status, how, sizeof(how));
+            found = DaemonDeath{pid, how};
+            found_when = when;
+        }
+        if (found || std::chrono::steady_clock::now() >= deadline) {
+            return found;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }
 

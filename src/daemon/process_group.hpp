@@ -8,6 +8,9 @@
 #include <apr_pools.h>
 #include <httpd.h>
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,5 +43,17 @@ const GroupRuntime* group_runtime(std::size_t index);
 // In an Apache child (child_init): closes the groups' listening sockets, which only daemon
 // processes may accept on.
 void close_group_listeners() noexcept;
+
+// How a daemon process of a group died, as the parent recorded it in memory shared with the
+// Apache children, so that a request it broke can be logged with the pid and the cause.
+struct DaemonDeath {
+    pid_t pid = 0;
+    std::string how;  // "terminated by signal 9 (Killed)", "exited with status 1"...
+};
+
+// The latest death in group `index` recorded at or after `since` (microseconds since the
+// epoch), waiting up to `wait` for the parent to record it. Any process; no GIL needed.
+std::optional<DaemonDeath> recent_death(std::size_t index, std::int64_t since,
+                                        std::chrono::milliseconds wait);
 
 }  // namespace wsgi::daemon
