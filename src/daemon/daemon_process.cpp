@@ -51,6 +51,7 @@ struct DaemonState {
     const char* restart_reason = nullptr;      // set once a restart is asked for
     bool graceful = true;
     std::atomic<bool> apache_stopping{false};  // the parent is stopping: drain only briefly
+    std::atomic<bool> evicted{false};          // SIGUSR1: eviction-timeout applies
 };
 
 DaemonState g_state;
@@ -454,6 +455,7 @@ void supervise(const sigset_t& signals) {
                 break;
             case SIGUSR1:
                 request_restart("graceful signal", true);
+                g_state.evicted = true;
                 break;
             case SIGXCPU:
                 request_restart("cpu-time-limit reached", true);
@@ -560,7 +562,11 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
     std::vector<pthread_t> threads = start_threads(std::max(opts.threads, 1));
     supervise(signals);
 
-    bool drained = g_state.graceful ? drain(opts.graceful_timeout) : false;
+    // SIGUSR1 (eviction) drains for eviction-timeout when set, else graceful-timeout.
+    config::Seconds graceful = g_state.evicted && opts.eviction_timeout.count() > 0
+                                   ? opts.eviction_timeout
+                                   : opts.graceful_timeout;
+    bool drained = g_state.graceful ? drain(graceful) : false;
     if (!drained) {
         // shutdown-timeout, but when Apache itself stops no more than the parent waits.
         drained = drain(g_state.apache_stopping
