@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "apache/log.hpp"
 #include "common/http_validate.hpp"
@@ -170,7 +171,16 @@ Relay::Outcome Relay::run() {
         protocol::FrameHeader header{};
         std::string payload;
         std::string error;
-        IoStatus io = read_frame(fd_, header, payload, timeout_, error);
+        std::vector<int> fds;  // descriptors passed with a frame (kFile)
+        struct CloseAll {
+            std::vector<int>& fds;
+            ~CloseAll() {
+                for (int fd : fds) {
+                    close(fd);
+                }
+            }
+        } close_all{fds};
+        IoStatus io = read_frame(fd_, header, payload, timeout_, error, &fds);
         if (io != IoStatus::kOk) {
             std::string why = error.empty() ? describe(io, errno) : error;
             if (io == IoStatus::kClosed) {
@@ -250,6 +260,35 @@ Relay::Outcome Relay::run() {
                     return Outcome::kDone;
                 }
                 break;
+            case FrameType::kFile: {
+                protocol::FileFrame file;
+                if (!headers_ || fds.size() != 1 ||
+                    !protocol::decode_file(payload, file, error)) {
+                    log(APLOG_ERR, "WSGI0147",
+                        error.empty() ? "file frame without headers or descriptor" : error);
+                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+                    if (headers_) {
+                        channel_.abort();
+                    }
+                    return Outcome::kDone;
+                }
+                if (override_status_ == 0 &&
+                    !channel_.send_file(fds[0], static_cast<std::int64_t>(file.offset),
+                                        static_cast<std::int64_t>(file.length), file.use_sendfile,
+                                        file.end, error)) {
+                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r_,
+                                  "Client closed the connection while daemon process '%s' "
+                                  "was responding: %s",
+                                  group_.options.name.c_str(), error.c_str());
+                    status_ = OK;
+                    return Outcome::kDone;
+                }
+                if (file.end) {
+                    status_ = override_status_ != 0 ? override_status_ : OK;
+                    return Outcome::kDone;
+                }
+                break;
+            }
             case FrameType::kEnd:
                 if (!headers_) {
                     log(APLOG_ERR, "WSGI0146", "ended the response without headers");

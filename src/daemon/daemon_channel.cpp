@@ -12,7 +12,7 @@ namespace {
 
 using protocol::FrameType;
 
-// Largest kData frame sent for a file or a big block.
+// Largest kData frame sent for a big block.
 constexpr std::size_t kMaxDataFrame = 256 * 1024;
 
 }  // namespace
@@ -120,33 +120,26 @@ bool DaemonChannel::send_body(const char* data, std::size_t length, wsgi::Pass p
     return true;
 }
 
-bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, bool, bool end,
-                              std::string& error) {
+bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile,
+                              bool end, std::string& error) {
     if (!flush_headers(error)) {
         return false;
     }
-    std::string buffer(kMaxDataFrame, '\0');
-    while (length > 0) {
-        auto want = static_cast<std::size_t>(std::min<std::int64_t>(length, kMaxDataFrame));
-        ssize_t got = pread(fd, buffer.data(), want, offset);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            // The file shrank: what is missing makes the response short, which the adapter's
-            // Content-Length check does not see here, so cut the response.
-            abort();
-            error = "the file shrank while it was being sent";
+    if (length > 0) {
+        // The descriptor goes to the Apache child (SCM_RIGHTS), which sends the file itself
+        // (sendfile when allowed): no copy of the file through this socket.
+        protocol::FileFrame file;
+        file.offset = static_cast<std::uint64_t>(offset);
+        file.length = static_cast<std::uint64_t>(length);
+        file.use_sendfile = use_sendfile;
+        file.end = end;
+        IoStatus status = write_with_fd(fd_, protocol::encode_file(file), fd, timeout_);
+        if (status != IoStatus::kOk) {
+            error = "passing the file to the Apache child: " + describe(status, errno);
             return false;
         }
-        offset += got;
-        length -= got;
-        std::string_view piece(buffer.data(), static_cast<std::size_t>(got));
-        if (!write(protocol::encode_data_header(FrameType::kData, piece.size(),
-                                                length == 0 ? protocol::kFlush : 0),
-                   piece, error)) {
-            return false;
-        }
+        ended_ = ended_ || end;
+        return true;
     }
     if (end) {
         ended_ = true;

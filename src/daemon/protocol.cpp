@@ -149,6 +149,7 @@ bool is_known(std::uint8_t type) {
         case FrameType::kAbort:
         case FrameType::kError:
         case FrameType::kRestart:
+        case FrameType::kFile:
             return true;
     }
     return false;
@@ -226,6 +227,14 @@ std::string encode_read(std::uint32_t max_bytes) {
     return frame(FrameType::kRead, 0, payload);
 }
 
+std::string encode_file(const FileFrame& file) {
+    std::string payload;
+    put_u64(payload, file.offset);
+    put_u64(payload, file.length);
+    payload.push_back(static_cast<char>((file.use_sendfile ? 1 : 0) | (file.end ? 2 : 0)));
+    return frame(FrameType::kFile, 0, payload);
+}
+
 std::string encode_empty(FrameType type) { return frame(type, 0, ""); }
 
 std::string encode_data_header(FrameType type, std::size_t length, std::uint8_t flags) {
@@ -289,6 +298,24 @@ bool decode_read(std::string_view payload, std::uint32_t& max_bytes, std::string
         error = "bad read frame: zero-byte read";
         return false;
     }
+    return true;
+}
+
+bool decode_file(std::string_view payload, FileFrame& file, std::string& error) {
+    Reader reader(payload);
+    std::uint8_t flags = 0;
+    if (!reader.u64(file.offset) || !reader.u64(file.length) || !reader.u8(flags) ||
+        !reader.done()) {
+        error = "bad file frame: " + reader.error();
+        return false;
+    }
+    if ((flags & ~3u) != 0 || file.offset > static_cast<std::uint64_t>(INT64_MAX) ||
+        file.length > static_cast<std::uint64_t>(INT64_MAX) - file.offset) {
+        error = "bad file frame: value out of range";
+        return false;
+    }
+    file.use_sendfile = (flags & 1) != 0;
+    file.end = (flags & 2) != 0;
     return true;
 }
 

@@ -40,6 +40,7 @@ enum class FrameType : std::uint8_t {
     kAbort = 14,     // the response broke after its headers: cut the client connection
     kError = 15,     // ErrorFrame: nothing was sent, answer with this status
     kRestart = 16,   // the process is restarting (script changed): send the request again
+    kFile = 17,      // FileFrame; the file's descriptor rides along (SCM_RIGHTS)
 };
 
 constexpr std::uint8_t kFlush = 0x01;
@@ -76,6 +77,15 @@ struct HeadersFrame {
     Pairs headers;
 };
 
+// kFile: send `length` bytes of the attached file from `offset` (wsgi.file_wrapper), with
+// sendfile when `use_sendfile`; `end` also ends the response.
+struct FileFrame {
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    bool use_sendfile = false;
+    bool end = false;
+};
+
 // kError / kBodyError.
 struct ErrorFrame {
     int status = 0;
@@ -87,6 +97,7 @@ std::string encode_request(const RequestFrame& frame);
 std::string encode_headers(const HeadersFrame& frame);
 std::string encode_error(FrameType type, const ErrorFrame& frame);
 std::string encode_read(std::uint32_t max_bytes);
+std::string encode_file(const FileFrame& frame);
 std::string encode_empty(FrameType type);
 // Only the header of a data frame (kData or kBodyData) carrying `length` bytes.
 std::string encode_data_header(FrameType type, std::size_t length, std::uint8_t flags);
@@ -97,5 +108,6 @@ bool decode_request(std::string_view payload, RequestFrame& frame, std::string& 
 bool decode_headers(std::string_view payload, HeadersFrame& frame, std::string& error);
 bool decode_error(std::string_view payload, ErrorFrame& frame, std::string& error);
 bool decode_read(std::string_view payload, std::uint32_t& max_bytes, std::string& error);
+bool decode_file(std::string_view payload, FileFrame& frame, std::string& error);
 
 }  // namespace wsgi::daemon::protocol

@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     std::string_view payload = size > 0 ? bytes.substr(1) : bytes;
-    switch (size > 0 ? data[0] % 4 : 0) {
+    switch (size > 0 ? data[0] % 5 : 0) {
         case 0: {
             protocol::RequestFrame request;
             if (protocol::decode_request(payload, request, error)) {
@@ -46,6 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 2: {
             protocol::ErrorFrame failure;
             protocol::decode_error(payload, failure, error);
+            break;
+        }
+        case 3: {
+            protocol::FileFrame file;
+            if (protocol::decode_file(payload, file, error) &&
+                file.offset + file.length < file.offset) {
+                __builtin_trap();  // decode_file must refuse ranges that overflow
+            }
             break;
         }
         default: {

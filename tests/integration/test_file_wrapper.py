@@ -12,6 +12,13 @@ WSGIScriptAlias /sendfile {apps}/file_wrapper.wsgi
 <Location /sendfile>
     WSGIEnableSendfile On
 </Location>
+# Daemon mode: the daemon process passes the open file to the Apache child (SCM_RIGHTS).
+WSGIDaemonProcess fw threads=4
+WSGIScriptAlias /daemon {apps}/file_wrapper.wsgi process-group=fw
+WSGIScriptAlias /daemonsendfile {apps}/file_wrapper.wsgi process-group=fw
+<Location /daemonsendfile>
+    WSGIEnableSendfile On
+</Location>
 """
 
 SIZE = 1024 * 1024 + 4093
@@ -26,7 +33,7 @@ def server(module_apache, mpm):
     module_apache.release(server)
 
 
-@pytest.fixture(params=["/fw", "/sendfile"])
+@pytest.fixture(params=["/fw", "/sendfile", "/daemon", "/daemonsendfile"])
 def prefix(request):
     return request.param
 

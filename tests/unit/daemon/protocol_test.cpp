@@ -67,6 +67,25 @@ TEST(Protocol, ErrorAndReadRoundTrip) {
     EXPECT_FALSE(decode_read(payload_of(encode_read(0)), max, error));
 }
 
+TEST(Protocol, FileRoundTripAndRanges) {
+    FileFrame file{4096, 10 * 1024 * 1024, true, true};
+    std::string frame = encode_file(file);
+    EXPECT_EQ(header_of(frame).type, FrameType::kFile);
+    FileFrame decoded;
+    std::string error;
+    ASSERT_TRUE(decode_file(payload_of(frame), decoded, error)) << error;
+    EXPECT_EQ(decoded.offset, 4096u);
+    EXPECT_EQ(decoded.length, 10u * 1024 * 1024);
+    EXPECT_TRUE(decoded.use_sendfile);
+    EXPECT_TRUE(decoded.end);
+    std::string payload(payload_of(frame));
+    payload.back() = 4;  // an unknown flag
+    EXPECT_FALSE(decode_file(payload, decoded, error));
+    FileFrame huge{UINT64_MAX - 1, 10, false, false};
+    EXPECT_FALSE(decode_file(payload_of(encode_file(huge)), decoded, error));
+    EXPECT_FALSE(decode_file(payload_of(frame).substr(0, 10), decoded, error));
+}
+
 TEST(Protocol, DataHeaderCarriesFlagsAndLength) {
     FrameHeader header = header_of(encode_data_header(FrameType::kData, 1000, kFlush));
     EXPECT_EQ(header.type, FrameType::kData);
