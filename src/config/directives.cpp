@@ -18,6 +18,7 @@
 #include "common/text.hpp"
 #include "config/access_directives.hpp"
 #include "config/config.hpp"
+#include "config/directive_barrier.hpp"
 #include "config/daemon_identity.hpp"
 #include "config/daemon_options.hpp"
 #include "config/import_script.hpp"
@@ -26,24 +27,11 @@
 namespace wsgi::config {
 namespace {
 
-// Runs a directive body; any C++ exception becomes a configuration error naming the
-// directive, so none crosses into httpd.
+// Runs a directive body behind the error barrier (config/directive_barrier.hpp).
 template <class Body>
 const char* barrier(cmd_parms* cmd, Body&& body) noexcept {
-    try {
-        std::string error = body();
-        if (error.empty()) {
-            return nullptr;
-        }
-        return apr_pstrdup(cmd->pool, error.c_str());
-    } catch (const std::exception& e) {
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, e.what());
-    } catch (...) {
-        return apr_psprintf(cmd->pool, "%s: internal error", cmd->directive->directive);
-    }
+    return directive_barrier(cmd, std::forward<Body>(body));
 }
-
-std::string directive_name(cmd_parms* cmd) { return cmd->directive->directive; }
 
 // barrier() for a directive of the main server only (mod_wsgi's GLOBAL_ONLY directives).
 template <class Body>
@@ -402,11 +390,6 @@ const char* add_import_script(cmd_parms* cmd, void*, const char* args) noexcept 
     });
 }
 
-// httpd's AP_INIT_* macros do not cast handlers in C++ (no designated initialisers there).
-template <class F>
-cmd_func as_cmd_func(F f) {
-    return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(f));
-}
 
 constexpr int kDirLevel = OR_FILEINFO;  // S V D and .htaccess with AllowOverride FileInfo
 constexpr int kServerAndDir = RSRC_CONF | ACCESS_CONF;
@@ -421,92 +404,92 @@ void log_ignored_directives(server_rec* s) noexcept {
 }
 
 const command_rec kDirectives[] = {
-    {"WSGIScriptAlias", as_cmd_func(set_script_alias), nullptr, RSRC_CONF, RAW_ARGS,
+    {"WSGIScriptAlias", to_cmd_func(set_script_alias), nullptr, RSRC_CONF, RAW_ARGS,
      "Map a URL prefix to a WSGI script file or directory: URL PATH [option=value ...]."},
-    {"WSGIScriptAliasMatch", as_cmd_func(set_script_alias), reinterpret_cast<void*>(1),
+    {"WSGIScriptAliasMatch", to_cmd_func(set_script_alias), reinterpret_cast<void*>(1),
      RSRC_CONF, RAW_ARGS,
      "Map a URL regular expression to a WSGI script: REGEX PATH [option=value ...]."},
     // Also in .htaccess (AllowOverride FileInfo), as issue 3 asks; mod_wsgi allows S V D.
     {"WSGIApplicationGroup",
-     as_cmd_func(set_dir_string<&DirConfig::application_group>), nullptr,
+     to_cmd_func(set_dir_string<&DirConfig::application_group>), nullptr,
      kServerAndDir | OR_FILEINFO, TAKE1, "Application group (Python interpreter) the WSGI application runs in."},
-    {"WSGIProcessGroup", as_cmd_func(set_dir_string<&DirConfig::process_group>), nullptr,
+    {"WSGIProcessGroup", to_cmd_func(set_dir_string<&DirConfig::process_group>), nullptr,
      kServerAndDir, TAKE1, "Process group the WSGI application runs in (%{GLOBAL}: embedded)."},
-    {"WSGICallableObject", as_cmd_func(set_dir_string<&DirConfig::callable_object>),
+    {"WSGICallableObject", to_cmd_func(set_dir_string<&DirConfig::callable_object>),
      nullptr, kDirLevel, TAKE1, "Name of the WSGI application object in the script."},
-    {"WSGIPassAuthorization", as_cmd_func(set_dir_flag<&DirConfig::pass_authorization>),
+    {"WSGIPassAuthorization", to_cmd_func(set_dir_flag<&DirConfig::pass_authorization>),
      nullptr, kDirLevel, TAKE1, "On|Off: pass the Authorization header to the application."},
-    {"WSGIChunkedRequest", as_cmd_func(set_dir_flag<&DirConfig::chunked_request>), nullptr,
+    {"WSGIChunkedRequest", to_cmd_func(set_dir_flag<&DirConfig::chunked_request>), nullptr,
      kDirLevel, TAKE1, "On|Off: accept request bodies with Transfer-Encoding: chunked."},
-    {"WSGIEnableSendfile", as_cmd_func(set_dir_flag<&DirConfig::enable_sendfile>), nullptr,
+    {"WSGIEnableSendfile", to_cmd_func(set_dir_flag<&DirConfig::enable_sendfile>), nullptr,
      kDirLevel, TAKE1, "On|Off: let wsgi.file_wrapper responses use sendfile()."},
-    {"WSGIErrorOverride", as_cmd_func(set_dir_flag<&DirConfig::error_override>), nullptr,
+    {"WSGIErrorOverride", to_cmd_func(set_dir_flag<&DirConfig::error_override>), nullptr,
      kDirLevel, TAKE1, "On|Off: replace application error pages by Apache's ErrorDocument."},
-    {"WSGIScriptReloading", as_cmd_func(set_dir_flag<&DirConfig::script_reloading>), nullptr,
+    {"WSGIScriptReloading", to_cmd_func(set_dir_flag<&DirConfig::script_reloading>), nullptr,
      kDirLevel, TAKE1, "On|Off: reload a WSGI script when its file changes."},
-    {"WSGIMapHEADToGET", as_cmd_func(set_map_head_to_get), nullptr, kDirLevel, TAKE1,
+    {"WSGIMapHEADToGET", to_cmd_func(set_map_head_to_get), nullptr, kDirLevel, TAKE1,
      "Off|On|Auto: present HEAD requests to the application as GET."},
-    {"WSGICaseSensitivity", as_cmd_func(set_global_flag<&ServerConfig::case_sensitivity>), nullptr, RSRC_CONF, TAKE1,
+    {"WSGICaseSensitivity", to_cmd_func(set_global_flag<&ServerConfig::case_sensitivity>), nullptr, RSRC_CONF, TAKE1,
      "On|Off: whether file names are case sensitive (script module names)."},
-    {"WSGIPythonPath", as_cmd_func(set_python_path), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonPath", to_cmd_func(set_python_path), nullptr, RSRC_CONF, TAKE1,
      "Colon-separated directories added to sys.path with site.addsitedir()."},
-    {"WSGIPythonHome", as_cmd_func(set_python_home), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonHome", to_cmd_func(set_python_home), nullptr, RSRC_CONF, TAKE1,
      "Python virtual environment or installation prefix (prefix[:exec_prefix])."},
-    {"WSGIPythonOptimize", as_cmd_func(set_python_optimize), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonOptimize", to_cmd_func(set_python_optimize), nullptr, RSRC_CONF, TAKE1,
      "0|1|2: Python optimisation level (python -O, -OO)."},
-    {"WSGIPythonWarnings", as_cmd_func(add_python_warnings), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonWarnings", to_cmd_func(add_python_warnings), nullptr, RSRC_CONF, TAKE1,
      "A Python warnings filter entry (python -W action:message:category:module:lineno)."},
-    {"WSGIPythonHashSeed", as_cmd_func(set_python_hash_seed), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonHashSeed", to_cmd_func(set_python_hash_seed), nullptr, RSRC_CONF, TAKE1,
      "random|0..4294967295: seed for Python's hash randomisation (PYTHONHASHSEED)."},
-    {"WSGIDontWriteBytecode", as_cmd_func(set_global_flag<&ServerConfig::dont_write_bytecode>),
+    {"WSGIDontWriteBytecode", to_cmd_func(set_global_flag<&ServerConfig::dont_write_bytecode>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: do not write .pyc files (python -B)."},
-    {"WSGIPythonEggs", as_cmd_func(set_python_eggs), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIPythonEggs", to_cmd_func(set_python_eggs), nullptr, RSRC_CONF, TAKE1,
      "Directory for the Python eggs cache (PYTHON_EGG_CACHE)."},
-    {"WSGIRestrictStdin", as_cmd_func(set_global_flag<&ServerConfig::restrict_stdin>), nullptr,
+    {"WSGIRestrictStdin", to_cmd_func(set_global_flag<&ServerConfig::restrict_stdin>), nullptr,
      RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdin raise OSError."},
-    {"WSGIRestrictStdout", as_cmd_func(set_global_flag<&ServerConfig::restrict_stdout>),
+    {"WSGIRestrictStdout", to_cmd_func(set_global_flag<&ServerConfig::restrict_stdout>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdout raise OSError."},
-    {"WSGIRestrictSignal", as_cmd_func(set_global_flag<&ServerConfig::restrict_signal>),
+    {"WSGIRestrictSignal", to_cmd_func(set_global_flag<&ServerConfig::restrict_signal>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: ignore (and log) signal.signal() registrations."},
-    {"WSGIRestrictEmbedded", as_cmd_func(set_global_flag<&ServerConfig::restrict_embedded>),
+    {"WSGIRestrictEmbedded", to_cmd_func(set_global_flag<&ServerConfig::restrict_embedded>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: refuse embedded mode; no Python in Apache children."},
     {"WSGIDestroyInterpreter",
-     as_cmd_func(set_global_flag<&ServerConfig::destroy_interpreter>), nullptr, RSRC_CONF,
+     to_cmd_func(set_global_flag<&ServerConfig::destroy_interpreter>), nullptr, RSRC_CONF,
      TAKE1, "On|Off: finalise Python when an Apache child process exits."},
-    {"WSGILazyInitialization", as_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
+    {"WSGILazyInitialization", to_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
      "On|Off: accepted for compatibility; Python is never initialised in the parent."},
-    {"WSGIServerMetrics", as_cmd_func(set_global_flag<&ServerConfig::server_metrics>), nullptr,
+    {"WSGIServerMetrics", to_cmd_func(set_global_flag<&ServerConfig::server_metrics>), nullptr,
      RSRC_CONF, TAKE1, "On|Off: let mod_wsgi.server_metrics() return Apache's scoreboard."},
-    {"WSGIImportScript", as_cmd_func(add_import_script), nullptr, RSRC_CONF, RAW_ARGS,
+    {"WSGIImportScript", to_cmd_func(add_import_script), nullptr, RSRC_CONF, RAW_ARGS,
      "Load a script when a process starts: FILE process-group=NAME application-group=NAME."},
-    {"WSGIDaemonProcess", as_cmd_func(add_daemon_process), nullptr, RSRC_CONF, RAW_ARGS,
+    {"WSGIDaemonProcess", to_cmd_func(add_daemon_process), nullptr, RSRC_CONF, RAW_ARGS,
      "Define a daemon process group: NAME [option=value ...]."},
-    {"WSGISocketPrefix", as_cmd_func(set_socket_prefix), nullptr, RSRC_CONF, TAKE1,
+    {"WSGISocketPrefix", to_cmd_func(set_socket_prefix), nullptr, RSRC_CONF, TAKE1,
      "Path prefix of the daemon processes' UNIX sockets (relative: to DefaultRuntimeDir)."},
-    {"WSGIRestrictProcess", as_cmd_func(add_restrict_process), nullptr, kServerAndDir, ITERATE,
+    {"WSGIRestrictProcess", to_cmd_func(add_restrict_process), nullptr, kServerAndDir, ITERATE,
      "Process groups that may be selected in this scope: NAME ..."},
-    {"WSGISocketRotation", as_cmd_func(set_global_flag<&ServerConfig::socket_rotation>),
+    {"WSGISocketRotation", to_cmd_func(set_global_flag<&ServerConfig::socket_rotation>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: new daemon socket names on each Apache restart."},
-    {"WSGIAcceptMutex", as_cmd_func(set_accept_mutex), nullptr, RSRC_CONF, TAKE1,
+    {"WSGIAcceptMutex", to_cmd_func(set_accept_mutex), nullptr, RSRC_CONF, TAKE1,
      "Lock serialising accept() in daemon processes: default, flock, fcntl, sysvsem, ..."},
     // Access control, handler and dispatch scripts, trusted proxies (access_directives.cpp).
-    {"WSGIAuthUserScript", as_cmd_func(set_auth_user_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+    {"WSGIAuthUserScript", to_cmd_func(set_auth_user_script), nullptr, OR_AUTHCFG, RAW_ARGS,
      "Authentication provider 'wsgi': FILE [application-group=NAME]."},
-    {"WSGIAuthGroupScript", as_cmd_func(set_auth_group_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+    {"WSGIAuthGroupScript", to_cmd_func(set_auth_group_script), nullptr, OR_AUTHCFG, RAW_ARGS,
      "Groups for 'Require wsgi-group': FILE [application-group=NAME]."},
-    {"WSGIGroupAuthoritative", as_cmd_func(set_group_authoritative), nullptr, OR_AUTHCFG,
+    {"WSGIGroupAuthoritative", to_cmd_func(set_group_authoritative), nullptr, OR_AUTHCFG,
      TAKE1, "On|Off: whether a failed 'Require wsgi-group' denies or stays neutral."},
-    {"WSGIAccessScript", as_cmd_func(set_access_script), nullptr, OR_AUTHCFG, RAW_ARGS,
+    {"WSGIAccessScript", to_cmd_func(set_access_script), nullptr, OR_AUTHCFG, RAW_ARGS,
      "Host access control script: FILE [application-group=NAME]."},
-    {"WSGIDispatchScript", as_cmd_func(set_dispatch_script), nullptr, kDirLevel, RAW_ARGS,
+    {"WSGIDispatchScript", to_cmd_func(set_dispatch_script), nullptr, kDirLevel, RAW_ARGS,
      "Script choosing process group, application group and callable per request."},
-    {"WSGIHandlerScript", as_cmd_func(add_handler_script), nullptr, kDirLevel, RAW_ARGS,
+    {"WSGIHandlerScript", to_cmd_func(add_handler_script), nullptr, kDirLevel, RAW_ARGS,
      "Named handler for SetHandler/AddHandler: NAME FILE [option=value ...]."},
-    {"WSGIPassApacheRequest", as_cmd_func(set_pass_apache_request), nullptr, kDirLevel, TAKE1,
+    {"WSGIPassApacheRequest", to_cmd_func(set_pass_apache_request), nullptr, kDirLevel, TAKE1,
      "On|Off: add apache.request_rec to the environ (embedded mode only)."},
-    {"WSGITrustedProxyHeaders", as_cmd_func(add_trusted_proxy_header), nullptr, kDirLevel,
+    {"WSGITrustedProxyHeaders", to_cmd_func(add_trusted_proxy_header), nullptr, kDirLevel,
      ITERATE, "Proxy headers to trust from trusted proxies: HEADER ..."},
-    {"WSGITrustedProxies", as_cmd_func(add_trusted_proxy), nullptr, kDirLevel, ITERATE,
+    {"WSGITrustedProxies", to_cmd_func(add_trusted_proxy), nullptr, kDirLevel, ITERATE,
      "Addresses or CIDR blocks of trusted front-end proxies: ADDRESS ..."},
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
