@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "apache/log.hpp"
@@ -31,6 +32,20 @@ void log_info(Channel& channel, const std::string& line) {
     channel.log(APLOG_INFO, line);
 }
 
+// The __mtime__ a script module was loaded with (set by import_script), or nullopt.
+std::optional<long long> loaded_mtime(PyObject* module) {
+    PyObject* mtime = PyDict_GetItemString(PyModule_GetDict(module), "__mtime__");
+    if (mtime == nullptr) {
+        return std::nullopt;
+    }
+    long long loaded = PyLong_AsLongLong(mtime);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return std::nullopt;
+    }
+    return loaded;
+}
+
 // True when the loaded module is current: same mtime and reload_required() not asking.
 bool is_current(PyObject* module, const ScriptLoad& script, Channel& channel) {
     // Module dict lookups: a missing attribute costs no exception on this per-request path.
@@ -38,16 +53,8 @@ bool is_current(PyObject* module, const ScriptLoad& script, Channel& channel) {
         return true;  // replaced in sys.modules by the application: leave it alone
     }
     PyObject* globals = PyModule_GetDict(module);
-    PyObject* mtime = PyDict_GetItemString(globals, "__mtime__");
-    if (mtime == nullptr) {
-        return false;
-    }
-    long long loaded = PyLong_AsLongLong(mtime);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        return false;
-    }
-    if (loaded != script.mtime) {
+    auto loaded = loaded_mtime(module);
+    if (!loaded || *loaded != script.mtime) {
         return false;
     }
     Ref hook = Ref::borrow(PyDict_GetItemString(globals, "reload_required"));
@@ -180,16 +187,8 @@ bool script_changed(const ScriptLoad& script) {
     if (module == nullptr || !PyModule_Check(module)) {
         return false;
     }
-    PyObject* mtime = PyDict_GetItemString(PyModule_GetDict(module), "__mtime__");
-    if (mtime == nullptr) {
-        return false;
-    }
-    long long loaded = PyLong_AsLongLong(mtime);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        return false;
-    }
-    return loaded != script.mtime;
+    auto loaded = loaded_mtime(module);
+    return loaded && *loaded != script.mtime;
 }
 
 int run_script(python::Interpreter& interpreter, const ScriptLoad& script,
