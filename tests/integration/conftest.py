@@ -22,6 +22,8 @@ Fixtures and helpers other test modules rely on:
 
 Environment: ``MOD_WSGI_SO`` overrides the module path (default ``<repo>/build/mod_wsgi.so``),
 ``APACHE2`` the httpd binary, ``MOD_WSGI_TEST_KEEP=1`` keeps the temp server roots.
+``MOD_WSGI_TEST_PRELOAD`` (or ``LD_PRELOAD``), ``ASAN_OPTIONS`` and ``UBSAN_OPTIONS`` are given to
+httpd when set (a sanitizer build of the module, see scripts/test.sh).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ CRASH_PATTERNS = (
     re.compile(r"Segmentation fault"),
     re.compile(r"\] \[[\w.-]*:(crit|alert|emerg)\] "),
     re.compile(r"AH00046"),  # child process still did not exit, sending a SIGKILL
+    # A sanitizer build (scripts/test.sh): httpd's stderr, and so these reports, go to the log.
+    re.compile(r"ERROR: AddressSanitizer|^\S+:\d+:\d+: runtime error: |SUMMARY: \w+Sanitizer"),
 )
 LOG_LINE = re.compile(
     r"^\[(?P<time>[^\]]*)\] \[(?P<module>[\w.-]*):(?P<level>\w+)\] "
@@ -103,7 +107,17 @@ def _run_account() -> tuple[str, str, int, int] | None:
 
 
 def _clean_env() -> dict[str, str]:
-    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    # A sanitizer build of the module needs its runtime preloaded into httpd (scripts/test.sh).
+    # MOD_WSGI_TEST_PRELOAD gives it to httpd alone: pytest and the other tools the tests run
+    # stay unsanitized (some, e.g. pgrep, hang with libasan preloaded).
+    preload = os.environ.get("MOD_WSGI_TEST_PRELOAD") or os.environ.get("LD_PRELOAD")
+    if preload:
+        env["LD_PRELOAD"] = preload
+    for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    return env
 
 
 def _pid_alive(pid: int) -> bool:
