@@ -26,6 +26,7 @@
 #include <cstring>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <thread>
 #include <sys/wait.h>
 
@@ -65,6 +66,13 @@ int backoff_seconds(const Slot& slot) {
 // The running configuration's groups and slots. Rebuilt at each generation; the slots live
 // in a deque so their addresses (given to httpd as callback data) stay put.
 std::vector<GroupRuntime> g_groups;
+
+// Listening sockets kept across a graceful restart, by group name.
+struct CarriedSocket {
+    std::string path;
+    int fd = -1;
+};
+std::map<std::string, CarriedSocket> g_carried;
 std::deque<Slot> g_slots;
 
 void spawn(Slot& slot);
@@ -202,6 +210,14 @@ constexpr auto kReapTimeout = std::chrono::seconds(4);
 // processes take the new requests (`apachectl graceful` must not cut requests in flight).
 apr_status_t end_generation(void*) noexcept {
     std::vector<pid_t> pids;
+    // httpd told every daemon process to end first (APR_OC_REASON_RESTART) on a stop or a
+    // hard restart; on a graceful restart it did not.
+    bool graceful = true;
+    for (const Slot& slot : g_slots) {
+        if (slot.terminated) {
+            graceful = false;
+        }
+    }
     for (Slot& slot : g_slots) {
         if (!slot.running) {
             continue;
@@ -229,8 +245,16 @@ apr_status_t end_generation(void*) noexcept {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
+    // A graceful restart keeps each group's listening socket for the next generation: the
+    // connections queued in its backlog, and old Apache children finishing their requests,
+    // then reach the new daemon processes instead of a closed or missing socket.
     for (GroupRuntime& runtime : g_groups) {
-        if (runtime.listen_fd >= 0) {
+        if (runtime.listen_fd < 0) {
+            continue;
+        }
+        if (graceful) {
+            g_carried[runtime.group->options.name] = {runtime.socket_path, runtime.listen_fd};
+        } else {
             close(runtime.listen_fd);
             unlink(runtime.socket_path.c_str());
         }
@@ -238,6 +262,15 @@ apr_status_t end_generation(void*) noexcept {
     g_slots.clear();
     g_groups.clear();
     return APR_SUCCESS;
+}
+
+// Closes the sockets carried over from the previous generation that no group took.
+void close_carried_sockets() {
+    for (auto& [name, socket] : g_carried) {
+        close(socket.fd);
+        unlink(socket.path.c_str());
+    }
+    g_carried.clear();
 }
 
 // Checks that `uid`/`gid` (Apache's child user) can search every directory on the way to
@@ -354,6 +387,7 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
         }
         const config::ServerConfig& server = config::server_config(s);
         if (server.daemon_groups.empty()) {
+            close_carried_sockets();
             return OK;
         }
         apr_pool_cleanup_register(pconf, nullptr, end_generation, apr_pool_cleanup_null);
@@ -385,7 +419,12 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         int generation = ap_state_query(AP_SQ_CONFIG_GEN);
-        std::string secret = make_secret();
+        // One secret per server start, kept across graceful restarts: Apache children of the
+        // old generation still finishing requests send the one they were born with.
+        static std::string secret;
+        if (secret.empty()) {
+            secret = make_secret();
+        }
         if (secret.empty()) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
                          "WSGI0167: Cannot read random bytes for the daemon process secret.");
@@ -406,10 +445,24 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
                              error->c_str());
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-            runtime.socket_path = std::string(prefix) + "." + std::to_string(getpid()) + "." +
-                                  std::to_string(generation) + "." +
-                                  std::to_string(group.index) + ".sock";
-            std::string error = make_socket(runtime, group.options.listen_backlog);
+            std::string error;
+            if (auto carried = g_carried.find(group.options.name); carried != g_carried.end()) {
+                runtime.socket_path = carried->second.path;
+                runtime.listen_fd = carried->second.fd;
+                g_carried.erase(carried);
+                // The options may have changed with the configuration.
+                listen(runtime.listen_fd, group.options.listen_backlog);
+                if (geteuid() == 0 && chown(runtime.socket_path.c_str(),
+                                            runtime.identity.socket_uid,
+                                            static_cast<gid_t>(-1)) != 0) {
+                    error = "chown('" + runtime.socket_path + "'): " + std::strerror(errno);
+                }
+            } else {
+                runtime.socket_path = std::string(prefix) + "." + std::to_string(getpid()) +
+                                      "." + std::to_string(generation) + "." +
+                                      std::to_string(group.index) + ".sock";
+                error = make_socket(runtime, group.options.listen_backlog);
+            }
             if (!error.empty()) {
                 ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                              "WSGI0163: Cannot create the socket of daemon process group '%s': %s",
@@ -418,6 +471,7 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             }
             g_groups.push_back(std::move(runtime));
         }
+        close_carried_sockets();  // groups no longer configured
         for (std::size_t index = 0; index < g_groups.size(); ++index) {
             const auto& options = g_groups[index].group->options;
             for (int number = 0; number < options.processes; ++number) {
