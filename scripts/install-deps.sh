@@ -11,7 +11,7 @@ packages=(
     apache2 apache2-dev python3-dev
     libgtest-dev googletest libfmt-dev libcli11-dev clang libclang-rt-14-dev
     python3-pytest python3-requests python3-flask python3-django
-    curl
+    curl iproute2 openssl procps
 )
 
 missing=()
