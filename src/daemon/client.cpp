@@ -124,6 +124,30 @@ public:
 
 private:
     bool answer_read(const std::string& payload);
+    // The daemon process broke the conversation: 502 if nothing went out yet, else the
+    // client connection is cut.
+    Outcome broken() {
+        status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
+        if (headers_) {
+            channel_.abort();
+        }
+        return Outcome::kDone;
+    }
+    // The client left while the response was being relayed: closing the socket ends the
+    // application's iteration in the daemon process.
+    Outcome client_left(const std::string& error) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r_,
+                      "Client closed the connection while daemon process '%s' was responding: "
+                      "%s",
+                      group_.options.name.c_str(), error.c_str());
+        status_ = OK;
+        return Outcome::kDone;
+    }
+    // The response ended: its status for Apache.
+    Outcome ended() {
+        status_ = override_status_ != 0 ? override_status_ : OK;
+        return Outcome::kDone;
+    }
     void log(int level, const char* code, const std::string& what) {
         ap_log_rerror(APLOG_MARK, level, 0, r_, "%s: Daemon process '%s': %s (%s).", code,
                       group_.options.name.c_str(), what.c_str(),
@@ -206,8 +230,7 @@ Relay::Outcome Relay::run() {
         switch (header.type) {
             case FrameType::kRead:
                 if (!answer_read(payload)) {
-                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-                    return Outcome::kDone;
+                    return broken();
                 }
                 break;
             case FrameType::kHeaders: {
@@ -218,11 +241,7 @@ Relay::Outcome Relay::run() {
                          .empty()) {
                     log(APLOG_ERR, "WSGI0144",
                         "invalid response headers: " + (problem.empty() ? "sent twice" : problem));
-                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-                    if (headers_) {
-                        channel_.abort();
-                    }
-                    return Outcome::kDone;
+                    return broken();
                 }
                 headers_ = true;
                 if (settings_.error_override && headers.status >= 400) {
@@ -247,17 +266,10 @@ Relay::Outcome Relay::run() {
                                             ? wsgi::Pass::kFlush
                                             : wsgi::Pass::kNoFlush,
                                         error)) {
-                    // The client left: closing the socket ends the application's iteration.
-                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r_,
-                                  "Client closed the connection while daemon process '%s' "
-                                  "was responding: %s",
-                                  group_.options.name.c_str(), error.c_str());
-                    status_ = OK;
-                    return Outcome::kDone;
+                    return client_left(error);
                 }
                 if ((header.flags & protocol::kLast) != 0) {
-                    status_ = override_status_ != 0 ? override_status_ : OK;
-                    return Outcome::kDone;
+                    return ended();
                 }
                 break;
             case FrameType::kFile: {
@@ -266,26 +278,16 @@ Relay::Outcome Relay::run() {
                     !protocol::decode_file(payload, file, error)) {
                     log(APLOG_ERR, "WSGI0147",
                         error.empty() ? "file frame without headers or descriptor" : error);
-                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-                    if (headers_) {
-                        channel_.abort();
-                    }
-                    return Outcome::kDone;
+                    return broken();
                 }
                 if (override_status_ == 0 &&
                     !channel_.send_file(fds[0], static_cast<std::int64_t>(file.offset),
                                         static_cast<std::int64_t>(file.length), file.use_sendfile,
                                         file.end, error)) {
-                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r_,
-                                  "Client closed the connection while daemon process '%s' "
-                                  "was responding: %s",
-                                  group_.options.name.c_str(), error.c_str());
-                    status_ = OK;
-                    return Outcome::kDone;
+                    return client_left(error);
                 }
                 if (file.end) {
-                    status_ = override_status_ != 0 ? override_status_ : OK;
-                    return Outcome::kDone;
+                    return ended();
                 }
                 break;
             }
@@ -312,11 +314,7 @@ Relay::Outcome Relay::run() {
                 protocol::ErrorFrame failure;
                 if (!protocol::decode_error(payload, failure, error) || headers_) {
                     log(APLOG_ERR, "WSGI0147", error.empty() ? "error after headers" : error);
-                    status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-                    if (headers_) {
-                        channel_.abort();
-                    }
-                    return Outcome::kDone;
+                    return broken();
                 }
                 status_ = failure.status;
                 return Outcome::kDone;
@@ -331,11 +329,7 @@ Relay::Outcome Relay::run() {
             default:
                 log(APLOG_ERR, "WSGI0147", "unexpected frame type " +
                                                std::to_string(static_cast<int>(header.type)));
-                status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-                if (headers_) {
-                    channel_.abort();
-                }
-                return Outcome::kDone;
+                return broken();
         }
     }
 }
