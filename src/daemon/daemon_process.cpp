@@ -37,9 +37,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using python::Ref;
 
-// Sub interpreters a daemon process may create (see the embedded-mode limit).
-constexpr std::size_t kMaxSubInterpreters = 64;
-
 struct DaemonState {
     const GroupRuntime* runtime = nullptr;
     server_rec* server = nullptr;
@@ -304,7 +301,7 @@ void serve_connection(int fd) {
     }
     std::string group_error;
     python::Interpreter* interpreter = python::interpreters().for_application_group(
-        request.settings.application_group, kMaxSubInterpreters, group_error);
+        request.settings.application_group, wsgi::kMaxSubInterpreters, group_error);
     if (interpreter == nullptr) {
         channel.log(APLOG_ERR, "WSGI0013: Cannot create the Python interpreter for application "
                                "group '" + request.settings.application_group + "': " +

@@ -247,9 +247,6 @@ apr_status_t finalize_python(void*) noexcept {
     return APR_SUCCESS;
 }
 
-// Sub interpreters one process may create: application group names can come from the
-// request (%{ENV:...} set from headers by mod_rewrite or SetEnvIf), and each costs megabytes.
-constexpr std::size_t kMaxSubInterpreters = 64;
 constexpr std::size_t kWarnSubInterpreters = 16;
 
 }  // namespace

@@ -4,6 +4,7 @@
 // Every function here is noexcept: no C++ exception crosses into httpd.
 
 #include <apr_pools.h>
+#include <cstddef>
 #include <httpd.h>
 
 #include <optional>
@@ -14,6 +15,11 @@
 #include "python/interpreter.hpp"
 
 namespace wsgi::wsgi {
+
+// Sub interpreters one process (Apache child or daemon process) may create: application group
+// names can come from the request (%{ENV:...} set from headers by mod_rewrite or SetEnvIf),
+// and each costs megabytes.
+constexpr std::size_t kMaxSubInterpreters = 64;
 
 // post_config: records the main server and adds "mod_wsgi/<version> Python/<X.Y>" to the
 // server version (shown in the startup "configured" line). Runs in the parent; never
