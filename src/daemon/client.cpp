@@ -208,9 +208,10 @@ Relay::Outcome Relay::run() {
         if (io != IoStatus::kOk) {
             std::string why = error.empty() ? describe(io, errno) : error;
             if (io == IoStatus::kClosed) {
-                // If the daemon process died, say which one and how (the parent records it).
+                // If the daemon process died, say which one and how. The parent records it
+                // when the MPM reaps the process, which it does about once a second.
                 if (auto death = recent_death(group_.index, r_->request_time,
-                                              std::chrono::milliseconds(500))) {
+                                              std::chrono::milliseconds(1500))) {
                     why = "daemon process pid=" + std::to_string(death->pid) + " " + death->how;
                 }
             }

@@ -105,7 +105,7 @@ Millis millis(config::Seconds seconds) {
                  options().name.c_str(), getpid(), message.c_str());
     // Do not let the parent fork it again at once in a tight loop.
     sleep(5);
-    _exit(1);
+    end_daemon_process(1);
 }
 
 // Replaces the process title shown by ps (argv memory) and the thread name.
@@ -504,6 +504,8 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
     g_state.runtime = &groups[index];
     g_state.server = server;
     const config::DaemonOptions& opts = options();
+    watch_own_exit(static_cast<std::uint64_t>(std::max<std::int64_t>(opts.memory_limit, 0)),
+                   static_cast<std::uint64_t>(std::max<std::int64_t>(opts.virtual_memory_limit, 0)));
 
     // Signals: one thread waits for them; every other thread has them blocked.
     sigset_t signals;
@@ -529,7 +531,7 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
         int signal_number = sigtimedwait(&signals, nullptr, &wait);
         if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP ||
             signal_number == SIGUSR1) {
-            _exit(0);
+            end_daemon_process(0);
         }
     }
     std::string title = config::daemon_display_name(opts);
@@ -580,7 +582,7 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
         }
         apr_pool_destroy(pool);  // finalises Python: atexit handlers, shutdown callbacks
     }
-    _exit(0);
+    end_daemon_process(0);
 }
 
 }  // namespace wsgi::daemon

@@ -23,6 +23,7 @@
 #include <new>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <chrono>
 #include <deque>
@@ -32,6 +33,7 @@
 
 #include "apache/log.hpp"
 #include "daemon/daemon_process.hpp"
+#include "daemon/death_record.hpp"
 
 namespace wsgi::daemon {
 namespace {
@@ -82,49 +84,6 @@ bool mpm_is_stopping() {
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
-void describe_exit(apr_wait_t status, char* buffer, std::size_t size) {
-    if (WIFSIGNALED(status)) {
-        snprintf(buffer, size, "terminated by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    } else if (WIFEXITED(status)) {
-        snprintf(buffer, size, "exited with status %d", WEXITSTATUS(status));
-    } else {
-        snprintf(buffer, size, "ended (status %d)", status);
-    }
-}
-
-// Deaths of daemon processes, written by the parent and read by the Apache children: a ring
-// in anonymous shared memory made before any fork.
-struct DeathRecord {
-    std::atomic<std::uint64_t> sequence;  // even: stable; odd: being written
-    std::uint32_t group;
-    pid_t pid;
-    int status;
-    std::int64_t when_us;
-};
-struct DeathTable {
-    std::atomic<std::uint32_t> next;
-    DeathRecord records[64];
-};
-DeathTable* g_deaths = nullptr;
-
-std::int64_t now_us() { return apr_time_now(); }
-
-void record_death(const Slot& slot, apr_wait_t status) {
-    if (g_deaths == nullptr) {
-        return;
-    }
-    std::uint32_t index = g_deaths->next.fetch_add(1) % std::size(g_deaths->records);
-    DeathRecord& record = g_deaths->records[index];
-    std::uint64_t sequence = record.sequence.load();
-    record.sequence.store(sequence + 1);
-    record.group = static_cast<std::uint32_t>(g_groups[slot.group].group->index);
-    record.pid = slot.process.pid;
-    record.status = status;
-    record.when_us = now_us();
-    record.sequence.store(sequence + 2);
-}
-
 // httpd's other-child callback: the parent's view of one daemon process.
 void maintenance(int reason, void* data, apr_wait_t status) noexcept {
     auto& slot = *static_cast<Slot*>(data);
@@ -135,9 +94,9 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
         case APR_OC_REASON_LOST: {
             apr_proc_other_child_unregister(data);
             slot.running = false;
-            record_death(slot, status);
-            char how[128];
-            describe_exit(status, how, sizeof(how));
+            // `status` is the exit status or the signal number (see death_record.hpp).
+            Ending ending = record_death(runtime.group->index, slot.process.pid, status);
+            const char* how = ending.how.c_str();
             if (mpm_is_stopping()) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, slot.server,
                              "Daemon process '%s' (pid=%" APR_PID_T_FMT ") %s.", name,
@@ -146,8 +105,8 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
             }
             // Only failures count: a process that ends normally (exit 0: maximum-requests, a
             // changed script, restart-interval...) is replaced at once however young.
-            bool failed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
-            bool quick = failed && std::chrono::steady_clock::now() - slot.started < kQuickDeath;
+            bool quick = ending.failed() &&
+                         std::chrono::steady_clock::now() - slot.started < kQuickDeath;
             slot.quick_deaths = quick ? slot.quick_deaths + 1 : 0;
             int delay = backoff_seconds(slot);
             ap_log_error(APLOG_MARK, delay > 0 ? APLOG_WARNING : APLOG_INFO, 0, slot.server,
@@ -199,6 +158,55 @@ void spawn(Slot& slot) {
     apr_proc_other_child_register(&slot.process, maintenance, &slot, nullptr, slot.pool);
 }
 
+// A daemon process of an earlier generation, draining after a graceful restart. Its
+// registration with httpd went with that generation's pool; without a new one the MPM, when it
+// reaps the process, logs "long lost child came home!" (AH00488). So it is registered again
+// with a pool of its own, made from the process pool, which outlives the generations and is
+// destroyed once the process is gone.
+struct DrainingProcess {
+    apr_proc_t process{};
+    apr_pool_t* pool = nullptr;
+    std::size_t group_index = 0;
+    char name[128];
+};
+
+void drained(int reason, void* data, apr_wait_t status) noexcept {
+    auto* draining = static_cast<DrainingProcess*>(data);
+    switch (reason) {
+        case APR_OC_REASON_DEATH:
+        case APR_OC_REASON_LOST: {
+            apr_proc_other_child_unregister(data);
+            Ending ending = record_death(draining->group_index, draining->process.pid, status);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, apache::main_server(),
+                         "Daemon process '%s' (pid=%" APR_PID_T_FMT ") of an earlier "
+                         "generation finished draining and %s.",
+                         draining->name, draining->process.pid, ending.how.c_str());
+            apr_pool_destroy(draining->pool);
+            return;
+        }
+        case APR_OC_REASON_RESTART:
+            // Apache stops or restarts hard while it still drains: it ends now.
+            kill(draining->process.pid, SIGINT);
+            return;
+        default:
+            return;
+    }
+}
+
+void watch_draining(const Slot& slot, apr_pool_t* process_pool) {
+    apr_pool_t* pool = nullptr;
+    if (apr_pool_create(&pool, process_pool) != APR_SUCCESS) {
+        return;
+    }
+    auto* draining = new (apr_pcalloc(pool, sizeof(DrainingProcess))) DrainingProcess();
+    draining->process = slot.process;
+    draining->pool = pool;
+    draining->group_index = g_groups[slot.group].group->index;
+    std::snprintf(draining->name, sizeof(draining->name), "%s",
+                  g_groups[slot.group].group->options.name.c_str());
+    apr_proc_other_child_register(&draining->process, drained, draining, nullptr, pool);
+}
+
 // How long the parent waits for its daemon processes to exit when a generation ends, before
 // it kills them.
 constexpr auto kReapTimeout = std::chrono::seconds(4);
@@ -227,6 +235,7 @@ apr_status_t end_generation(void*) noexcept {
         } else {
             // (The registration with httpd went with the pool's own cleanups already.)
             kill(slot.process.pid, SIGUSR1);
+            watch_draining(slot, slot.server->process->pool);
         }
         slot.running = false;
     }
@@ -299,7 +308,9 @@ std::string unreachable_directory(const std::string& directory, uid_t uid, gid_t
         }
         struct stat info;
         if (stat(path.c_str(), &info) != 0) {
-            return path;
+            // Not made yet (Debian's apache2ctl makes the run directory just before it starts
+            // Apache): the bind at start tells then (WSGI0163).
+            return errno == ENOENT ? "" : path;
         }
         bool searchable;
         if (info.st_uid == uid) {
@@ -379,6 +390,39 @@ std::string make_socket(GroupRuntime& runtime, int backlog) {
 
 }  // namespace
 
+int check_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
+    try {
+        if (config::server_config(s).daemon_groups.empty()) {
+            return OK;
+        }
+        const char* prefix = config::socket_prefix(pconf, s);
+        if (prefix == nullptr) {
+            return OK;  // start_process_groups() reports it (WSGI0161)
+        }
+        std::string directory(prefix);
+        directory = directory.substr(0, directory.rfind('/'));
+        if (directory.empty()) {
+            directory = "/";
+        }
+        std::string blocked = unreachable_directory(directory, ap_unixd_config.user_id,
+                                                    ap_unixd_config.group_id);
+        if (blocked.empty()) {
+            return OK;
+        }
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "WSGI0166: WSGISocketPrefix '%s': Apache's child user (uid %ld) cannot "
+                     "reach the daemon sockets there because it cannot search '%s'; give "
+                     "that user search permission or set WSGISocketPrefix to a directory "
+                     "it can reach.",
+                     prefix, static_cast<long>(ap_unixd_config.user_id), blocked.c_str());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "WSGI0009: Checking daemon process groups: %s",
+                     e.what());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
 int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
     try {
         if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG ||
@@ -391,31 +435,11 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             return OK;
         }
         apr_pool_cleanup_register(pconf, nullptr, end_generation, apr_pool_cleanup_null);
-        apr_shm_t* shm = nullptr;
-        g_deaths = nullptr;
-        if (apr_shm_create(&shm, sizeof(DeathTable), nullptr, pconf) == APR_SUCCESS) {
-            g_deaths = new (apr_shm_baseaddr_get(shm)) DeathTable();
-        }
+        open_death_records(s);
         const char* prefix = config::socket_prefix(pconf, s);
         if (prefix == nullptr) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "WSGI0161: WSGISocketPrefix does not give a valid path.");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        std::string directory(prefix);
-        directory = directory.substr(0, directory.rfind('/'));
-        if (directory.empty()) {
-            directory = "/";
-        }
-        std::string blocked = unreachable_directory(directory, ap_unixd_config.user_id,
-                                                    ap_unixd_config.group_id);
-        if (!blocked.empty()) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "WSGI0166: WSGISocketPrefix '%s': Apache's child user (uid %ld) cannot "
-                         "reach the daemon sockets there because it cannot search '%s'; give "
-                         "that user search permission or set WSGISocketPrefix to a directory "
-                         "it can reach.",
-                         prefix, static_cast<long>(ap_unixd_config.user_id), blocked.c_str());
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         int generation = ap_state_query(AP_SQ_CONFIG_GEN);
@@ -508,40 +532,6 @@ void close_group_listeners() noexcept {
             close(runtime.listen_fd);
             runtime.listen_fd = -1;
         }
-    }
-}
-
-std::optional<DaemonDeath> recent_death(std::size_t index, std::int64_t since,
-                                        std::chrono::milliseconds wait) {
-    if (g_deaths == nullptr) {
-        return std::nullopt;
-    }
-    auto deadline = std::chrono::steady_clock::now() + wait;
-    while (true) {
-        std::optional<DaemonDeath> found;
-        std::int64_t found_when = 0;
-        for (const DeathRecord& record : g_deaths->records) {
-            std::uint64_t before = record.sequence.load();
-            if (before == 0 || (before & 1) != 0) {
-                continue;
-            }
-            std::uint32_t group = record.group;
-            pid_t pid = record.pid;
-            int status = record.status;
-            std::int64_t when = record.when_us;
-            if (record.sequence.load() != before || group != index || when < since ||
-                when < found_when) {
-                continue;
-            }
-            char how[128];
-            describe_exit(status, how, sizeof(how));
-            found = DaemonDeath{pid, how};
-            found_when = when;
-        }
-        if (found || std::chrono::steady_clock::now() >= deadline) {
-            return found;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }
 

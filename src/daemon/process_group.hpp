@@ -16,6 +16,7 @@
 
 #include "config/config.hpp"
 #include "config/daemon_identity.hpp"
+#include "daemon/death_record.hpp"
 
 namespace wsgi::daemon {
 
@@ -32,6 +33,12 @@ struct GroupRuntime {
     std::string secret;
 };
 
+// check_config, in the parent, at every start and restart and in `apache2 -t`: when daemon
+// process groups are configured, checks that Apache's child user can reach the socket
+// directory (WSGISocketPrefix). Returns OK, or !OK after logging WSGI0166 (on the console
+// before Apache detached), which makes httpd report "Configuration check failed" and exit 1.
+int check_process_groups(apr_pool_t* pconf, server_rec* s) noexcept;
+
 // post_config, in the parent: makes every group's socket and forks its processes. Skipped in
 // the first configuration pass and in `apache2 -t`. Returns OK, or an HTTP error status
 // (with a log line naming the group) to stop Apache from starting.
@@ -43,17 +50,5 @@ const GroupRuntime* group_runtime(std::size_t index);
 // In an Apache child (child_init): closes the groups' listening sockets, which only daemon
 // processes may accept on.
 void close_group_listeners() noexcept;
-
-// How a daemon process of a group died, as the parent recorded it in memory shared with the
-// Apache children, so that a request it broke can be logged with the pid and the cause.
-struct DaemonDeath {
-    pid_t pid = 0;
-    std::string how;  // "terminated by signal 9 (Killed)", "exited with status 1"...
-};
-
-// The latest death in group `index` recorded at or after `since` (microseconds since the
-// epoch), waiting up to `wait` for the parent to record it. Any process; no GIL needed.
-std::optional<DaemonDeath> recent_death(std::size_t index, std::int64_t since,
-                                        std::chrono::milliseconds wait);
 
 }  // namespace wsgi::daemon

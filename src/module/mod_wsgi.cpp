@@ -18,6 +18,7 @@ void register_hooks(apr_pool_t* pool) noexcept {
     // mod_vhost_alias, as mod_wsgi orders itself.
     static const char* const kBefore[] = {"mod_alias.c", nullptr};
     static const char* const kAfter[] = {"mod_userdir.c", "mod_vhost_alias.c", nullptr};
+    ap_hook_check_config(wsgi::wsgi::check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(wsgi::wsgi::post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(wsgi::wsgi::child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_translate_name(wsgi::wsgi::translate_name, kBefore, kAfter, APR_HOOK_MIDDLE);

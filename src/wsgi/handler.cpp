@@ -286,6 +286,10 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noex
     return daemon::start_process_groups(pconf, s);
 }
 
+int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noexcept {
+    return daemon::check_process_groups(pconf, s);
+}
+
 bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* group) {
     const config::ServerConfig& server = config::server_config(s);
     const char* mode = group != nullptr ? "daemon mode" : "embedded mode";
@@ -341,7 +345,8 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         }
     }
     std::vector<std::string> setup_failure;
-    set_process_setup({group != nullptr ? group->options.name : "", restrict_options(server)});
+    set_process_setup({group != nullptr ? group->options.name : "", restrict_options(server),
+                       group != nullptr ? &daemon::note_exit : nullptr});
     python::interpreters().set_hooks(setup_interpreter, end_interpreter);
     {
         python::InterpreterLock lock(python::interpreters().main());

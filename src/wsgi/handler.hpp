@@ -26,6 +26,11 @@ constexpr std::size_t kMaxSubInterpreters = 64;
 // initialises Python there.
 int post_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
 
+// check_config: checks what only a running server would otherwise find out, so that it fails
+// `apache2 -t` and the start command with a message (daemon mode: the socket directory must be
+// reachable by Apache's child user, WSGI0166). Runs in the parent, before Apache detaches.
+int check_config(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t* ptemp, server_rec* s) noexcept;
+
 // child_init: initialises Python in a new Apache child (after privileges were dropped) and
 // registers its finalisation, which runs atexit handlers, on the child's pool.
 void child_init(apr_pool_t* pchild, server_rec* s) noexcept;

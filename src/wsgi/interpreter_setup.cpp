@@ -1,5 +1,7 @@
 #include "wsgi/interpreter_setup.hpp"
 
+#include <unistd.h>
+
 #include "apache/log.hpp"
 #include "python/gil.hpp"
 #include "python/runtime.hpp"
@@ -22,6 +24,40 @@ namespace {
 
 ProcessSetup g_process_setup;
 
+// os._exit (and posix._exit) in a daemon process: notes the status, then ends the process as
+// CPython's os._exit does (_exit(2), no cleanup).
+PyObject* noted_exit(PyObject*, PyObject* args, PyObject* keywords) noexcept {
+    static const char* keyword_names[] = {"status", nullptr};
+    int status = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "i:_exit",
+                                     const_cast<char**>(keyword_names), &status)) {
+        return nullptr;
+    }
+    g_process_setup.note_exit(status);
+    _exit(status);
+}
+
+PyMethodDef kNotedExitMethod = {
+    "_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(noted_exit)),
+    METH_VARARGS | METH_KEYWORDS,
+    "_exit(status): exit to the system with the given status, without normal exit processing "
+    "(the daemon process notes the status for the Apache parent first)."};
+
+// Replaces os._exit and posix._exit by noted_exit in the current interpreter.
+bool note_os_exit() {
+    Ref function = Ref::steal(PyCFunction_NewEx(&kNotedExitMethod, nullptr, nullptr));
+    if (!function) {
+        return false;
+    }
+    for (const char* name : {"posix", "os"}) {
+        Ref module = Ref::steal(PyImport_ImportModule(name));
+        if (!module || PyObject_SetAttrString(module.get(), "_exit", function.get()) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 void set_process_setup(ProcessSetup setup) { g_process_setup = std::move(setup); }
@@ -38,7 +74,8 @@ bool setup_interpreter(python::Interpreter& interpreter) {
         !state.adapter_type || !install_standard_streams() ||
         !install_python_modules(state, g_process_setup.process_group.c_str(),
                                 interpreter.name().c_str()) ||
-        !apply_restrictions(g_process_setup.restrictions)) {
+        !apply_restrictions(g_process_setup.restrictions) ||
+        (g_process_setup.note_exit != nullptr && !note_os_exit())) {
         return false;
     }
     // initialize() added WSGIPythonPath / python-path= to the main interpreter's sys.path.

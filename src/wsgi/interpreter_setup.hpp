@@ -28,6 +28,10 @@ public:
 struct ProcessSetup {
     std::string process_group;     // "" in an Apache child (embedded mode)
     RestrictOptions restrictions;  // WSGIRestrictStdin / Stdout / Signal
+    // Daemon processes: called by os._exit(status) just before it ends the process, so that
+    // the Apache parent can tell the exit status from a signal (daemon/death_record.hpp).
+    // Async-signal-safe. Null in an Apache child: os._exit stays as it is.
+    void (*note_exit)(int status) noexcept = nullptr;
 };
 void set_process_setup(ProcessSetup setup);
 
