@@ -32,7 +32,9 @@ MaxSpareThreads 64
 
 CLIENTS = 64
 REQUESTS_PER_CLIENT = 50
-DEADLINE_SECONDS = 30.0  # for the whole run; a request times out after 20 s
+# A bound for the whole run that only a hang reaches (a request times out after 20 s): this is
+# not a speed test, and a busy CI machine makes the run several times slower than a quiet one.
+DEADLINE_SECONDS = 120.0
 
 
 def test_concurrent_clients_across_three_groups(apache):
