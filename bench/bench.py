@@ -551,6 +551,44 @@ def tool_versions(our_module: Path) -> dict:
 # Main
 
 
+def start_profile(root: int, directory: Path, name: str, seconds: int) -> tuple[subprocess.Popen, Path]:
+    """`perf record -g` of every process of the server for `seconds` (cpu-clock samples: this
+    machine's perf has no hardware counters)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = directory / f"{name}.data"
+    pids = ",".join(str(pid) for pid in process_tree(root))
+    proc = subprocess.Popen(
+        ["perf", "record", "-q", "-e", "cpu-clock", "-F", "997", "-g", "-p", pids, "-o", str(data), "--", "sleep", str(seconds)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc, data
+
+
+def finish_profile(proc: subprocess.Popen, data: Path) -> None:
+    """Waits for perf and writes the flat profile beside it: self time by library, then by
+    library and function."""
+    proc.wait(timeout=60)
+    sections = []
+    for title, sort, limit in (("by library", "dso", "0.5"), ("by function", "dso,symbol", "0.7")):
+        report = subprocess.run(
+            ["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none", "--sort", sort, "--percent-limit", limit],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = [
+            re.sub(r"\s+", " ", line.replace("-      -", "")).strip()
+            for line in report.stdout.splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        sections.append(f"== {title}\n" + "\n".join(lines[:40]))
+    data.with_suffix(".txt").write_text("\n\n".join(sections) + "\n")
+    data.unlink(missing_ok=True)
+
+
 def summarize(runs: list[dict]) -> dict:
     def med(key):
         vals = [r[key] for r in runs if r.get(key) is not None]
@@ -581,6 +619,13 @@ def main() -> int:
     ap.add_argument("--connections", default="8,64", help="comma-separated connection counts (default 8,64)")
     ap.add_argument("--out", type=Path, help="results directory (default docs/benchmarks, quick: the private root)")
     ap.add_argument("--no-report", action="store_true", help="do not render the chart and docs/benchmarks.md")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also sample the server's processes with `perf record -g` (cpu-clock) during the first "
+        "measured run of each point; writes <out>/profiles/<server>-<workload>-c<N>.txt, the "
+        "functions taking the most samples",
+    )
     args = ap.parse_args()
 
     duration = args.duration or (1 if args.quick else 5)
@@ -654,9 +699,14 @@ def main() -> int:
                     for _ in range(runs):
                         if warmup:
                             run_wrk(server.url(path), conns, warmup, script)
+                        profiler = None
+                        if args.profile and not point_runs:
+                            profiler = start_profile(server.pid, out / "profiles", f"{sname}-{wname}-c{conns}", duration)
                         before = cpu_ticks(server.pid)
                         r = run_wrk(server.url(path), conns, duration, script)
                         after = cpu_ticks(server.pid)
+                        if profiler is not None:
+                            finish_profile(*profiler)
                         rss, pss, n = memory_kib(server.pid)
                         r.update(
                             cpu_s=(after - before) / CLK_TCK,
