@@ -508,6 +508,22 @@ RequestOutcome outcome_of(const Response& response, PyObject* input, int status)
     return outcome;
 }
 
+// The request's CONTENT_LENGTH from the environ, or -1 when it has none (a chunked body)
+// or it is not a valid length.
+std::int64_t declared_content_length(PyObject* environ) {
+    PyObject* value = PyDict_GetItemString(environ, "CONTENT_LENGTH");
+    Py_ssize_t size = 0;
+    const char* text = value != nullptr && PyUnicode_Check(value)
+                           ? PyUnicode_AsUTF8AndSize(value, &size)
+                           : nullptr;
+    if (text == nullptr) {
+        PyErr_Clear();
+        return -1;
+    }
+    return common::parse_content_length(std::string_view(text, static_cast<std::size_t>(size)))
+        .value_or(-1);
+}
+
 }  // namespace
 
 PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
@@ -515,7 +531,7 @@ PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
                     PyObject* environ, const EnvironFacts& facts) {
     RequestScope scope(channel, environ, facts);
-    Ref input = Ref::steal(new_input(&channel));
+    Ref input = Ref::steal(new_input(&channel, declared_content_length(environ)));
     Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));
     auto* adapter = PyObject_New(
         AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));
