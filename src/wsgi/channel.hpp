@@ -40,10 +40,17 @@ public:
 
     // Reads up to `max` bytes of the request body into `buffer` (room for `max`), setting
     // `length` to the count; otherwise as read_body(). wsgi.input reads straight into the
-    // bytes object the application gets through this. The default copies through
-    // read_body(); a channel that can copy from its source at once overrides it.
+    // bytes object the application gets through this. With `wait` false it only takes what
+    // has arrived already and never blocks, so it may be called with the GIL held: kData
+    // with `length` 0 then means nothing is ready yet. The default copies through
+    // read_body() and, unable to tell what is ready, reads nothing without `wait`; a channel
+    // that can copy from its source at once overrides it.
     virtual ReadStatus read_body_into(char* buffer, std::size_t max, std::size_t& length,
-                                      int& error_status, std::string& error) {
+                                      bool wait, int& error_status, std::string& error) {
+        length = 0;
+        if (!wait) {
+            return ReadStatus::kData;
+        }
         std::string data;
         ReadStatus status = read_body(data, max, error_status, error);
         length = std::min(data.size(), max);

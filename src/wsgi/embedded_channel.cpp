@@ -33,7 +33,8 @@ EmbeddedChannel::EmbeddedChannel(request_rec* r)
     : r_(r), out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
 
 template <class Take>
-Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, Take&& take, int& error_status,
+Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_e block,
+                                                 Take&& take, int& error_status,
                                                  std::string& error) {
     if (in_ == nullptr) {
         in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
@@ -43,8 +44,12 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, Take&& take, i
         if (body_ended_) {
             return ReadStatus::kEof;
         }
-        status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, APR_BLOCK_READ,
+        status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, block,
                                 static_cast<apr_off_t>(max));
+        if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
+            apr_brigade_cleanup(in_);
+            return ReadStatus::kData;  // nothing has arrived yet
+        }
     }
     std::size_t taken = 0;
     while (status == APR_SUCCESS && !APR_BRIGADE_EMPTY(in_) && taken < max) {
@@ -57,7 +62,11 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, Take&& take, i
         const char* data = nullptr;
         apr_size_t length = 0;
         if (!APR_BUCKET_IS_METADATA(b)) {
-            status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
+            status = apr_bucket_read(b, &data, &length, block);
+            if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
+                status = APR_SUCCESS;  // the bucket stays for a later read
+                break;
+            }
             if (status != APR_SUCCESS) {
                 break;
             }
@@ -81,6 +90,9 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, Take&& take, i
         error = describe(status);
         return ReadStatus::kError;
     }
+    if (taken == 0 && block == APR_NONBLOCK_READ && !body_ended_) {
+        return ReadStatus::kData;
+    }
     if (taken == 0) {
         // A blocking read returns data or EOS; take anything else as the end rather than spin.
         body_ended_ = body_ended_ || APR_BRIGADE_EMPTY(in_);
@@ -92,16 +104,17 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, Take&& take, i
 Channel::ReadStatus EmbeddedChannel::read_body(std::string& out, std::size_t max,
                                                int& error_status, std::string& error) {
     return read_pieces(
-        max, [&out](const char* data, std::size_t length) { out.append(data, length); },
+        max, APR_BLOCK_READ,
+        [&out](const char* data, std::size_t length) { out.append(data, length); },
         error_status, error);
 }
 
 Channel::ReadStatus EmbeddedChannel::read_body_into(char* buffer, std::size_t max,
-                                                    std::size_t& length, int& error_status,
-                                                    std::string& error) {
+                                                    std::size_t& length, bool wait,
+                                                    int& error_status, std::string& error) {
     length = 0;
     return read_pieces(
-        max,
+        max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ,
         [buffer, &length](const char* data, std::size_t count) {
             std::memcpy(buffer + length, data, count);
             length += count;

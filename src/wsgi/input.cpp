@@ -139,23 +139,33 @@ std::size_t drain_buffer(InputState& state, char* out, std::size_t room) {
 }
 
 // Reads from the channel into `out` from `filled` until `capacity` is reached or the body
-// ends, giving up the GIL once for all of it. GIL held on entry and exit. Returns false with
-// a Python exception set on failure.
+// ends. What has arrived already is taken with the GIL held: the body of a small request is
+// usually all there, and giving the GIL away means waiting behind the other requests to get
+// it back. For the rest the GIL is given up once. GIL held on entry and exit. Returns false
+// with a Python exception set on failure.
 bool fill_direct(InputObject* self, char* out, std::size_t& filled, std::size_t capacity) {
     InputState& state = *self->state;
     Channel::ReadStatus status = Channel::ReadStatus::kData;
     int error_status = 0;
     std::string error;
+    auto read = [&](bool wait) {
+        std::size_t length = 0;
+        status = self->channel->read_body_into(out + filled, capacity - filled, length, wait,
+                                               error_status, error);
+        filled += length;
+        state.received += static_cast<std::int64_t>(length);
+        return length;
+    };
     state.busy = true;
     {
-        GilRelease release;
         metrics::ScopedTimer timer(state.counts.time);
-        while (filled < capacity && status == Channel::ReadStatus::kData) {
-            std::size_t length = 0;
-            status = self->channel->read_body_into(out + filled, capacity - filled, length,
-                                                   error_status, error);
-            filled += length;
-            state.received += static_cast<std::int64_t>(length);
+        while (filled < capacity && status == Channel::ReadStatus::kData && read(false) > 0) {
+        }
+        if (filled < capacity && status == Channel::ReadStatus::kData) {
+            GilRelease release;
+            while (filled < capacity && status == Channel::ReadStatus::kData) {
+                read(true);
+            }
         }
     }
     state.busy = false;
