@@ -49,6 +49,11 @@ std::optional<std::string> latin1(PyObject* object, const char* what) {
                      what, Py_TYPE(object)->tp_name);
         return std::nullopt;
     }
+    if (PyUnicode_IS_READY(object) && PyUnicode_KIND(object) == PyUnicode_1BYTE_KIND) {
+        // Already one latin-1 byte per character (ASCII or latin-1): no encoding step.
+        return std::string(reinterpret_cast<const char*>(PyUnicode_1BYTE_DATA(object)),
+                           static_cast<std::size_t>(PyUnicode_GET_LENGTH(object)));
+    }
     Ref bytes = Ref::steal(PyUnicode_AsLatin1String(object));
     if (!bytes) {
         return std::nullopt;
