@@ -34,6 +34,16 @@ struct InputState {
     InputCounts counts;     // for request_finished and the metrics
 
     std::size_t available() const { return buffer.size() - offset; }
+
+    // Counts bytes the channel gave. Apache's input filters never give more than the
+    // Content-Length, so once it is reached the body is complete: no read need wait for
+    // the end of stream, and read() need not grow its bytes to look for more.
+    void add_received(std::size_t count) {
+        received += static_cast<std::int64_t>(count);
+        if (declared >= 0 && received >= declared) {
+            eof = true;
+        }
+    }
 };
 
 struct InputObject {
@@ -63,7 +73,7 @@ bool fill(InputObject* self, std::size_t want) {
         const std::size_t before = state.buffer.size();
         status = self->channel->read_body(state.buffer, std::clamp<std::size_t>(want, 1, kReadBlock),
                                           error_status, error);
-        state.received += static_cast<std::int64_t>(state.buffer.size() - before);
+        state.add_received(state.buffer.size() - before);
     }
     state.busy = false;
     if (status == Channel::ReadStatus::kError) {
@@ -153,17 +163,20 @@ bool fill_direct(InputObject* self, char* out, std::size_t& filled, std::size_t 
         status = self->channel->read_body_into(out + filled, capacity - filled, length, wait,
                                                error_status, error);
         filled += length;
-        state.received += static_cast<std::int64_t>(length);
+        state.add_received(length);
         return length;
     };
     state.busy = true;
     {
         metrics::ScopedTimer timer(state.counts.time);
-        while (filled < capacity && status == Channel::ReadStatus::kData && read(false) > 0) {
+        auto more = [&] {
+            return filled < capacity && !state.eof && status == Channel::ReadStatus::kData;
+        };
+        while (more() && read(false) > 0) {
         }
-        if (filled < capacity && status == Channel::ReadStatus::kData) {
+        if (more()) {
             GilRelease release;
-            while (filled < capacity && status == Channel::ReadStatus::kData) {
+            while (more()) {
                 read(true);
             }
         }
@@ -396,6 +409,7 @@ PyObject* new_input(Channel* channel, std::int64_t content_length) {
         return PyErr_NoMemory();
     }
     self->state->declared = content_length;
+    self->state->eof = content_length == 0;
     return reinterpret_cast<PyObject*>(self);
 }
 
