@@ -165,6 +165,7 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
         return false;
     }
     std::vector<std::pair<std::string, std::string>> parsed;
+    parsed.reserve(static_cast<std::size_t>(PyList_GET_SIZE(headers)));
     std::optional<std::int64_t> content_length;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); ++i) {
         PyObject* item = PyList_GET_ITEM(headers, i);
@@ -186,18 +187,19 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
         if (!value) {
             return false;
         }
-        std::string shown = common::escape_log_text(*name);
+        // The name as it may be shown in an error message; made only for one.
+        auto shown = [&name] { return common::escape_log_text(*name); };
         if (auto error = common::check_header_name(*name)) {
-            PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(), shown.c_str());
+            PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(), shown().c_str());
             return false;
         }
         if (auto error = common::check_header_value(*value)) {
-            PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown.c_str());
+            PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown().c_str());
             return false;
         }
         if (is_hop_by_hop(*name)) {
             PyErr_Format(PyExc_ValueError, "hop-by-hop header '%s' is not allowed (PEP 3333)",
-                         shown.c_str());
+                         shown().c_str());
             return false;
         }
         if (common::iequals(*name, "Content-Length")) {
