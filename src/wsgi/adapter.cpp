@@ -49,6 +49,11 @@ std::optional<std::string> latin1(PyObject* object, const char* what) {
                      what, Py_TYPE(object)->tp_name);
         return std::nullopt;
     }
+    if (PyUnicode_IS_READY(object) && PyUnicode_KIND(object) == PyUnicode_1BYTE_KIND) {
+        // Already one latin-1 byte per character (ASCII or latin-1): no encoding step.
+        return std::string(reinterpret_cast<const char*>(PyUnicode_1BYTE_DATA(object)),
+                           static_cast<std::size_t>(PyUnicode_GET_LENGTH(object)));
+    }
     Ref bytes = Ref::steal(PyUnicode_AsLatin1String(object));
     if (!bytes) {
         return std::nullopt;
@@ -160,6 +165,7 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
         return false;
     }
     std::vector<std::pair<std::string, std::string>> parsed;
+    parsed.reserve(static_cast<std::size_t>(PyList_GET_SIZE(headers)));
     std::optional<std::int64_t> content_length;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); ++i) {
         PyObject* item = PyList_GET_ITEM(headers, i);
@@ -181,18 +187,19 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
         if (!value) {
             return false;
         }
-        std::string shown = common::escape_log_text(*name);
+        // The name as it may be shown in an error message; made only for one.
+        auto shown = [&name] { return common::escape_log_text(*name); };
         if (auto error = common::check_header_name(*name)) {
-            PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(), shown.c_str());
+            PyErr_Format(PyExc_ValueError, "%s: '%s'", error->c_str(), shown().c_str());
             return false;
         }
         if (auto error = common::check_header_value(*value)) {
-            PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown.c_str());
+            PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown().c_str());
             return false;
         }
         if (is_hop_by_hop(*name)) {
             PyErr_Format(PyExc_ValueError, "hop-by-hop header '%s' is not allowed (PEP 3333)",
-                         shown.c_str());
+                         shown().c_str());
             return false;
         }
         if (common::iequals(*name, "Content-Length")) {
@@ -508,6 +515,22 @@ RequestOutcome outcome_of(const Response& response, PyObject* input, int status)
     return outcome;
 }
 
+// The request's CONTENT_LENGTH from the environ, or -1 when it has none (a chunked body)
+// or it is not a valid length.
+std::int64_t declared_content_length(PyObject* environ) {
+    PyObject* value = PyDict_GetItemString(environ, "CONTENT_LENGTH");
+    Py_ssize_t size = 0;
+    const char* text = value != nullptr && PyUnicode_Check(value)
+                           ? PyUnicode_AsUTF8AndSize(value, &size)
+                           : nullptr;
+    if (text == nullptr) {
+        PyErr_Clear();
+        return -1;
+    }
+    return common::parse_content_length(std::string_view(text, static_cast<std::size_t>(size)))
+        .value_or(-1);
+}
+
 }  // namespace
 
 PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
@@ -515,7 +538,7 @@ PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
                     PyObject* environ, const EnvironFacts& facts) {
     RequestScope scope(channel, environ, facts);
-    Ref input = Ref::steal(new_input(&channel));
+    Ref input = Ref::steal(new_input(&channel, declared_content_length(environ)));
     Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));
     auto* adapter = PyObject_New(
         AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));

@@ -7,8 +7,10 @@
 // Every method may block: call them without the GIL. One request thread uses a channel at a
 // time (wsgi.input refuses concurrent reads).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,6 +37,28 @@ public:
     // the HTTP status the failure maps to (413, 400, 408...) and `error` says why.
     virtual ReadStatus read_body(std::string& out, std::size_t max, int& error_status,
                                  std::string& error) = 0;
+
+    // Reads up to `max` bytes of the request body into `buffer` (room for `max`), setting
+    // `length` to the count; otherwise as read_body(). wsgi.input reads straight into the
+    // bytes object the application gets through this. With `wait` false it only takes what
+    // has arrived already and never blocks, so it may be called with the GIL held: kData
+    // with `length` 0 then means nothing is ready yet. The default copies through
+    // read_body() and, unable to tell what is ready, reads nothing without `wait`; a channel
+    // that can copy from its source at once overrides it.
+    virtual ReadStatus read_body_into(char* buffer, std::size_t max, std::size_t& length,
+                                      bool wait, int& error_status, std::string& error) {
+        length = 0;
+        if (!wait) {
+            return ReadStatus::kData;
+        }
+        std::string data;
+        ReadStatus status = read_body(data, max, error_status, error);
+        length = std::min(data.size(), max);
+        if (length > 0) {
+            std::memcpy(buffer, data.data(), length);
+        }
+        return status;
+    }
 
     // True for a HEAD request whose body Apache will drop anyway.
     virtual bool head_only() const = 0;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "apache/log.hpp"
 #include "common/text.hpp"
@@ -31,45 +32,94 @@ apr_status_t close_duplicate_fd(void* data) noexcept {
 EmbeddedChannel::EmbeddedChannel(request_rec* r)
     : r_(r), out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
 
-Channel::ReadStatus EmbeddedChannel::read_body(std::string& out, std::size_t max,
-                                               int& error_status, std::string& error) {
+template <class Take>
+Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_e block,
+                                                 Take&& take, int& error_status,
+                                                 std::string& error) {
     if (in_ == nullptr) {
         in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
     }
-    const std::size_t before = out.size();
-    bool saw_eos = false;
-    apr_status_t status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, static_cast<apr_off_t>(max));
-    if (status == APR_SUCCESS) {
-        for (apr_bucket* b = APR_BRIGADE_FIRST(in_); b != APR_BRIGADE_SENTINEL(in_);
-             b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                saw_eos = true;
+    apr_status_t status = APR_SUCCESS;
+    if (APR_BRIGADE_EMPTY(in_)) {
+        if (body_ended_) {
+            return ReadStatus::kEof;
+        }
+        status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, block,
+                                static_cast<apr_off_t>(max));
+        if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
+            apr_brigade_cleanup(in_);
+            return ReadStatus::kData;  // nothing has arrived yet
+        }
+    }
+    std::size_t taken = 0;
+    while (status == APR_SUCCESS && !APR_BRIGADE_EMPTY(in_) && taken < max) {
+        apr_bucket* b = APR_BRIGADE_FIRST(in_);
+        if (APR_BUCKET_IS_EOS(b)) {
+            body_ended_ = true;
+            apr_brigade_cleanup(in_);
+            break;
+        }
+        const char* data = nullptr;
+        apr_size_t length = 0;
+        if (!APR_BUCKET_IS_METADATA(b)) {
+            status = apr_bucket_read(b, &data, &length, block);
+            if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
+                status = APR_SUCCESS;  // the bucket stays for a later read
                 break;
             }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            const char* data = nullptr;
-            apr_size_t length = 0;
-            status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
             if (status != APR_SUCCESS) {
                 break;
             }
-            out.append(data, length);
+            // AP_MODE_READBYTES gives at most `max`; should a filter give more, the rest
+            // stays in in_ for the next read.
+            if (length > max - taken) {
+                length = max - taken;
+                apr_bucket_split(b, length);
+            }
         }
+        if (length > 0) {  // never pass on a null `data`, even for no bytes
+            take(data, static_cast<std::size_t>(length));
+            taken += length;
+        }
+        apr_bucket_delete(b);
     }
-    apr_brigade_cleanup(in_);
     if (status != APR_SUCCESS) {
+        apr_brigade_cleanup(in_);
+        body_ended_ = true;
         error_status = ap_map_http_request_error(status, HTTP_BAD_REQUEST);
         error = describe(status);
         return ReadStatus::kError;
     }
-    // A blocking read returns data or EOS; treat anything else as the end rather than spin.
-    if (saw_eos || out.size() == before) {
-        return out.size() == before ? ReadStatus::kEof : ReadStatus::kData;
+    if (taken == 0 && block == APR_NONBLOCK_READ && !body_ended_) {
+        return ReadStatus::kData;
+    }
+    if (taken == 0) {
+        // A blocking read returns data or EOS; take anything else as the end rather than spin.
+        body_ended_ = body_ended_ || APR_BRIGADE_EMPTY(in_);
+        return ReadStatus::kEof;
     }
     return ReadStatus::kData;
+}
+
+Channel::ReadStatus EmbeddedChannel::read_body(std::string& out, std::size_t max,
+                                               int& error_status, std::string& error) {
+    return read_pieces(
+        max, APR_BLOCK_READ,
+        [&out](const char* data, std::size_t length) { out.append(data, length); },
+        error_status, error);
+}
+
+Channel::ReadStatus EmbeddedChannel::read_body_into(char* buffer, std::size_t max,
+                                                    std::size_t& length, bool wait,
+                                                    int& error_status, std::string& error) {
+    length = 0;
+    return read_pieces(
+        max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ,
+        [buffer, &length](const char* data, std::size_t count) {
+            std::memcpy(buffer + length, data, count);
+            length += count;
+        },
+        error_status, error);
 }
 
 void EmbeddedChannel::set_headers(int status, const std::string& status_line,

@@ -16,6 +16,8 @@ public:
 
     ReadStatus read_body(std::string& out, std::size_t max, int& error_status,
                          std::string& error) override;
+    ReadStatus read_body_into(char* buffer, std::size_t max, std::size_t& length, bool wait,
+                              int& error_status, std::string& error) override;
     bool head_only() const override { return r_->header_only != 0; }
     void set_headers(int status, const std::string& status_line, const HeaderList& headers,
                      std::optional<std::int64_t> content_length) override;
@@ -32,10 +34,17 @@ public:
 
 private:
     bool pass(std::string& error);
+    // Gives up to `max` bytes of body data to `take(data, length)`, piece by piece, from what
+    // an earlier read left in in_ or else from one ap_get_brigade call. APR_NONBLOCK_READ:
+    // kData with nothing taken when no data is ready.
+    template <class Take>
+    ReadStatus read_pieces(std::size_t max, apr_read_type_e block, Take&& take,
+                           int& error_status, std::string& error);
 
     request_rec* r_;
     apr_bucket_brigade* out_;
-    apr_bucket_brigade* in_ = nullptr;
+    apr_bucket_brigade* in_ = nullptr;  // body data read but not yet taken
+    bool body_ended_ = false;           // the input filters gave EOS
     bool eos_sent_ = false;
     bool deferred_ = false;
 };

@@ -8,6 +8,7 @@
 #include <http_ssl.h>
 #include <util_script.h>
 
+#include <memory>
 #include <string>
 
 #include "common/http_validate.hpp"
@@ -15,13 +16,17 @@
 #include "common/text.hpp"
 #include "python/ref.hpp"
 #include "config/config.hpp"
+#include "wsgi/environ_cache.hpp"
 #include "wsgi/file_wrapper.hpp"
+#include "wsgi/interpreter_setup.hpp"
 #include "wsgi/trusted_proxies.hpp"
 
 namespace wsgi::wsgi {
 namespace {
 
 using python::Ref;
+
+const char* or_empty(const char* value) { return value != nullptr ? value : ""; }
 
 bool is_truthy_flag(const char* value) {
     return value != nullptr && (common::iequals(value, "on") || common::iequals(value, "1") ||
@@ -65,7 +70,8 @@ bool is_https(request_rec* r) {
            is_truthy_flag(apr_table_get(r->subprocess_env, "HTTPS"));
 }
 
-bool gather_table(request_rec* r, const VariableSink& sink) {
+template <class Sink>
+bool gather_table(request_rec* r, Sink& sink) {
     const apr_array_header_t* entries = apr_table_elts(r->subprocess_env);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
     const bool proxy_scheme = proxy_decision(r).https.has_value();
@@ -73,14 +79,15 @@ bool gather_table(request_rec* r, const VariableSink& sink) {
         if (items[i].key == nullptr || (proxy_scheme && common::iequals(items[i].key, "HTTPS"))) {
             continue;  // HTTPS follows the proxy's scheme header, below
         }
-        if (!sink(items[i].key, items[i].val != nullptr ? items[i].val : "")) {
+        if (!sink(std::string_view(items[i].key), or_empty(items[i].val))) {
             return false;
         }
     }
     return true;
 }
 
-bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink& sink) {
+template <class Sink>
+bool gather_headers(request_rec* r, bool pass_authorization, Sink& sink) {
     const common::ProxyDecision& proxy = proxy_decision(r);
     const apr_array_header_t* entries = apr_table_elts(r->headers_in);
     const auto* items = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
@@ -109,18 +116,119 @@ bool gather_headers(request_rec* r, bool pass_authorization, const VariableSink&
         if (key == "HTTP_HOST" && proxy.host) {
             value = proxy.host->c_str();
         }
-        if (!sink(key, value)) {
+        if (!sink(std::string_view(key), value)) {
             return false;
         }
     }
     // X-Forwarded-Host from a request without Host (HTTP/1.0) still sets HTTP_HOST.
     if (proxy.host && apr_table_get(r->headers_in, "Host") == nullptr) {
-        return sink("HTTP_HOST", *proxy.host);
+        return sink(std::string_view("HTTP_HOST"), *proxy.host);
     }
     return true;
 }
 
-const char* or_empty(const char* value) { return value != nullptr ? value : ""; }
+// The names gather() always sets, each with a fixed slot in the interpreter's EnvironCache.
+enum Key : std::size_t {
+    kServerSoftware, kServerName, kServerAddr, kServerPort, kServerAdmin, kServerProtocol,
+    kRemoteAddr, kRemotePort, kDocumentRoot, kRequestScheme, kContextPrefix,
+    kContextDocumentRoot, kGatewayInterface, kRequestMethod, kRequestUri, kQueryString,
+    kScriptFilename, kScriptName, kPathInfo, kMountPoint, kRemoteUser, kAuthType, kHttps,
+    kProcessGroup, kApplicationGroup, kCallableObject, kRequestHandler, kHandlerScript,
+    kScriptReloading, kEnableSendfile, kModScriptName, kModPathInfo, kListenerHost,
+    kListenerPort, kRequestId, kConnectionId,
+    // the wsgi.* and other object-valued names of add_wsgi_objects()
+    kWsgiVersion, kWsgiUrlScheme, kWsgiInput, kWsgiErrors, kWsgiMultithread,
+    kWsgiMultiprocess, kWsgiRunOnce, kWsgiInputTerminated, kWsgiFileWrapper, kRequestStart,
+    kModWsgiVersion, kApacheVersion, kApacheRequestRec,
+    kKeyCount
+};
+
+constexpr std::string_view kKeyNames[kKeyCount] = {
+    "SERVER_SOFTWARE", "SERVER_NAME", "SERVER_ADDR", "SERVER_PORT", "SERVER_ADMIN",
+    "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "DOCUMENT_ROOT", "REQUEST_SCHEME",
+    "CONTEXT_PREFIX", "CONTEXT_DOCUMENT_ROOT", "GATEWAY_INTERFACE", "REQUEST_METHOD",
+    "REQUEST_URI", "QUERY_STRING", "SCRIPT_FILENAME", "SCRIPT_NAME", "PATH_INFO",
+    "mod_wsgi.mount_point", "REMOTE_USER", "AUTH_TYPE", "HTTPS", "mod_wsgi.process_group",
+    "mod_wsgi.application_group", "mod_wsgi.callable_object", "mod_wsgi.request_handler",
+    "mod_wsgi.handler_script", "mod_wsgi.script_reloading", "mod_wsgi.enable_sendfile",
+    "mod_wsgi.script_name", "mod_wsgi.path_info", "mod_wsgi.listener_host",
+    "mod_wsgi.listener_port", "mod_wsgi.request_id", "mod_wsgi.connection_id",
+    "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread",
+    "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated", "wsgi.file_wrapper",
+    "mod_wsgi.request_start", "mod_wsgi.version", "apache.version", "apache.request_rec",
+};
+
+// The string variables of `r`, in the order mod_wsgi gives them. `sink(key, value)` takes
+// a Key for the fixed names and a std::string_view for the others; a false return stops.
+template <class Sink>
+bool gather(request_rec* r, const RequestSettings& settings, Sink& sink) {
+    conn_rec* c = r->connection;
+    apr_port_t remote_port =
+        r->useragent_addr != nullptr ? r->useragent_addr->port : c->client_addr->port;
+    const char* method = settings.map_head_to_get && r->method_number == M_GET && r->header_only
+                             ? "GET"
+                             : r->method;
+    const char* listener_host =
+        c->local_addr->hostname != nullptr ? c->local_addr->hostname : c->local_ip;
+    if (r->log_id == nullptr) {
+        // mod_wsgi.request_id and the events' request_id: Apache makes a log id only when a
+        // log format asks for %L; as mod_wsgi does, make one now.
+        ap_run_generate_log_id(c, r, &r->log_id);
+    }
+    const common::ProxyDecision& proxy = proxy_decision(r);
+    const std::string_view server_name = proxy.server_name
+                                             ? std::string_view(*proxy.server_name)
+                                             : or_empty(ap_get_server_name_for_url(r));
+    const std::string server_port =
+        proxy.server_port ? *proxy.server_port : std::to_string(ap_get_server_port(r));
+    const std::string_view remote_addr = proxy.remote_addr ? std::string_view(*proxy.remote_addr)
+                                                           : or_empty(r->useragent_ip);
+    const std::string& script_name = proxy.script_name ? *proxy.script_name : settings.script_name;
+    return gather_table(r, sink) &&
+           gather_headers(r, settings.pass_authorization, sink) &&
+           sink(kServerSoftware, ap_get_server_banner()) &&
+           sink(kServerName, server_name) &&
+           sink(kServerAddr, or_empty(c->local_ip)) &&
+           sink(kServerPort, server_port) &&
+           sink(kServerAdmin, or_empty(r->server->server_admin)) &&
+           sink(kServerProtocol, or_empty(r->protocol)) &&
+           sink(kRemoteAddr, remote_addr) &&
+           sink(kRemotePort, std::to_string(remote_port)) &&
+           sink(kDocumentRoot, or_empty(ap_document_root(r))) &&
+           sink(kRequestScheme, or_empty(ap_http_scheme(r))) &&
+           sink(kContextPrefix, or_empty(ap_context_prefix(r))) &&
+           sink(kContextDocumentRoot, or_empty(ap_context_document_root(r))) &&
+           sink(kGatewayInterface, "CGI/1.1") && sink(kRequestMethod, or_empty(method)) &&
+           sink(kRequestUri, original_uri(r)) && sink(kQueryString, or_empty(r->args)) &&
+           sink(kScriptFilename, or_empty(r->filename)) &&
+           sink(kScriptName, script_name) && sink(kPathInfo, settings.path_info) &&
+           (!proxy.script_name || sink(kMountPoint, settings.script_name)) &&
+           (r->user == nullptr || sink(kRemoteUser, r->user)) &&
+           (r->ap_auth_type == nullptr || sink(kAuthType, r->ap_auth_type)) &&
+           (!is_https(r) || sink(kHttps, "1")) &&
+           sink(kProcessGroup, settings.process_group) &&
+           sink(kApplicationGroup, settings.application_group) &&
+           sink(kCallableObject, settings.callable_object) &&
+           sink(kRequestHandler, or_empty(r->handler)) &&
+           sink(kHandlerScript, settings.handler_script) &&
+           sink(kScriptReloading, settings.script_reloading ? "1" : "0") &&
+           sink(kEnableSendfile, settings.enable_sendfile ? "1" : "0") &&
+           sink(kModScriptName, settings.script_name) &&
+           sink(kModPathInfo, settings.path_info) &&
+           sink(kListenerHost, or_empty(listener_host)) &&
+           sink(kListenerPort, std::to_string(c->local_addr->port)) &&
+           sink(kRequestId, or_empty(r->log_id)) &&
+           sink(kConnectionId, or_empty(c->log_id));
+}
+
+// The interpreter's cache of environ names and values, made on first use. GIL held.
+EnvironCache& environ_cache() {
+    WsgiState& state = wsgi_state();
+    if (!state.environ_cache) {
+        state.environ_cache = std::make_unique<EnvironCache>(kKeyCount);
+    }
+    return *state.environ_cache;
+}
 
 }  // namespace
 
@@ -137,61 +245,17 @@ void script_name_and_path_info(request_rec* r, std::string& script_name, std::st
 }
 
 bool gather_variables(request_rec* r, const RequestSettings& settings, const VariableSink& sink) {
-    conn_rec* c = r->connection;
-    apr_port_t remote_port =
-        r->useragent_addr != nullptr ? r->useragent_addr->port : c->client_addr->port;
-    const char* method = settings.map_head_to_get && r->method_number == M_GET && r->header_only
-                             ? "GET"
-                             : r->method;
-    const char* listener_host =
-        c->local_addr->hostname != nullptr ? c->local_addr->hostname : c->local_ip;
-    if (r->log_id == nullptr) {
-        // mod_wsgi.request_id and the events' request_id: Apache makes a log id only when a
-        // log format asks for %L; as mod_wsgi does, make one now.
-        ap_run_generate_log_id(c, r, &r->log_id);
-    }
-    const common::ProxyDecision& proxy = proxy_decision(r);
-    const std::string server_name =
-        proxy.server_name ? *proxy.server_name : or_empty(ap_get_server_name_for_url(r));
-    const std::string server_port =
-        proxy.server_port ? *proxy.server_port : std::to_string(ap_get_server_port(r));
-    const std::string remote_addr = proxy.remote_addr ? *proxy.remote_addr : or_empty(r->useragent_ip);
-    const std::string& script_name = proxy.script_name ? *proxy.script_name : settings.script_name;
-    return gather_table(r, sink) &&
-           gather_headers(r, settings.pass_authorization, sink) &&
-           sink("SERVER_SOFTWARE", ap_get_server_banner()) &&
-           sink("SERVER_NAME", server_name) &&
-           sink("SERVER_ADDR", or_empty(c->local_ip)) &&
-           sink("SERVER_PORT", server_port) &&
-           sink("SERVER_ADMIN", or_empty(r->server->server_admin)) &&
-           sink("SERVER_PROTOCOL", or_empty(r->protocol)) &&
-           sink("REMOTE_ADDR", remote_addr) &&
-           sink("REMOTE_PORT", std::to_string(remote_port)) &&
-           sink("DOCUMENT_ROOT", or_empty(ap_document_root(r))) &&
-           sink("REQUEST_SCHEME", or_empty(ap_http_scheme(r))) &&
-           sink("CONTEXT_PREFIX", or_empty(ap_context_prefix(r))) &&
-           sink("CONTEXT_DOCUMENT_ROOT", or_empty(ap_context_document_root(r))) &&
-           sink("GATEWAY_INTERFACE", "CGI/1.1") && sink("REQUEST_METHOD", or_empty(method)) &&
-           sink("REQUEST_URI", original_uri(r)) && sink("QUERY_STRING", or_empty(r->args)) &&
-           sink("SCRIPT_FILENAME", or_empty(r->filename)) &&
-           sink("SCRIPT_NAME", script_name) && sink("PATH_INFO", settings.path_info) &&
-           (!proxy.script_name || sink("mod_wsgi.mount_point", settings.script_name)) &&
-           (r->user == nullptr || sink("REMOTE_USER", r->user)) &&
-           (r->ap_auth_type == nullptr || sink("AUTH_TYPE", r->ap_auth_type)) &&
-           (!is_https(r) || sink("HTTPS", "1")) &&
-           sink("mod_wsgi.process_group", settings.process_group) &&
-           sink("mod_wsgi.application_group", settings.application_group) &&
-           sink("mod_wsgi.callable_object", settings.callable_object) &&
-           sink("mod_wsgi.request_handler", or_empty(r->handler)) &&
-           sink("mod_wsgi.handler_script", settings.handler_script) &&
-           sink("mod_wsgi.script_reloading", settings.script_reloading ? "1" : "0") &&
-           sink("mod_wsgi.enable_sendfile", settings.enable_sendfile ? "1" : "0") &&
-           sink("mod_wsgi.script_name", settings.script_name) &&
-           sink("mod_wsgi.path_info", settings.path_info) &&
-           sink("mod_wsgi.listener_host", or_empty(listener_host)) &&
-           sink("mod_wsgi.listener_port", std::to_string(c->local_addr->port)) &&
-           sink("mod_wsgi.request_id", or_empty(r->log_id)) &&
-           sink("mod_wsgi.connection_id", or_empty(c->log_id));
+    struct Named {
+        const VariableSink& sink;
+        bool operator()(Key key, std::string_view value) const {
+            return sink(kKeyNames[key], value);
+        }
+        bool operator()(std::string_view key, std::string_view value) const {
+            return sink(key, value);
+        }
+    };
+    Named named{sink};
+    return gather(r, settings, named);
 }
 
 EnvironFacts embedded_facts(request_rec* r) {
@@ -205,48 +269,62 @@ EnvironFacts embedded_facts(request_rec* r) {
 }
 
 Ref environ_from_request(request_rec* r, const RequestSettings& settings) {
-    Ref environ = Ref::steal(PyDict_New());
+    // Room for the ~45 variables and the wsgi.* objects without growing the dict.
+    Ref environ = Ref::steal(_PyDict_NewPresized(64));
     if (!environ) {
         return environ;
     }
-    PyObject* dict = environ.get();
-    bool ok = gather_variables(r, settings, [dict](std::string_view key, std::string_view value) {
-        Ref name = Ref::steal(PyUnicode_FromStringAndSize(key.data(),
-                                                          static_cast<Py_ssize_t>(key.size())));
-        Ref text = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
-                                                     static_cast<Py_ssize_t>(value.size()),
-                                                     nullptr));
-        return name && text && PyDict_SetItem(dict, name.get(), text.get()) == 0;
-    });
+    struct Cached {
+        PyObject* dict;
+        EnvironCache& cache;
+        bool operator()(Key key, std::string_view value) const {
+            return cache.set(dict, key, kKeyNames[key], value);
+        }
+        bool operator()(std::string_view key, std::string_view value) const {
+            return cache.set(dict, EnvironCache::kNoSlot, key, value);
+        }
+    };
+    EnvironCache& cache = environ_cache();
+    Cached sink{environ.get(), cache};
+    bool ok = gather(r, settings, sink);
     if (ok && config::dir_config(r).pass_apache_request.value_or(false)) {
         // WSGIPassApacheRequest (embedded mode only): for C extensions that know httpd.
         Ref capsule = Ref::steal(PyCapsule_New(r, "apache.request_rec", nullptr));
-        ok = capsule && PyDict_SetItemString(dict, "apache.request_rec", capsule.get()) == 0;
+        ok = capsule && cache.set_object(environ.get(), kApacheRequestRec,
+                                         kKeyNames[kApacheRequestRec], capsule.get());
     }
     return ok ? std::move(environ) : Ref();
 }
 
 bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* input,
                       PyObject* errors) {
-    auto set = [environ](const char* key, Ref value) {
-        return value && PyDict_SetItemString(environ, key, value.get()) == 0;
+    EnvironCache& cache = environ_cache();
+    auto set = [&cache, environ](Key key, PyObject* value) {
+        return cache.set_object(environ, key, kKeyNames[key], value);
     };
-    auto flag = [](bool value) { return Ref::borrow(value ? Py_True : Py_False); };
-    return set("wsgi.version", Ref::steal(Py_BuildValue("(ii)", 1, 0))) &&
-           set("wsgi.url_scheme", Ref::steal(PyUnicode_FromString(facts.https ? "https" : "http"))) &&
-           set("wsgi.input", Ref::borrow(input)) && set("wsgi.errors", Ref::borrow(errors)) &&
-           set("wsgi.multithread", flag(facts.multithread)) &&
-           set("wsgi.multiprocess", flag(facts.multiprocess)) &&
-           set("wsgi.run_once", flag(false)) && set("wsgi.input_terminated", flag(true)) &&
-           set("wsgi.file_wrapper", Ref::borrow(file_wrapper_type())) &&
-           set("mod_wsgi.request_start", Ref::steal(PyFloat_FromDouble(facts.request_start))) &&
-           set("mod_wsgi.version",
-               Ref::steal(Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR, MOD_WSGI_VERSION_MINOR,
-                                        MOD_WSGI_VERSION_PATCH))) &&
-           set("apache.version",
-               Ref::steal(Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
-                                        AP_SERVER_MINORVERSION_NUMBER,
-                                        AP_SERVER_PATCHLEVEL_NUMBER)));
+    auto constant = [&cache, environ](Key key, auto make) {
+        return cache.set_constant(environ, key, kKeyNames[key], make);
+    };
+    auto flag = [](bool value) { return value ? Py_True : Py_False; };
+    Ref request_start = Ref::steal(PyFloat_FromDouble(facts.request_start));
+    return constant(kWsgiVersion, [] { return Py_BuildValue("(ii)", 1, 0); }) &&
+           cache.set(environ, kWsgiUrlScheme, kKeyNames[kWsgiUrlScheme],
+                     facts.https ? "https" : "http") &&
+           set(kWsgiInput, input) && set(kWsgiErrors, errors) &&
+           set(kWsgiMultithread, flag(facts.multithread)) &&
+           set(kWsgiMultiprocess, flag(facts.multiprocess)) &&
+           set(kWsgiRunOnce, Py_False) && set(kWsgiInputTerminated, Py_True) &&
+           set(kWsgiFileWrapper, file_wrapper_type()) &&
+           request_start && set(kRequestStart, request_start.get()) &&
+           constant(kModWsgiVersion,
+                    [] {
+                        return Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR,
+                                             MOD_WSGI_VERSION_MINOR, MOD_WSGI_VERSION_PATCH);
+                    }) &&
+           constant(kApacheVersion, [] {
+               return Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
+                                    AP_SERVER_MINORVERSION_NUMBER, AP_SERVER_PATCHLEVEL_NUMBER);
+           });
 }
 
 }  // namespace wsgi::wsgi

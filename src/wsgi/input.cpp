@@ -1,6 +1,8 @@
 #include "wsgi/input.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "python/gil.hpp"
@@ -17,15 +19,31 @@ using python::Ref;
 // "everything": big enough to amortise filter calls, small enough to bound memory.
 constexpr std::size_t kReadBlock = 64 * 1024;
 
+// Most bytes a read() allocates before the body has shown it has them: what the Content-Length
+// still promises, or one block without one, and never more than this at first.
+constexpr std::size_t kMaxFirstAllocation = 16 * 1024 * 1024;
+
 struct InputState {
-    std::string buffer;     // bytes read from Apache not yet given to the application
+    std::string buffer;     // bytes readline() read from Apache not yet given to the application
     std::size_t offset = 0; // start of unconsumed bytes in buffer
     bool eof = false;
     bool busy = false;      // a read is in progress (GIL released) on some thread
     int error_status = 0;   // HTTP status of a failed read
+    std::int64_t declared = -1;  // CONTENT_LENGTH, or -1 when unknown (chunked)
+    std::int64_t received = 0;   // bytes the channel gave so far
     InputCounts counts;     // for request_finished and the metrics
 
     std::size_t available() const { return buffer.size() - offset; }
+
+    // Counts bytes the channel gave. Apache's input filters never give more than the
+    // Content-Length, so once it is reached the body is complete: no read need wait for
+    // the end of stream, and read() need not grow its bytes to look for more.
+    void add_received(std::size_t count) {
+        received += static_cast<std::int64_t>(count);
+        if (declared >= 0 && received >= declared) {
+            eof = true;
+        }
+    }
 };
 
 struct InputObject {
@@ -52,8 +70,10 @@ bool fill(InputObject* self, std::size_t want) {
     {
         GilRelease release;
         metrics::ScopedTimer timer(state.counts.time);
+        const std::size_t before = state.buffer.size();
         status = self->channel->read_body(state.buffer, std::clamp<std::size_t>(want, 1, kReadBlock),
                                           error_status, error);
+        state.add_received(state.buffer.size() - before);
     }
     state.busy = false;
     if (status == Channel::ReadStatus::kError) {
@@ -114,6 +134,113 @@ bool parse_size(PyObject* args, Py_ssize_t& size) {
     return true;
 }
 
+// Moves up to `room` buffered bytes to `out`; returns how many.
+std::size_t drain_buffer(InputState& state, char* out, std::size_t room) {
+    std::size_t count = std::min(room, state.available());
+    if (count > 0) {
+        std::memcpy(out, state.buffer.data() + state.offset, count);
+        state.offset += count;
+    }
+    if (state.offset == state.buffer.size()) {
+        state.buffer.clear();
+        state.offset = 0;
+    }
+    return count;
+}
+
+// Reads from the channel into `out` from `filled` until `capacity` is reached or the body
+// ends. What has arrived already is taken with the GIL held: the body of a small request is
+// usually all there, and giving the GIL away means waiting behind the other requests to get
+// it back. For the rest the GIL is given up once. GIL held on entry and exit. Returns false
+// with a Python exception set on failure.
+bool fill_direct(InputObject* self, char* out, std::size_t& filled, std::size_t capacity) {
+    InputState& state = *self->state;
+    Channel::ReadStatus status = Channel::ReadStatus::kData;
+    int error_status = 0;
+    std::string error;
+    auto read = [&](bool wait) {
+        std::size_t length = 0;
+        status = self->channel->read_body_into(out + filled, capacity - filled, length, wait,
+                                               error_status, error);
+        filled += length;
+        state.add_received(length);
+        return length;
+    };
+    state.busy = true;
+    {
+        metrics::ScopedTimer timer(state.counts.time);
+        auto more = [&] {
+            return filled < capacity && !state.eof && status == Channel::ReadStatus::kData;
+        };
+        while (more() && read(false) > 0) {
+        }
+        if (more()) {
+            GilRelease release;
+            while (more()) {
+                read(true);
+            }
+        }
+    }
+    state.busy = false;
+    if (status == Channel::ReadStatus::kError) {
+        state.eof = true;
+        state.error_status = error_status;
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", error.c_str());
+        return false;
+    }
+    if (status == Channel::ReadStatus::kEof) {
+        state.eof = true;
+    }
+    return true;
+}
+
+// How many bytes a read of `wanted` (SIZE_MAX: all) should allocate at first: what is
+// buffered plus what the Content-Length still promises (one block without one).
+std::size_t first_capacity(const InputState& state, std::size_t wanted) {
+    std::size_t expected = kReadBlock;
+    if (state.declared >= 0) {
+        expected = static_cast<std::size_t>(std::max<std::int64_t>(
+            state.declared - state.received, 0));
+    }
+    expected = std::min(expected, kMaxFirstAllocation);
+    return std::max<std::size_t>(std::min(wanted, state.available() + expected), 1);
+}
+
+// read(size) when the buffer cannot answer alone: the body goes straight into the bytes
+// object returned, grown only when the body turns out longer than expected.
+PyObject* read_direct(InputObject* self, std::size_t wanted) {
+    InputState& state = *self->state;
+    std::size_t capacity = first_capacity(state, wanted);
+    PyObject* result = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(capacity));
+    if (result == nullptr) {
+        return nullptr;
+    }
+    std::size_t filled = drain_buffer(state, PyBytes_AS_STRING(result), capacity);
+    while (filled < wanted && !state.eof) {
+        if (filled == capacity) {
+            capacity = capacity > wanted / 2 ? wanted : capacity * 2;
+            if (_PyBytes_Resize(&result, static_cast<Py_ssize_t>(capacity)) != 0) {
+                return nullptr;  // result was freed
+            }
+        }
+        if (!fill_direct(self, PyBytes_AS_STRING(result), filled, capacity)) {
+            Py_DECREF(result);
+            return nullptr;
+        }
+    }
+    ++state.counts.reads;
+    state.counts.bytes += static_cast<std::int64_t>(filled);
+    if (filled == 0) {
+        // Never resize to 0: that would hand back Python's shared empty bytes object.
+        Py_DECREF(result);
+        return PyBytes_FromStringAndSize(nullptr, 0);
+    }
+    if (filled < capacity && _PyBytes_Resize(&result, static_cast<Py_ssize_t>(filled)) != 0) {
+        return nullptr;
+    }
+    return result;
+}
+
 PyObject* input_read(PyObject* obj, PyObject* args) noexcept {
     auto* self = reinterpret_cast<InputObject*>(obj);
     try {
@@ -122,21 +249,12 @@ PyObject* input_read(PyObject* obj, PyObject* args) noexcept {
             return nullptr;
         }
         InputState& state = *self->state;
-        if (size < 0) {
-            while (!state.eof) {
-                if (!fill(self, kReadBlock)) {
-                    return nullptr;
-                }
-            }
-            return take(state, state.available());
+        // Negative: everything up to the end of the body.
+        std::size_t wanted = size < 0 ? SIZE_MAX : static_cast<std::size_t>(size);
+        if (wanted == 0 || state.eof || state.available() >= wanted) {
+            return take(state, wanted);
         }
-        auto wanted = static_cast<std::size_t>(size);
-        while (state.available() < wanted && !state.eof) {
-            if (!fill(self, wanted - state.available())) {
-                return nullptr;
-            }
-        }
-        return take(state, wanted);
+        return read_direct(self, wanted);
     } catch (...) {
         PyErr_NoMemory();
         return nullptr;
@@ -278,7 +396,7 @@ PyTypeObject* input_type() {
 
 PyObject* create_input_type() { return PyType_FromSpec(&kInputSpec); }
 
-PyObject* new_input(Channel* channel) {
+PyObject* new_input(Channel* channel, std::int64_t content_length) {
     auto* self = PyObject_New(InputObject, input_type());
     if (self == nullptr) {
         return nullptr;
@@ -286,9 +404,12 @@ PyObject* new_input(Channel* channel) {
     self->channel = channel;
     self->state = new (std::nothrow) InputState();
     if (self->state == nullptr) {
+        self->channel = nullptr;
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    self->state->declared = content_length;
+    self->state->eof = content_length == 0;
     return reinterpret_cast<PyObject*>(self);
 }
 

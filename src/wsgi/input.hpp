@@ -2,9 +2,12 @@
 // wsgi.input: the request body as a file-like object (PEP 3333 "Input and Error Streams").
 // Reads are streamed from the request's channel (in the end Apache's input filters, so
 // dechunking, LimitRequestBody and mod_reqtimeout apply) as the application asks; the body is
-// never held whole.
+// never held whole. read(size) copies the body straight into the bytes object it returns,
+// giving up the GIL once per call; readline() and iteration go through a small buffer.
 
 #include <Python.h>
+
+#include <cstdint>
 
 #include "wsgi/channel.hpp"
 #include "wsgi/metrics.hpp"
@@ -16,8 +19,9 @@ namespace wsgi::wsgi {
 PyObject* create_input_type();
 
 // A new wsgi.input object reading from `channel` (new reference), or nullptr with an
-// exception set. GIL held; the object must be expired before the request ends.
-PyObject* new_input(Channel* channel);
+// exception set. `content_length` is the request's CONTENT_LENGTH (-1: none, e.g. chunked),
+// used only to size reads. GIL held; the object must be expired before the request ends.
+PyObject* new_input(Channel* channel, std::int64_t content_length);
 
 // Detaches the object from its request: later reads raise. GIL held.
 void expire_input(PyObject* input);

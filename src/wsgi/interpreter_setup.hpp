@@ -6,8 +6,11 @@
 
 #include <Python.h>
 
+#include <memory>
+
 #include "python/interpreter.hpp"
 #include "python/ref.hpp"
+#include "wsgi/environ_cache.hpp"
 #include "wsgi/restrictions.hpp"
 
 namespace wsgi::wsgi {
@@ -22,6 +25,7 @@ public:
     python::Ref event_callbacks;     // list: mod_wsgi.subscribe_events()
     python::Ref shutdown_callbacks;  // list: mod_wsgi.subscribe_shutdown()
     python::Ref active_requests;     // dict behind mod_wsgi.active_requests, made on first use
+    std::unique_ptr<EnvironCache> environ_cache;  // environ names and values, made on first use
 };
 
 // What every interpreter of this process is set up with; set once, before Python starts.

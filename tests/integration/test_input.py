@@ -1,6 +1,7 @@
 """wsgi.input: the file-like request body (PEP 3333 "Input and Error Streams")."""
 
 import hashlib
+import json
 import os
 
 import pytest
@@ -151,3 +152,67 @@ def test_chunked_request_read_in_blocks(server):
     r = requests.post(server.url("/chunked/sha256"), data=gen(), timeout=30)
     assert r.status_code == 200
     assert r.text == f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+# read(size) reads straight into the bytes it returns, sized from CONTENT_LENGTH and grown
+# for a chunked body; readline() keeps a buffer of 64 KiB blocks. These cross those edges.
+
+BIG_LINE = b"a" * 70000 + b"\n"  # longer than one 64 KiB block
+MIXED = BIG_LINE + b"short\n" + b"b" * 100000 + b"\nend"
+
+
+def test_read_more_than_the_body_gives_the_body(server):
+    assert ops(server, "read:0,read:1000000000,read:1000000000") == [
+        ("read:0", ""),
+        ("read:1000000000", BODY.decode()),
+        ("read:1000000000", ""),
+    ]
+
+
+def test_readline_of_a_line_longer_than_a_block(server):
+    assert ops(server, "readline,readline,readline:3", body=MIXED) == [
+        ("readline", BIG_LINE.decode()),
+        ("readline", "short\n"),
+        ("readline:3", "bbb"),
+    ]
+
+
+def test_readline_limit_across_a_block_boundary(server):
+    assert ops(server, "readline:65530,readline:10,readline,read", body=MIXED) == [
+        ("readline:65530", "a" * 65530),
+        ("readline:10", "a" * 10),
+        ("readline", "a" * (70000 - 65540) + "\n"),
+        ("read", MIXED[len(BIG_LINE):].decode()),
+    ]
+
+
+def test_read_after_readline_takes_the_buffer_then_the_body(server):
+    result = ops(server, "readline:5,readline,read:80000,read:-1,read:1", body=MIXED)
+    rest = MIXED[len(BIG_LINE):]
+    assert result == [
+        ("readline:5", "aaaaa"),
+        ("readline", "a" * 69995 + "\n"),
+        ("read:80000", rest[:80000].decode()),
+        ("read:-1", rest[80000:].decode()),
+        ("read:1", ""),
+    ]
+
+
+def test_iteration_over_lines_longer_than_a_block(server):
+    assert ops(server, "iter", body=MIXED) == [
+        ("iter", [BIG_LINE.decode(), "short\n", "b" * 100000 + "\n", "end"]),
+    ]
+
+
+def test_chunked_read_with_size_larger_than_the_first_block(server):
+    data = os.urandom(150000)
+    pieces = [data[:1000], data[1000:90000], data[90000:]]
+    status, _headers, body = split_response(
+        raw_request(server.port, chunked_request(b"/chunked/ops?read:120000,read:100000,read", pieces))
+    )
+    assert status.split()[1] == "200", status
+    result = json.loads(body)
+    assert [op for op, _ in result] == ["read:120000", "read:100000", "read"]
+    assert result[0][1].encode("latin-1") == data[:120000]
+    assert result[1][1].encode("latin-1") == data[120000:]
+    assert result[2][1] == ""
