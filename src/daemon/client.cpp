@@ -1,6 +1,7 @@
 #include "daemon/client.hpp"
 
 #include <http_log.h>
+#include <ap_mpm.h>
 #include <http_protocol.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,11 +10,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "apache/log.hpp"
 #include "common/http_validate.hpp"
+#include "daemon/connection_pool.hpp"
 #include "daemon/process_group.hpp"
 #include "daemon/protocol.hpp"
 #include "daemon/request_meta.hpp"
@@ -26,6 +31,42 @@ namespace {
 
 using protocol::FrameType;
 using Clock = std::chrono::steady_clock;
+
+// Keep connections to the daemon processes between requests (issue 8). false: one connection
+// per request, as mod_wsgi does; the daemon side needs no switch (a connection the Apache
+// child closes after one request is simply closed there too).
+constexpr bool kKeepConnections = true;
+
+// This Apache child's idle connections to the group with registry index `index`.
+ConnectionPool& pool_for(std::size_t index) {
+    static std::mutex mutex;
+    static std::unordered_map<std::size_t, std::unique_ptr<ConnectionPool>> pools;
+    std::lock_guard lock(mutex);
+    std::unique_ptr<ConnectionPool>& pool = pools[index];
+    if (!pool) {
+        int threads = 1;
+        if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
+            threads = 1;
+        }
+        pool = std::make_unique<ConnectionPool>(static_cast<std::size_t>(threads));
+    }
+    return *pool;
+}
+
+// RFC 9110 section 9.2.2: methods whose request may be sent again without a second effect.
+// HEAD is M_GET with header_only.
+bool idempotent(const request_rec* r) {
+    switch (r->method_number) {
+        case M_GET:
+        case M_PUT:
+        case M_DELETE:
+        case M_OPTIONS:
+        case M_TRACE:
+            return true;
+        default:
+            return false;
+    }
+}
 
 // Closes a descriptor at scope exit.
 class Socket {
@@ -42,6 +83,12 @@ public:
         fd_ = fd;
     }
     int get() const { return fd_; }
+    // Gives up ownership.
+    int release() {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
 
 private:
     int fd_ = -1;
@@ -112,15 +159,18 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
 class Relay {
 public:
     Relay(request_rec* r, const wsgi::RequestSettings& settings, const config::DaemonGroup& group,
-          int fd)
-        : r_(r), settings_(settings), group_(group), fd_(fd), channel_(r),
+          int fd, bool may_retry)
+        : r_(r), settings_(settings), group_(group), fd_(fd), may_retry_(may_retry), channel_(r),
           timeout_(to_millis(group.options.socket_timeout.value_or(
               config::Seconds(apr_time_sec(r->server->timeout))))) {}
 
-    enum class Outcome { kDone, kRestart };
+    // kRetry: the request never reached the daemon process (see run()); send it again.
+    enum class Outcome { kDone, kRestart, kRetry };
     // Relays one conversation. Sets `status_` to the HTTP status for Apache (OK when sent).
     Outcome run();
     int status() const { return status_; }
+    // Whether the conversation ended with its last frame, so the connection can be kept.
+    bool reusable() const { return clean_end_; }
 
 private:
     bool answer_read(const std::string& payload);
@@ -146,8 +196,10 @@ private:
     // The response ended: its status for Apache.
     Outcome ended() {
         status_ = override_status_ != 0 ? override_status_ : OK;
+        clean_end_ = true;
         return Outcome::kDone;
     }
+    bool never_read(IoStatus io, int saved_errno) const;
     void log(int level, const char* code, const std::string& what) {
         ap_log_rerror(APLOG_MARK, level, 0, r_, "%s: Daemon process '%s': %s (%s).", code,
                       group_.options.name.c_str(), what.c_str(),
@@ -158,12 +210,30 @@ private:
     const wsgi::RequestSettings& settings_;
     const config::DaemonGroup& group_;
     int fd_;
+    bool may_retry_;  // a kept connection, used for this request first
+    bool received_ = false;  // any frame came from the daemon process
+    bool clean_end_ = false;
     wsgi::EmbeddedChannel channel_;
     Millis timeout_;
     int status_ = OK;
     bool headers_ = false;
     int override_status_ = 0;  // WSGIErrorOverride: Apache's error page instead of the body
 };
+
+// Whether a kept connection broke with this request unread by the daemon process, so that
+// sending it again cannot run it twice. A UNIX stream socket closed with unread data in its
+// receive queue resets its peer (ECONNRESET), where one closed after reading everything
+// gives a plain end of file: a process that died or stopped before reading the request
+// resets the connection, one that died while running it does not (that request stays a 502,
+// as with a new connection). This happens when a request goes out on a kept connection just
+// as its daemon process dies (after SIGKILL its threads may still hold the connection open
+// for a moment); a new connection would have waited in the listening socket's backlog for
+// the replacement process. Only idempotent requests (RFC 9110 section 9.2.2), and only before
+// the daemon process asked for the body or sent anything.
+bool Relay::never_read(IoStatus io, int saved_errno) const {
+    return may_retry_ && !received_ && io == IoStatus::kClosed && saved_errno == ECONNRESET &&
+           idempotent(r_);
+}
 
 bool Relay::answer_read(const std::string& payload) {
     std::uint32_t wanted = 0;
@@ -205,8 +275,14 @@ Relay::Outcome Relay::run() {
             }
         } close_all{fds};
         IoStatus io = read_frame(fd_, header, payload, timeout_, error, &fds);
-        if (io != IoStatus::kOk) {
-            std::string why = error.empty() ? describe(io, errno) : error;
+        const int saved_errno = errno;
+        if (io != IoStatus::kOk && never_read(io, saved_errno)) {
+            return Outcome::kRetry;
+        }
+        if (io == IoStatus::kOk) {
+            received_ = true;
+        } else {
+            std::string why = error.empty() ? describe(io, saved_errno) : error;
             if (io == IoStatus::kClosed) {
                 // If the daemon process died, say which one and how. The parent records it
                 // when the MPM reaps the process, which it does about once a second.
@@ -302,8 +378,10 @@ Relay::Outcome Relay::run() {
                     channel_.finish(error);
                     status_ = OK;
                 }
+                clean_end_ = true;
                 return Outcome::kDone;
             case FrameType::kAbort:
+                clean_end_ = true;
                 if (headers_ && override_status_ == 0) {
                     channel_.abort();
                     status_ = OK;
@@ -318,6 +396,7 @@ Relay::Outcome Relay::run() {
                     return broken();
                 }
                 status_ = failure.status;
+                clean_end_ = true;
                 return Outcome::kDone;
             }
             case FrameType::kRestart:
@@ -377,25 +456,51 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     // A process restarting for a changed script answers kRestart; the others, or its
     // successor, serve the request. Bounded as mod_wsgi bounds it.
     const int attempts = 2 * group.options.processes + 1;
+    ConnectionPool* pool = kKeepConnections ? &pool_for(group.index) : nullptr;
+    bool fresh_only = false;  // after a failed try: a new connection, through the backlog
     for (int attempt = 0; attempt < attempts; ++attempt) {
         Socket socket;
-        int saved_errno = 0;
-        Connect connected = connect_to(runtime->socket_path, connect_timeout, socket, saved_errno);
-        if (connected != Connect::kOk) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "%s: Unable to connect to WSGI daemon process '%s' on '%s'%s: %s.",
-                          connected == Connect::kTimedOut ? "WSGI0116" : "WSGI0117",
-                          group.options.name.c_str(), runtime->socket_path.c_str(),
-                          connected == Connect::kTimedOut ? " within connect-timeout" : "",
-                          std::strerror(saved_errno));
-            return HTTP_SERVICE_UNAVAILABLE;
+        bool reused = false;
+        if (pool != nullptr && !fresh_only) {
+            int fd = pool->take();
+            if (fd >= 0) {
+                socket.reset(fd);
+                reused = true;
+            }
         }
+        if (!reused) {
+            int saved_errno = 0;
+            Connect connected =
+                connect_to(runtime->socket_path, connect_timeout, socket, saved_errno);
+            if (connected != Connect::kOk) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "%s: Unable to connect to WSGI daemon process '%s' on '%s'%s: %s.",
+                              connected == Connect::kTimedOut ? "WSGI0116" : "WSGI0117",
+                              group.options.name.c_str(), runtime->socket_path.c_str(),
+                              connected == Connect::kTimedOut ? " within connect-timeout" : "",
+                              std::strerror(saved_errno));
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+        }
+        fresh_only = true;
         if (write_all(socket.get(), encoded, socket_timeout) != IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
-        Relay relay(r, settings, group, socket.get());
-        if (relay.run() == Relay::Outcome::kDone) {
-            return relay.status();
+        Relay relay(r, settings, group, socket.get(), reused);
+        switch (relay.run()) {
+            case Relay::Outcome::kDone:
+                if (pool != nullptr && relay.reusable()) {
+                    pool->put(socket.release());
+                }
+                return relay.status();
+            case Relay::Outcome::kRetry:
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              "Daemon process '%s' closed a kept connection without reading the "
+                              "request; sending it again on a new connection.",
+                              group.options.name.c_str());
+                break;
+            case Relay::Outcome::kRestart:
+                break;  // that process is restarting, or busy: another one serves it
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

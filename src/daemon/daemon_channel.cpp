@@ -25,6 +25,7 @@ bool DaemonChannel::write(std::string_view frame, std::string_view more, std::st
     IoStatus status = write_all(fd_, frame, timeout_, more);
     if (status != IoStatus::kOk) {
         error = "writing to the Apache child: " + describe(status, errno);
+        broken_ = true;
         return false;
     }
     return true;
@@ -49,6 +50,7 @@ wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t
         }
         error_status = status == IoStatus::kTimeout ? 408 : 400;
         body_done_ = true;
+        broken_ = true;
         return ReadStatus::kError;
     }
     switch (header.type) {
@@ -66,11 +68,13 @@ wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t
                 error = failure.message;
             } else {
                 error_status = 400;
+                broken_ = true;
             }
             return ReadStatus::kError;
         }
         default:
             body_done_ = true;
+            broken_ = true;
             error_status = 400;
             error = "unexpected frame from the Apache child while reading the body";
             return ReadStatus::kError;
@@ -135,6 +139,7 @@ bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, 
         file.end = end;
         IoStatus status = write_with_fd(fd_, protocol::encode_file(file), fd, timeout_);
         if (status != IoStatus::kOk) {
+            broken_ = true;
             error = "passing the file to the Apache child: " + describe(status, errno);
             return false;
         }
@@ -181,6 +186,7 @@ void DaemonChannel::send_restart() {
 }
 
 void DaemonChannel::abandon_with_timeout() {
+    broken_ = true;
     if (!headers_sent_.exchange(true)) {
         write_all(fd_, protocol::encode_error(FrameType::kError, {504, "request-timeout"}),
                   Millis(1000));

@@ -45,6 +45,10 @@ public:
     // whatever the stuck application thread does later.
     void abandon_with_timeout();
 
+    // Whether the conversation ended cleanly (a last frame went out, no write or read on the
+    // connection failed, not abandoned), so the connection can carry the next request.
+    bool reusable() const { return ended_ && !broken_; }
+
 private:
     bool write(std::string_view frame, std::string_view more, std::string& error);
     bool flush_headers(std::string& error);
@@ -57,6 +61,7 @@ private:
     std::atomic<bool> headers_sent_{false};
     bool ended_ = false;
     bool body_done_ = false;
+    std::atomic<bool> broken_{false};
 };
 
 }  // namespace wsgi::daemon

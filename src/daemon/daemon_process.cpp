@@ -18,11 +18,13 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "apache/log.hpp"
 #include "daemon/daemon_channel.hpp"
+#include "daemon/daemon_listener.hpp"
 #include "daemon/request_meta.hpp"
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
@@ -52,6 +54,9 @@ struct DaemonState {
 };
 
 DaemonState g_state;
+
+// The listening socket and the connections Apache children keep to this process.
+DaemonListener g_listener;
 
 // Last time the GIL could be taken (steady clock ticks), for deadlock-timeout.
 std::atomic<Clock::rep> g_gil_heartbeat{0};
@@ -93,6 +98,9 @@ void request_restart(const char* reason, bool graceful) {
         g_state.graceful = graceful;
     }
     g_state.stopping = true;
+    // At once, not at the supervisor's next tick: an Apache child must not send its next
+    // request on a kept connection to a process that will not serve it.
+    g_listener.stop();
 }
 
 Millis millis(config::Seconds seconds) {
@@ -251,17 +259,34 @@ bool same_secret(const std::string& given, const std::string& expected) {
     return difference == 0;
 }
 
-void serve_connection(int fd) {
-    const config::DaemonOptions& opts = options();
-    if (!peer_allowed(fd)) {
-        return;
+// What became of one request on a connection.
+enum class Served {
+    kNothing,  // the Apache child closed its kept connection: no request
+    kKeep,     // answered; the connection can carry the next request
+    kClose,    // answered or refused; close the connection
+};
+
+Served serve_request(int fd, bool kept);
+
+// Serves one request on `fd`; a kept connection was checked when it was accepted.
+Served serve_connection(int fd, bool kept) {
+    if (!kept && !peer_allowed(fd)) {
+        return Served::kClose;
     }
+    return serve_request(fd, kept);
+}
+
+Served serve_request(int fd, bool kept) {
+    const config::DaemonOptions& opts = options();
     Millis timeout = millis(opts.socket_timeout.value_or(
         config::Seconds(apr_time_sec(g_state.server->timeout))));
     protocol::FrameHeader header{};
     std::string payload;
     std::string error;
     IoStatus io = read_frame(fd, header, payload, timeout, error);
+    if (kept && io == IoStatus::kClosed) {
+        return Served::kNothing;
+    }
     protocol::RequestFrame frame;
     DaemonRequest request;
     if (io != IoStatus::kOk || header.type != protocol::FrameType::kRequest ||
@@ -271,14 +296,14 @@ void serve_connection(int fd) {
                      "WSGI0033: Daemon process '%s' received a bad request from the Apache "
                      "child: %s",
                      opts.name.c_str(), error.empty() ? describe(io, errno).c_str() : error.c_str());
-        return;
+        return Served::kClose;
     }
     if (!same_secret(request.secret, g_state.runtime->secret)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                      "WSGI0034: Daemon process '%s' refused a request without this server's "
                      "secret (script '%s').",
                      opts.name.c_str(), request.settings.script_filename.c_str());
-        return;
+        return Served::kClose;
     }
     DaemonChannel channel(fd, request, g_state.server, timeout);
     struct Registration {
@@ -297,7 +322,7 @@ void serve_connection(int fd) {
         channel.log(APLOG_ERR, "WSGI0125: Request waited longer than queue-timeout for daemon "
                                "process '" + opts.name + "'.");
         channel.send_error(504, "queue-timeout");
-        return;
+        return channel.reusable() ? Served::kKeep : Served::kClose;
     }
     std::string group_error;
     python::Interpreter* interpreter = python::interpreters().for_application_group(
@@ -307,7 +332,7 @@ void serve_connection(int fd) {
                                "group '" + request.settings.application_group + "': " +
                                    group_error + ".");
         channel.send_error(500, "interpreter");
-        return;
+        return channel.reusable() ? Served::kKeep : Served::kClose;
     }
     wsgi::set_current_channel(&channel);
     int status = 0;
@@ -343,43 +368,50 @@ void serve_connection(int fd) {
                      request.settings.script_filename.c_str(), opts.name.c_str(), getpid());
         request_restart("script changed", true);
         channel.send_restart();
-        return;
+        return Served::kClose;
     }
     if (status != 0) {
         channel.send_error(status, "");
     }
+    return channel.reusable() ? Served::kKeep : Served::kClose;
 }
 
 void* request_thread(void* argument) {
     const auto slot = reinterpret_cast<std::intptr_t>(argument);
     t_request_slot = &g_request_slots[slot];
-    const int listen_fd = g_state.runtime->listen_fd;
     while (!g_state.stopping) {
-        pollfd entry{listen_fd, POLLIN, 0};
-        if (poll(&entry, 1, 250) <= 0 || g_state.stopping) {
+        std::optional<DaemonListener::Connection> connection = g_listener.next(Millis(250));
+        if (!connection) {
             continue;
-        }
-        int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            continue;  // another thread or process took it
         }
         ++g_state.active;
         g_request_slots[slot].started = Clock::now().time_since_epoch().count();
+        Served served_as = Served::kClose;
         try {
-            serve_connection(fd);
+            served_as = serve_connection(connection->fd, connection->kept);
         } catch (const std::exception& e) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                          "WSGI0009: Internal error in daemon process '%s': %s",
                          options().name.c_str(), e.what());
         }
-        close(fd);
         g_request_slots[slot].started = 0;
-        g_state.last_activity = Clock::now().time_since_epoch().count();
+        // An Apache child closing an idle kept connection is no activity (inactivity-timeout).
+        if (served_as != Served::kNothing) {
+            g_state.last_activity = Clock::now().time_since_epoch().count();
+        }
         --g_state.active;
+        if (served_as == Served::kNothing) {
+            g_listener.release(*connection, DaemonListener::After::kClose);
+            continue;
+        }
         std::int64_t served = ++g_state.requests;
         if (options().maximum_requests > 0 && served >= options().maximum_requests) {
             request_restart("maximum-requests reached", true);
         }
+        // After request_restart: a process that restarts hands the connection back.
+        g_listener.release(*connection, served_as == Served::kKeep
+                                            ? DaemonListener::After::kKeep
+                                            : DaemonListener::After::kClose);
     }
     return nullptr;
 }
@@ -391,6 +423,11 @@ std::vector<pthread_t> start_threads(int count) {
         pthread_attr_setstacksize(&attributes, static_cast<std::size_t>(options().stack_size));
     }
     g_thread_count = count;
+    std::string error;
+    if (!g_listener.open(g_state.runtime->listen_fd, count,
+                         options().processes > 1, error)) {
+        fail(error);
+    }
     g_request_slots = std::make_unique<RequestSlot[]>(static_cast<std::size_t>(count));
     std::vector<pthread_t> threads;
     for (int i = 0; i < count; ++i) {

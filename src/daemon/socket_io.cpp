@@ -97,6 +97,7 @@ IoStatus read_exact(int fd, std::size_t size, std::string& out, Millis timeout,
             continue;
         }
         if (got == 0) {
+            errno = 0;  // an orderly end, unlike ECONNRESET below (callers tell them apart)
             return IoStatus::kClosed;
         }
         if (errno == EINTR) {

@@ -22,7 +22,8 @@ IoStatus write_all(int fd, std::string_view data, Millis timeout, std::string_vi
 // any rest. The peer must read it with read_frame(..., received_fds).
 IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout);
 
-// Reads exactly `size` bytes into `out` (replacing it). kClosed when the peer closed first.
+// Reads exactly `size` bytes into `out` (replacing it). kClosed when the peer closed first,
+// with errno ECONNRESET when it closed with bytes of ours unread, else errno 0.
 // Descriptors that arrived with the bytes read (SCM_RIGHTS) are appended to `received_fds`
 // when given, else closed.
 IoStatus read_exact(int fd, std::size_t size, std::string& out, Millis timeout,

@@ -1,0 +1,205 @@
+#include "daemon/daemon_listener.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/protocol.hpp"
+
+namespace wsgi::daemon {
+namespace {
+
+// epoll_event.data of the listening socket; connections count up from 1.
+constexpr std::uint64_t kListenId = 0;
+
+// How often the watcher looks again while every thread is busy.
+constexpr int kWatchMillis = 20;
+
+bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    event.data.u64 = id;
+    return epoll_ctl(epoll_fd, op, fd, &event) == 0;
+}
+
+}  // namespace
+
+DaemonListener::~DaemonListener() {
+    stop();
+    if (watcher_.joinable()) {
+        all_busy_.notify_all();
+        watcher_.join();
+    }
+    if (epoll_fd_ >= 0) {
+        close(epoll_fd_);
+    }
+}
+
+bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std::string& error) {
+    listen_fd_ = listen_fd;
+    // A listen event may be taken by another process first: accept must not block then.
+    int flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        error = std::string("fcntl(O_NONBLOCK) on the listening socket: ") + std::strerror(errno);
+        return false;
+    }
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0 || !arm(epoll_fd_, EPOLL_CTL_ADD, listen_fd, kListenId)) {
+        error = std::string("epoll on the listening socket: ") + std::strerror(errno);
+        return false;
+    }
+    // With one thread per process a single busy request would otherwise hold every request
+    // sent on the process's kept connections; with more threads, only a saturated process.
+    bounce_ = bounce_when_busy && threads > 0;
+    if (bounce_) {
+        watcher_ = std::thread([this] { watch(); });
+    }
+    return true;
+}
+
+bool DaemonListener::rearm_listen() {
+    return arm(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, kListenId);
+}
+
+void DaemonListener::became_busy() {
+    if (--idle_ == 0 && bounce_) {
+        std::lock_guard lock(watch_mutex_);
+        all_busy_.notify_one();
+    }
+}
+
+std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
+    ++idle_;
+    while (!stopping_) {
+        if (listen_parked_.exchange(false)) {
+            rearm_listen();
+        }
+        epoll_event event{};
+        int ready = epoll_wait(epoll_fd_, &event, 1, static_cast<int>(wait.count()));
+        if (ready <= 0) {
+            break;  // timeout or EINTR: let the caller look at the process's state
+        }
+        if (event.data.u64 == kListenId) {
+            if (stopping_) {
+                break;  // leave the connection to the other processes or the next generation
+            }
+            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            rearm_listen();  // one connection per event: the next idle thread takes the next
+            if (fd < 0) {
+                continue;  // another process took it
+            }
+            std::lock_guard lock(mutex_);
+            std::uint64_t id = next_id_++;
+            connections_.emplace(id, Entry{fd, true, false});
+            became_busy();
+            return Connection{id, fd, false};
+        }
+        std::lock_guard lock(mutex_);
+        auto it = connections_.find(event.data.u64);
+        if (it == connections_.end()) {
+            continue;  // closed by stop() or the watcher meanwhile
+        }
+        it->second.busy = true;
+        became_busy();
+        return Connection{it->first, it->second.fd, true};
+    }
+    --idle_;
+    return std::nullopt;
+}
+
+void DaemonListener::close_with_restart(std::unordered_map<std::uint64_t, Entry>::iterator it) {
+    // Best effort and never blocking: an idle connection has room for 8 bytes.
+    std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
+    (void)send(it->second.fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (it->second.registered) {
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    }
+    close(it->second.fd);
+    connections_.erase(it);
+}
+
+void DaemonListener::release(const Connection& connection, After after) {
+    std::lock_guard lock(mutex_);
+    auto it = connections_.find(connection.id);
+    if (it == connections_.end()) {
+        return;
+    }
+    Entry& entry = it->second;
+    if (after == After::kKeep && stopping_) {
+        close_with_restart(it);
+        return;
+    }
+    if (after == After::kKeep &&
+        arm(epoll_fd_, entry.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, entry.fd, connection.id)) {
+        entry.registered = true;
+        entry.busy = false;
+        return;
+    }
+    if (entry.registered) {
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, entry.fd, nullptr);
+    }
+    close(entry.fd);
+    connections_.erase(it);
+}
+
+void DaemonListener::stop() {
+    if (stopping_.exchange(true)) {
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = connections_.begin(); it != connections_.end();) {
+            auto current = it++;
+            if (!current->second.busy) {
+                close_with_restart(current);
+            }
+        }
+    }
+    std::lock_guard lock(watch_mutex_);
+    all_busy_.notify_all();
+}
+
+std::size_t DaemonListener::kept_count() {
+    std::lock_guard lock(mutex_);
+    return connections_.size();
+}
+
+void DaemonListener::watch() {
+    while (!stopping_) {
+        {
+            std::unique_lock lock(watch_mutex_);
+            all_busy_.wait_for(lock, Millis(250), [this] { return idle_ == 0 || stopping_; });
+        }
+        while (idle_ == 0 && !stopping_) {
+            epoll_event events[8];
+            int ready = epoll_wait(epoll_fd_, events, 8, kWatchMillis);
+            for (int i = 0; i < ready; ++i) {
+                if (events[i].data.u64 == kListenId) {
+                    // Not accepted here: a thread that becomes idle re-arms it, unless one
+                    // became idle meanwhile (it checked the flag before it was set).
+                    listen_parked_ = true;
+                    if (idle_ > 0 && listen_parked_.exchange(false)) {
+                        rearm_listen();
+                    }
+                    continue;
+                }
+                std::lock_guard lock(mutex_);
+                auto it = connections_.find(events[i].data.u64);
+                if (it == connections_.end()) {
+                    continue;
+                }
+                if (idle_ > 0) {
+                    arm(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, it->first);  // a thread is free
+                } else {
+                    close_with_restart(it);  // every thread busy: serve it elsewhere
+                }
+            }
+        }
+    }
+}
+
+}  // namespace wsgi::daemon

@@ -1,0 +1,99 @@
+#pragma once
+// Inside a daemon process: hands the request threads the connections to serve, both new ones
+// from the group's listening socket and the connections Apache children keep between requests.
+// No httpd, no Python: call without the GIL.
+//
+// The threads wait in one epoll instance on the listening socket and on every kept
+// connection, each registered EPOLLONESHOT, so that exactly one thread takes each event and an
+// idle kept connection never pins a thread. A thread accepts one connection per listen event:
+// a process takes no more new connections than it has idle threads, and a process whose
+// threads are all busy leaves the backlog to the group's other processes.
+//
+// With several processes in the group (`bounce_when_busy`), a watcher thread sees requests
+// that arrive on kept connections while every thread is busy and hands them back with a
+// kRestart frame, so that the Apache child sends them again on a new connection which an
+// idle process accepts (without it a kept connection would tie a request to a busy process).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "daemon/socket_io.hpp"
+
+namespace wsgi::daemon {
+
+class DaemonListener {
+public:
+    // One connection taken by a request thread, until release().
+    struct Connection {
+        std::uint64_t id = 0;
+        int fd = -1;
+        bool kept = false;  // a kept connection: its peer was checked when it was accepted
+    };
+
+    // What release() does with a connection once its request was served.
+    enum class After {
+        kKeep,   // the conversation ended cleanly: wait for the next request on it
+        kClose,  // close it (an error, a restart frame already sent, the peer left)
+    };
+
+    DaemonListener() = default;
+    DaemonListener(const DaemonListener&) = delete;
+    DaemonListener& operator=(const DaemonListener&) = delete;
+    ~DaemonListener();
+
+    // Starts watching `listen_fd` (made non-blocking: every process of the group accepts on
+    // it). `threads` is the number of request threads. Returns false with `error` set when
+    // epoll cannot be set up. Call once, before the request threads start.
+    bool open(int listen_fd, int threads, bool bounce_when_busy, std::string& error);
+
+    // Request threads: waits up to `wait` for a connection with work. nullopt on a timeout or
+    // once stop() was called; the caller loops.
+    std::optional<Connection> next(Millis wait);
+
+    // Request threads: gives a connection back after its request. kKeep re-arms it, unless
+    // the listener is stopping: then it gets a kRestart frame and is closed.
+    void release(const Connection& connection, After after);
+
+    // Any thread, once the process decides to stop or restart: no more connections are
+    // taken; idle kept connections get a kRestart frame (a request the Apache child sends at
+    // the same moment is sent again elsewhere) and are closed at once. Connections being
+    // served are closed when released. Idempotent.
+    void stop();
+
+    // Kept connections open now (idle or in use), for tests and logging.
+    std::size_t kept_count();
+
+private:
+    struct Entry {
+        int fd = -1;
+        bool busy = true;
+        bool registered = false;  // added to the epoll set once
+    };
+
+    void watch();
+    bool rearm_listen();
+    // With mutex_ held: sends kRestart, unregisters and closes.
+    void close_with_restart(std::unordered_map<std::uint64_t, Entry>::iterator it);
+    void became_busy();
+
+    int epoll_fd_ = -1;
+    int listen_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> idle_{0};             // threads waiting in next()
+    std::atomic<bool> listen_parked_{false};  // the watcher took the listen event: re-arm later
+    std::mutex mutex_;                     // guards connections_ and next_id_
+    std::unordered_map<std::uint64_t, Entry> connections_;
+    std::uint64_t next_id_ = 1;
+    bool bounce_ = false;
+    std::mutex watch_mutex_;
+    std::condition_variable all_busy_;
+    std::thread watcher_;
+};
+
+}  // namespace wsgi::daemon

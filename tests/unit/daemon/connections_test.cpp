@@ -1,0 +1,214 @@
+// Kept connections between Apache children and daemon processes, over real UNIX sockets:
+// the Apache child's ConnectionPool and the daemon process's DaemonListener.
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "daemon/connection_pool.hpp"
+#include "daemon/daemon_listener.hpp"
+#include "daemon/protocol.hpp"
+#include "daemon/socket_io.hpp"
+
+namespace wsgi::daemon {
+namespace {
+
+using protocol::FrameType;
+
+struct Pair {
+    int a = -1;
+    int b = -1;
+    Pair() {
+        int fds[2];
+        EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        a = fds[0];
+        b = fds[1];
+    }
+};
+
+bool is_open(int fd) { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+
+TEST(ConnectionPool, GivesBackAnIdleConnection) {
+    ConnectionPool pool(2);
+    Pair pair;
+    pool.put(pair.a);
+    EXPECT_EQ(pool.size(), 1u);
+    EXPECT_EQ(pool.take(), pair.a);
+    EXPECT_EQ(pool.take(), -1);
+    close(pair.a);
+    close(pair.b);
+}
+
+TEST(ConnectionPool, DropsAConnectionTheDaemonClosedOrRestarted) {
+    ConnectionPool pool(4);
+    Pair closed;
+    Pair restarted;
+    Pair good;
+    pool.put(good.a);
+    pool.put(closed.a);
+    pool.put(restarted.a);
+    close(closed.b);
+    std::string frame = protocol::encode_empty(FrameType::kRestart);
+    ASSERT_EQ(write(restarted.b, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+    EXPECT_EQ(pool.take(), good.a);  // the two stale ones were closed on the way
+    EXPECT_FALSE(is_open(closed.a));
+    EXPECT_FALSE(is_open(restarted.a));
+    EXPECT_EQ(pool.size(), 0u);
+    close(good.a);
+    close(good.b);
+    close(restarted.b);
+}
+
+TEST(ConnectionPool, ClosesWhatItCannotHold) {
+    ConnectionPool pool(1);
+    Pair first;
+    Pair second;
+    pool.put(first.a);
+    pool.put(second.a);
+    EXPECT_EQ(pool.size(), 1u);
+    EXPECT_FALSE(is_open(second.a));
+    close(first.b);
+    close(second.b);
+}
+
+TEST(SocketIo, ResetAndEndOfFileAreToldApart) {
+    Pair unread;
+    ASSERT_EQ(write(unread.a, "request", 7), 7);
+    close(unread.b);  // closed with our bytes unread: ECONNRESET
+    std::string out;
+    EXPECT_EQ(read_exact(unread.a, 8, out, Millis(1000)), IoStatus::kClosed);
+    EXPECT_EQ(errno, ECONNRESET);
+    Pair read_first;
+    close(read_first.b);
+    EXPECT_EQ(read_exact(read_first.a, 8, out, Millis(1000)), IoStatus::kClosed);
+    EXPECT_EQ(errno, 0);
+    close(unread.a);
+    close(read_first.a);
+}
+
+class ListenerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char dir[] = "/tmp/wsgi-listener-XXXXXX";
+        ASSERT_NE(mkdtemp(dir), nullptr);
+        dir_ = dir;
+        path_ = dir_ + "/socket";
+        listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path_.c_str());
+        ASSERT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        ASSERT_EQ(listen(listen_fd_, 16), 0);
+    }
+    void TearDown() override {
+        close(listen_fd_);
+        unlink(path_.c_str());
+        rmdir(dir_.c_str());
+    }
+    int connect_client() {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path_.c_str());
+        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        return fd;
+    }
+    std::string dir_;
+    std::string path_;
+    int listen_fd_ = -1;
+};
+
+TEST_F(ListenerTest, AKeptConnectionComesBackWithItsNextRequest) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, false, error)) << error;
+    int client = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    EXPECT_FALSE(first->kept);
+    listener.release(*first, DaemonListener::After::kKeep);
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());  // idle: no thread is woken
+    ASSERT_EQ(write(client, "x", 1), 1);
+    auto second = listener.next(Millis(1000));
+    ASSERT_TRUE(second.has_value());
+    EXPECT_TRUE(second->kept);
+    EXPECT_EQ(second->id, first->id);
+    listener.release(*second, DaemonListener::After::kKeep);
+    EXPECT_EQ(listener.kept_count(), 1u);
+    close(client);
+}
+
+TEST_F(ListenerTest, StoppingSendsRestartOnIdleConnectionsAndClosesThem) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
+    int client = connect_client();
+    auto connection = listener.next(Millis(1000));
+    ASSERT_TRUE(connection.has_value());
+    listener.release(*connection, DaemonListener::After::kKeep);
+    listener.stop();
+    EXPECT_EQ(listener.kept_count(), 0u);
+    protocol::FrameHeader header{};
+    std::string payload;
+    ASSERT_EQ(read_frame(client, header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    EXPECT_EQ(header.type, FrameType::kRestart);
+    EXPECT_EQ(read_frame(client, header, payload, Millis(1000), error), IoStatus::kClosed);
+    // No new connection is taken once stopping.
+    int late = connect_client();
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    close(client);
+    close(late);
+}
+
+TEST_F(ListenerTest, OneAcceptPerListenEvent) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, false, error)) << error;
+    int one = connect_client();
+    int two = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    // The second connection stays in the backlog (another process may take it) until a thread
+    // asks for work again.
+    EXPECT_EQ(listener.kept_count(), 1u);
+    auto second = listener.next(Millis(1000));
+    ASSERT_TRUE(second.has_value());
+    EXPECT_NE(second->id, first->id);
+    listener.release(*first, DaemonListener::After::kClose);
+    listener.release(*second, DaemonListener::After::kClose);
+    EXPECT_EQ(listener.kept_count(), 0u);
+    close(one);
+    close(two);
+}
+
+TEST_F(ListenerTest, ARequestOnAKeptConnectionIsBouncedWhenEveryThreadIsBusy) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, true, error)) << error;
+    int kept_client = connect_client();
+    auto kept = listener.next(Millis(1000));
+    ASSERT_TRUE(kept.has_value());
+    listener.release(*kept, DaemonListener::After::kKeep);
+    int busy_client = connect_client();
+    auto busy = listener.next(Millis(1000));  // the only thread is now busy with this one
+    ASSERT_TRUE(busy.has_value());
+    ASSERT_EQ(write(kept_client, "request", 7), 7);
+    protocol::FrameHeader header{};
+    std::string payload;
+    ASSERT_EQ(read_frame(kept_client, header, payload, Millis(2000), error), IoStatus::kOk)
+        << error;
+    EXPECT_EQ(header.type, FrameType::kRestart);
+    listener.release(*busy, DaemonListener::After::kClose);
+    close(busy_client);
+    close(kept_client);
+}
+
+}  // namespace
+}  // namespace wsgi::daemon
