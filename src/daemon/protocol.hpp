@@ -1,6 +1,7 @@
 #pragma once
-// The wire protocol between an Apache child and a daemon process, over one UNIX stream
-// connection per request. Pure: no httpd, no Python, no I/O; every decoder checks every
+// The wire protocol between an Apache child and a daemon process, over a UNIX stream
+// connection that carries one conversation after another (the Apache child keeps it between
+// requests). Pure: no httpd, no Python, no I/O; every decoder checks every
 // length against what it was given, so a corrupt or hostile peer gets an error, never an
 // out-of-bounds access.
 //
@@ -9,7 +10,9 @@
 //   bytes 4-7: payload length, big-endian, at most kMaxPayload.
 // A conversation: the child sends kRequest; the daemon answers with kRead (the child replies
 // kBodyData, kBodyEnd or kBodyError), kHeaders, kData, kEnd, kAbort, kError or kRestart
-// until the response ends.
+// until the response ends. Between two conversations the daemon sends nothing but, when it
+// hands the connection back (restarting, stopping, or all its threads busy), one kRestart
+// before closing it: a request the child sent meanwhile is then sent again elsewhere.
 
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +42,7 @@ enum class FrameType : std::uint8_t {
     kEnd = 13,       // the response is complete
     kAbort = 14,     // the response broke after its headers: cut the client connection
     kError = 15,     // ErrorFrame: nothing was sent, answer with this status
-    kRestart = 16,   // the process is restarting (script changed): send the request again
+    kRestart = 16,   // not served here (restarting, busy): send the request again elsewhere
     kFile = 17,      // FileFrame; the file's descriptor rides along (SCM_RIGHTS)
 };
 
