@@ -56,7 +56,14 @@ bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std
     // sent on the process's kept connections; with more threads, only a saturated process.
     bounce_ = bounce_when_busy && threads > 0;
     if (bounce_) {
-        watcher_ = std::thread([this] { watch(); });
+        // A thread function: nothing may escape it (std::terminate).
+        watcher_ = std::thread([this]() noexcept {
+            try {
+                watch();
+            } catch (...) {
+                // Out of memory: requests on kept connections then wait for a free thread.
+            }
+        });
     }
     return true;
 }
