@@ -2,6 +2,7 @@
 
 #include <ap_listen.h>
 #include <grp.h>
+#include <malloc.h>
 #include <http_log.h>
 #include <poll.h>
 #include <pthread.h>
@@ -169,8 +170,17 @@ void drop_privileges() {
     }
 }
 
+// glibc returns the free memory at the top of a thread's malloc arena to the system as soon as
+// it exceeds 128 KiB (M_TRIM_THRESHOLD). A request that holds a few 64 KiB buffers at once (a
+// request body frame, the bytes wsgi.input returns, a response block) frees more than that
+// when it ends, so every request gave its pages back and faulted them in again: measured, a
+// 64 KiB POST cost 900 us of CPU instead of 240. Keep up to this much free per arena instead
+// (touched pages only: what requests really used).
+constexpr int kMallocTrimThreshold = 8 * 1024 * 1024;
+
 void set_up_process() {
     const config::DaemonOptions& opts = options();
+    mallopt(M_TRIM_THRESHOLD, kMallocTrimThreshold);
     const config::DaemonIdentity& identity = g_state.runtime->identity;
     if (opts.cpu_priority != 0) {
         setpriority(PRIO_PROCESS, 0, opts.cpu_priority);

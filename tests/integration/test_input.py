@@ -15,6 +15,8 @@ WSGIScriptAlias /chunked {apps}/input.wsgi
 <Location /chunked>
     WSGIChunkedRequest On
 </Location>
+WSGIDaemonProcess input threads=2
+WSGIScriptAlias /daemon-input {apps}/input.wsgi process-group=input
 """
 
 BODY = b"line one\nline two\n\nlast line without newline"
@@ -216,3 +218,28 @@ def test_chunked_read_with_size_larger_than_the_first_block(server):
     assert result[0][1].encode("latin-1") == data[:120000]
     assert result[1][1].encode("latin-1") == data[120000:]
     assert result[2][1] == ""
+
+
+@pytest.mark.parametrize("prefix", ["/input", "/daemon-input"])
+def test_a_body_cut_short_is_a_read_error_not_its_end(server, prefix):
+    # The client promises 100000 bytes, sends 70000 and ends its side: the application's read
+    # fails (OSError), it does not see a complete 70000-byte body. In daemon mode the Apache
+    # child gathers what arrived without waiting and must keep the error for the next read.
+    server.expect_log(r"request data read error")
+    head = (
+        f"POST {prefix}/sha256 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    raw = raw_request(server.port, head + b"x" * 70000, timeout=15, shutdown_write=True)
+    status, _headers, body = split_response(raw)
+    assert not status.endswith(" 200 OK"), (status, body[:200])
+    assert b"70000 " not in body, body[:200]
+    server.wait_log(r"OSError: Apache/mod_wsgi request data read error", 5)
+
+
+@pytest.mark.parametrize("prefix", ["/input", "/daemon-input"])
+def test_a_64k_body_reads_whole_in_both_modes(server, prefix):
+    body = os.urandom(65536)
+    r = requests.post(server.url(f"{prefix}/all"), data=body, timeout=10)
+    assert r.status_code == 200, r.text[:300]
+    assert r.text == f"65536 {hashlib.sha256(body).hexdigest()}"
