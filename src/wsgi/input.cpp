@@ -52,6 +52,23 @@ struct InputObject {
     InputState* state;
 };
 
+// Ends a read: a channel error becomes OSError (PEP 3333 leaves the exception to the server;
+// mod_wsgi raises this one) and the end of the body is remembered. GIL held. Returns false
+// with the exception set on an error.
+bool take_read_status(InputState& state, Channel::ReadStatus status, int error_status,
+                      const std::string& error) {
+    if (status == Channel::ReadStatus::kError) {
+        state.eof = true;
+        state.error_status = error_status;
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", error.c_str());
+        return false;
+    }
+    if (status == Channel::ReadStatus::kEof) {
+        state.eof = true;
+    }
+    return true;
+}
+
 // Reads up to `want` more bytes into the buffer. GIL held on entry and exit; released while
 // the channel reads. Returns false with a Python exception set on failure.
 bool fill(InputObject* self, std::size_t want) {
@@ -76,16 +93,7 @@ bool fill(InputObject* self, std::size_t want) {
         state.add_received(state.buffer.size() - before);
     }
     state.busy = false;
-    if (status == Channel::ReadStatus::kError) {
-        state.eof = true;
-        state.error_status = error_status;
-        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", error.c_str());
-        return false;
-    }
-    if (status == Channel::ReadStatus::kEof) {
-        state.eof = true;
-    }
-    return true;
+    return take_read_status(state, status, error_status, error);
 }
 
 bool check_usable(InputObject* self) {
@@ -182,16 +190,7 @@ bool fill_direct(InputObject* self, char* out, std::size_t& filled, std::size_t 
         }
     }
     state.busy = false;
-    if (status == Channel::ReadStatus::kError) {
-        state.eof = true;
-        state.error_status = error_status;
-        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s", error.c_str());
-        return false;
-    }
-    if (status == Channel::ReadStatus::kEof) {
-        state.eof = true;
-    }
-    return true;
+    return take_read_status(state, status, error_status, error);
 }
 
 // How many bytes a read of `wanted` (SIZE_MAX: all) should allocate at first: what is
