@@ -1,9 +1,7 @@
 #include "daemon/process_group.hpp"
 
 #include <ap_mpm.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
-#include <apr_time.h>
 #include <apr_thread_proc.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -18,8 +16,6 @@
 #include <unixd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <iterator>
 #include <new>
 #include <cerrno>
 #include <csignal>
