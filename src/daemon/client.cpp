@@ -71,8 +71,7 @@ bool idempotent(const request_rec* r) {
     }
 }
 
-// A request thread's buffer for frame payloads and request body blocks, kept between reads
-// and requests. A 64 KiB string allocated and freed for every read made glibc give its pages
+// A request thread's buffer for request body blocks, kept between reads and requests. A 64 KiB string allocated and freed for every read made glibc give its pages
 // back to the system (the free top of the thread's arena passed M_TRIM_THRESHOLD, 128 KiB)
 // and fault them in again each time: a 64 KiB POST in daemon mode cost about 900 us of CPU
 // in the Apache child and daemon together, 250 with the buffer kept. One grown past
@@ -185,9 +184,15 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
 
 class Relay {
 public:
+    // `timed_socket`: `fd` has its receive timeout set (set_receive_timeout). `channel` is the
+    // request's, kept across attempts: it holds body data read but not yet relayed.
+    // `read_error`: a client read error met before, for the daemon's first read.
     Relay(request_rec* r, const wsgi::RequestSettings& settings, const config::DaemonGroup& group,
-          int fd, bool may_retry)
-        : r_(r), settings_(settings), group_(group), fd_(fd), may_retry_(may_retry), channel_(r),
+          int fd, bool may_retry, bool timed_socket, wsgi::EmbeddedChannel& channel,
+          std::optional<std::pair<int, std::string>> read_error)
+        : r_(r), settings_(settings), group_(group), fd_(fd), may_retry_(may_retry),
+          reader_(fd, read_storage(), timed_socket),
+          pending_read_error_(std::move(read_error)), channel_(channel),
           timeout_(to_millis(group.options.socket_timeout.value_or(
               config::Seconds(apr_time_sec(r->server->timeout))))) {}
 
@@ -196,11 +201,18 @@ public:
     // Relays one conversation. Sets `status_` to the HTTP status for Apache (OK when sent).
     Outcome run();
     int status() const { return status_; }
-    // Whether the conversation ended with its last frame, so the connection can be kept.
-    bool reusable() const { return clean_end_; }
+    // Whether the conversation ended with its last frame, and nothing came after it, so the
+    // connection can be kept.
+    bool reusable() const { return clean_end_ && reader_.pending() == 0; }
 
 private:
-    bool answer_read(const std::string& payload);
+    // The request thread's buffer for the frames it reads, kept between requests: allocating
+    // and freeing it for every request made glibc give its pages back and fault them in again.
+    static std::string& read_storage() {
+        thread_local std::string storage;
+        return storage;
+    }
+    bool answer_read(std::string_view payload);
     void gather_arrived_body(std::string& body, std::size_t wanted);
     // The daemon process broke the conversation: 502 if nothing went out yet, else the
     // client connection is cut.
@@ -239,11 +251,12 @@ private:
     const config::DaemonGroup& group_;
     int fd_;
     bool may_retry_;  // a kept connection, used for this request first
+    FrameReader reader_;
     bool received_ = false;  // any frame came from the daemon process
     bool clean_end_ = false;
     // A client read error met while gathering body data, for the daemon's next read.
     std::optional<std::pair<int, std::string>> pending_read_error_;
-    wsgi::EmbeddedChannel channel_;
+    wsgi::EmbeddedChannel& channel_;
     Millis timeout_;
     int status_ = OK;
     bool headers_ = false;
@@ -265,7 +278,7 @@ bool Relay::never_read(IoStatus io, int saved_errno) const {
            idempotent(r_);
 }
 
-bool Relay::answer_read(const std::string& payload) {
+bool Relay::answer_read(std::string_view payload) {
     std::uint32_t wanted = 0;
     std::string error;
     if (!protocol::decode_read(payload, wanted, error)) {
@@ -299,47 +312,63 @@ bool Relay::answer_read(const std::string& payload) {
     return write_all(fd_, frame, timeout_) == IoStatus::kOk;
 }
 
+// Takes the body data that has already arrived, up to `wanted` bytes in all, into `body`
+// without waiting. kEof once the body ended; a read error is kept in `error` (status, why).
+wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel, std::string& body,
+                                            std::size_t wanted,
+                                            std::optional<std::pair<int, std::string>>& error) {
+    while (body.size() < wanted) {
+        const std::size_t before = body.size();
+        body.resize(wanted);
+        std::size_t length = 0;
+        int error_status = 0;
+        std::string why;
+        auto more = channel.read_body_into(body.data() + before, wanted - before, length, false,
+                                           error_status, why);
+        body.resize(before + length);
+        if (more == wsgi::Channel::ReadStatus::kError) {
+            error.emplace(error_status, std::move(why));
+            return more;
+        }
+        if (more != wsgi::Channel::ReadStatus::kData || length == 0) {
+            return more;
+        }
+    }
+    return wsgi::Channel::ReadStatus::kData;
+}
+
 // After a blocking read gave the first piece of the body, takes what else has already arrived
 // (up to `wanted` in all) without waiting, so that the daemon process gets its read() in one
 // frame rather than one round trip per socket read of Apache's (8000 bytes). An error found
 // on the way is kept for the daemon process's next read, after the data before it.
 void Relay::gather_arrived_body(std::string& body, std::size_t wanted) {
-    while (!body.empty() && body.size() < wanted) {
-        const std::size_t before = body.size();
-        body.resize(wanted);
-        std::size_t length = 0;
-        int error_status = 0;
-        std::string error;
-        auto more = channel_.read_body_into(body.data() + before, wanted - before, length,
-                                            false, error_status, error);
-        body.resize(before + length);
-        if (more == wsgi::Channel::ReadStatus::kError) {
-            pending_read_error_.emplace(error_status, std::move(error));
-            return;
-        }
-        if (more != wsgi::Channel::ReadStatus::kData || length == 0) {
-            return;
-        }
+    if (!body.empty()) {
+        take_arrived_body(channel_, body, wanted, pending_read_error_);
     }
 }
 
+// The body bytes sent with the request (kWithBody) at most: what a small POST sends whole.
+constexpr std::size_t kMaxEarlyBody = 64 * 1024;
+
+// Whether the request has a body that may be read before the application asks for it: not
+// when the client waits for "100 Continue", which only the application's first read sends.
+bool may_send_body_early(const request_rec* r) {
+    if (r->expecting_100) {
+        return false;
+    }
+    if (apr_table_get(r->headers_in, "Transfer-Encoding") != nullptr) {
+        return true;
+    }
+    const char* length = apr_table_get(r->headers_in, "Content-Length");
+    return length != nullptr && std::strcmp(length, "0") != 0;
+}
+
 Relay::Outcome Relay::run() {
-    thread_local std::string payload_storage;
-    ThreadBuffer buffer(payload_storage);
-    std::string& payload = buffer.get();
     while (true) {
         protocol::FrameHeader header{};
+        std::string_view payload;
         std::string error;
-        std::vector<int> fds;  // descriptors passed with a frame (kFile)
-        struct CloseAll {
-            std::vector<int>& fds;
-            ~CloseAll() {
-                for (int fd : fds) {
-                    close(fd);
-                }
-            }
-        } close_all{fds};
-        IoStatus io = read_frame(fd_, header, payload, timeout_, error, &fds);
+        IoStatus io = reader_.next(header, payload, timeout_, error);
         const int saved_errno = errno;
         if (io != IoStatus::kOk && never_read(io, saved_errno)) {
             return Outcome::kRetry;
@@ -416,14 +445,15 @@ Relay::Outcome Relay::run() {
                 break;
             case FrameType::kFile: {
                 protocol::FileFrame file;
-                if (!headers_ || fds.size() != 1 ||
+                Socket passed(reader_.take_fd());  // the file's descriptor (SCM_RIGHTS)
+                if (!headers_ || passed.get() < 0 ||
                     !protocol::decode_file(payload, file, error)) {
                     log(APLOG_ERR, "WSGI0147",
                         error.empty() ? "file frame without headers or descriptor" : error);
                     return broken();
                 }
                 if (override_status_ == 0 &&
-                    !channel_.send_file(fds[0], static_cast<std::int64_t>(file.offset),
+                    !channel_.send_file(passed.get(), static_cast<std::int64_t>(file.offset),
                                         static_cast<std::int64_t>(file.length), file.use_sendfile,
                                         file.end, error)) {
                     return client_left(error);
@@ -507,7 +537,22 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         frame.environ.emplace_back(key, value);
         return true;
     });
-    std::string encoded = protocol::encode_request(frame);
+    // The part of the body that has already arrived goes with the request, so the daemon
+    // process need not ask for it (a round trip) when the application reads it.
+    wsgi::EmbeddedChannel channel(r);
+    thread_local std::string early_storage;
+    ThreadBuffer early_buffer(early_storage);
+    std::string& early_body = early_buffer.get();
+    std::optional<std::pair<int, std::string>> read_error;
+    std::string early_header;
+    if (may_send_body_early(r)) {
+        bool complete = take_arrived_body(channel, early_body, kMaxEarlyBody, read_error) ==
+                        wsgi::Channel::ReadStatus::kEof;
+        early_header = protocol::encode_data_header(FrameType::kBodyData, early_body.size(),
+                                                    complete ? protocol::kLast : 0);
+    }
+    std::string encoded =
+        protocol::encode_request(frame, early_header.empty() ? 0 : protocol::kWithBody);
     if (encoded.size() - protocol::kHeaderSize > protocol::kMaxPayload) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0149: Request environment too large for daemon process '%s'.",
@@ -526,11 +571,13 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     for (int attempt = 0; attempt < attempts; ++attempt) {
         Socket socket;
         bool reused = false;
+        bool timed = false;  // the socket's receive timeout is set: blocking reads
         if (pool != nullptr && !fresh_only) {
             int fd = pool->take();
             if (fd >= 0) {
                 socket.reset(fd);
                 reused = true;
+                timed = true;  // only timed connections are kept
             }
         }
         if (!reused) {
@@ -548,13 +595,17 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
             }
         }
         fresh_only = true;
-        if (write_all(socket.get(), encoded, socket_timeout) != IoStatus::kOk) {
+        if (!reused) {
+            timed = set_receive_timeout(socket.get(), socket_timeout);
+        }
+        if (write_all(socket.get(), {encoded, early_header, early_body}, socket_timeout) !=
+            IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
-        Relay relay(r, settings, group, socket.get(), reused);
+        Relay relay(r, settings, group, socket.get(), reused, timed, channel, read_error);
         switch (relay.run()) {
             case Relay::Outcome::kDone:
-                if (pool != nullptr && relay.reusable()) {
+                if (pool != nullptr && timed && relay.reusable()) {
                     pool->put(socket.release());
                 }
                 return relay.status();

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "apache/log.hpp"
 
@@ -17,12 +19,17 @@ constexpr std::size_t kMaxDataFrame = 256 * 1024;
 
 }  // namespace
 
-DaemonChannel::DaemonChannel(int fd, const DaemonRequest& request, server_rec* server,
-                             Millis timeout)
-    : fd_(fd), request_(request), server_(server), timeout_(timeout) {}
+// The most a deferred last block may hold: copying it costs less than giving the GIL away
+// and taking it back around a write, which under concurrent requests is a thread switch.
+constexpr std::size_t kMaxDeferred = 64 * 1024;
+
+DaemonChannel::DaemonChannel(int fd, FrameReader& reader, const DaemonRequest& request,
+                             server_rec* server, Millis timeout)
+    : fd_(fd), reader_(reader), request_(request), server_(server), timeout_(timeout) {}
 
 bool DaemonChannel::write(std::string_view frame, std::string_view more, std::string& error) {
-    IoStatus status = write_all(fd_, frame, timeout_, more);
+    IoStatus status = write_all(fd_, {out_, frame, more}, timeout_);
+    out_.clear();
     if (status != IoStatus::kOk) {
         error = "writing to the Apache child: " + describe(status, errno);
         broken_ = true;
@@ -31,9 +38,18 @@ bool DaemonChannel::write(std::string_view frame, std::string_view more, std::st
     return true;
 }
 
-wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t max, int& error_status,
-                                             std::string& error) {
+wsgi::Channel::ReadStatus DaemonChannel::request_body(std::size_t max, std::string_view& payload,
+                                                      int& error_status, std::string& error) {
     if (body_done_) {
+        return ReadStatus::kEof;
+    }
+    if (!early_body_.empty()) {
+        payload = early_body_.substr(0, max);
+        early_body_.remove_prefix(payload.size());
+        return ReadStatus::kData;
+    }
+    if (early_body_complete_) {
+        body_done_ = true;
         return ReadStatus::kEof;
     }
     auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(max, protocol::kMaxPayload));
@@ -42,8 +58,7 @@ wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t
         return ReadStatus::kError;
     }
     protocol::FrameHeader header{};
-    std::string payload;
-    IoStatus status = read_frame(fd_, header, payload, timeout_, error);
+    IoStatus status = reader_.next(header, payload, timeout_, error);
     if (status != IoStatus::kOk) {
         if (error.empty()) {
             error = "reading the request body from the Apache child: " + describe(status, errno);
@@ -55,7 +70,9 @@ wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t
     }
     switch (header.type) {
         case FrameType::kBodyData:
-            out.append(payload);
+            if (payload.size() > limit) {
+                break;
+            }
             return ReadStatus::kData;
         case FrameType::kBodyEnd:
             body_done_ = true;
@@ -73,12 +90,39 @@ wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t
             return ReadStatus::kError;
         }
         default:
-            body_done_ = true;
-            broken_ = true;
-            error_status = 400;
-            error = "unexpected frame from the Apache child while reading the body";
-            return ReadStatus::kError;
+            break;
     }
+    body_done_ = true;
+    broken_ = true;
+    error_status = 400;
+    error = "unexpected frame from the Apache child while reading the body";
+    return ReadStatus::kError;
+}
+
+wsgi::Channel::ReadStatus DaemonChannel::read_body(std::string& out, std::size_t max,
+                                                   int& error_status, std::string& error) {
+    std::string_view payload;
+    ReadStatus status = request_body(max, payload, error_status, error);
+    if (status == ReadStatus::kData) {
+        out.append(payload);
+    }
+    return status;
+}
+
+wsgi::Channel::ReadStatus DaemonChannel::read_body_into(char* buffer, std::size_t max,
+                                                        std::size_t& length, bool wait,
+                                                        int& error_status, std::string& error) {
+    length = 0;
+    if (!wait && early_body_.empty() && !early_body_complete_) {
+        return ReadStatus::kData;  // every further read is a round trip to the Apache child
+    }
+    std::string_view payload;
+    ReadStatus status = request_body(max, payload, error_status, error);
+    if (status == ReadStatus::kData) {
+        length = payload.size();
+        std::memcpy(buffer, payload.data(), length);
+    }
+    return status;
 }
 
 void DaemonChannel::set_headers(int status, const std::string& status_line,
@@ -92,18 +136,15 @@ void DaemonChannel::set_headers(int status, const std::string& status_line,
     pending_headers_ = std::move(frame);
 }
 
-bool DaemonChannel::flush_headers(std::string& error) {
-    if (!pending_headers_ || headers_sent_.exchange(true)) {
-        return true;
+void DaemonChannel::commit_headers() {
+    if (pending_headers_ && !headers_sent_.exchange(true)) {
+        out_ += protocol::encode_headers(*pending_headers_);
     }
-    return write(protocol::encode_headers(*pending_headers_), {}, error);
 }
 
 bool DaemonChannel::send_body(const char* data, std::size_t length, wsgi::Pass pass,
                               std::string& error) {
-    if (!flush_headers(error)) {
-        return false;
-    }
+    commit_headers();
     std::string_view rest(data, length);
     do {
         std::string_view piece = rest.substr(0, kMaxDataFrame);
@@ -115,20 +156,50 @@ bool DaemonChannel::send_body(const char* data, std::size_t length, wsgi::Pass p
             flags = protocol::kLast;
             ended_ = true;
         }
-        if ((!piece.empty() || flags != 0) &&
-            !write(protocol::encode_data_header(FrameType::kData, piece.size(), flags), piece,
-                   error)) {
+        if (piece.empty() && flags == 0) {
+            continue;
+        }
+        std::string header = protocol::encode_data_header(FrameType::kData, piece.size(), flags);
+        if (flags == 0 && out_.size() + header.size() + piece.size() <= kMaxDeferred) {
+            // An item of a list with more to follow: it goes with the next write.
+            out_ += header;
+            out_ += piece;
+            continue;
+        }
+        if (!write(header, piece, error)) {
             return false;
         }
     } while (!rest.empty());
     return true;
 }
 
-bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile,
-                              bool end, std::string& error) {
-    if (!flush_headers(error)) {
+bool DaemonChannel::defer_last_block(const char* data, std::size_t length) {
+    if (ended_ || out_.size() + length > kMaxDeferred) {
         return false;
     }
+    commit_headers();
+    if (data != nullptr || length > 0) {
+        out_ += protocol::encode_data_header(FrameType::kData, length, protocol::kLast);
+        out_.append(data, length);
+    } else {
+        out_ += protocol::encode_empty(FrameType::kEnd);
+    }
+    ended_ = true;
+    deferred_ = true;
+    return true;
+}
+
+void DaemonChannel::flush_deferred() {
+    if (deferred_) {
+        deferred_ = false;
+        std::string ignored;  // the Apache child gone at the very end changes nothing here
+        write({}, {}, ignored);
+    }
+}
+
+bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, bool use_sendfile,
+                              bool end, std::string& error) {
+    commit_headers();
     if (length > 0) {
         // The descriptor goes to the Apache child (SCM_RIGHTS), which sends the file itself
         // (sendfile when allowed): no copy of the file through this socket.
@@ -137,7 +208,9 @@ bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, 
         file.length = static_cast<std::uint64_t>(length);
         file.use_sendfile = use_sendfile;
         file.end = end;
-        IoStatus status = write_with_fd(fd_, protocol::encode_file(file), fd, timeout_);
+        out_ += protocol::encode_file(file);
+        IoStatus status = write_with_fd(fd_, out_, fd, timeout_);
+        out_.clear();
         if (status != IoStatus::kOk) {
             broken_ = true;
             error = "passing the file to the Apache child: " + describe(status, errno);
@@ -158,7 +231,8 @@ bool DaemonChannel::finish(std::string& error) {
         return true;
     }
     ended_ = true;
-    return flush_headers(error) && write(protocol::encode_empty(FrameType::kEnd), {}, error);
+    commit_headers();
+    return write(protocol::encode_empty(FrameType::kEnd), {}, error);
 }
 
 void DaemonChannel::abort() {

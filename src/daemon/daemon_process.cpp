@@ -276,24 +276,28 @@ enum class Served {
     kClose,    // answered or refused; close the connection
 };
 
-Served serve_request(int fd, bool kept);
+Served serve_request(int fd, bool kept, Millis timeout);
 
 // Serves one request on `fd`; a kept connection was checked when it was accepted.
 Served serve_connection(int fd, bool kept) {
     if (!kept && !peer_allowed(fd)) {
         return Served::kClose;
     }
-    return serve_request(fd, kept);
+    Millis timeout = millis(options().socket_timeout.value_or(
+        config::Seconds(apr_time_sec(g_state.server->timeout))));
+    return serve_request(fd, kept, timeout);
 }
 
-Served serve_request(int fd, bool kept) {
+Served serve_request(int fd, bool kept, Millis timeout) {
     const config::DaemonOptions& opts = options();
-    Millis timeout = millis(opts.socket_timeout.value_or(
-        config::Seconds(apr_time_sec(g_state.server->timeout))));
+    // A new connection gets its receive timeout once; a kept one has it already.
+    thread_local std::string read_storage;
+    const bool timed = timeout.count() > 0 && (kept || set_receive_timeout(fd, timeout));
+    FrameReader reader(fd, read_storage, timed);
     protocol::FrameHeader header{};
-    std::string payload;
+    std::string_view payload;
     std::string error;
-    IoStatus io = read_frame(fd, header, payload, timeout, error);
+    IoStatus io = reader.next(header, payload, timeout, error);
     if (kept && io == IoStatus::kClosed) {
         return Served::kNothing;
     }
@@ -315,7 +319,25 @@ Served serve_request(int fd, bool kept) {
                      opts.name.c_str(), request.settings.script_filename.c_str());
         return Served::kClose;
     }
-    DaemonChannel channel(fd, request, g_state.server, timeout);
+    DaemonChannel channel(fd, reader, request, g_state.server, timeout);
+    if ((header.flags & protocol::kWithBody) != 0) {
+        // The first body bytes follow the request (read after decoding it: the request's
+        // payload is a view into the reader's buffer, and so is this one).
+        protocol::FrameHeader body_header{};
+        std::string_view body;
+        io = reader.next(body_header, body, timeout, error);
+        if (io != IoStatus::kOk || body_header.type != protocol::FrameType::kBodyData) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                         "WSGI0033: Daemon process '%s' received a bad request from the Apache "
+                         "child: %s",
+                         opts.name.c_str(),
+                         !error.empty()          ? error.c_str()
+                         : io != IoStatus::kOk   ? describe(io, errno).c_str()
+                                                 : "no body data after the request");
+            return Served::kClose;
+        }
+        channel.set_early_body(body, (body_header.flags & protocol::kLast) != 0);
+    }
     struct Registration {
         explicit Registration(DaemonChannel* channel) {
             std::lock_guard lock(t_request_slot->mutex);
@@ -370,6 +392,7 @@ Served serve_request(int fd, bool kept) {
         }
     }
     wsgi::set_current_channel(nullptr);
+    channel.flush_deferred();  // the response's last block, now without the GIL
     if (restart) {
         // Other modules may have changed with the script: a fresh process serves it.
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g_state.server,
@@ -383,7 +406,8 @@ Served serve_request(int fd, bool kept) {
     if (status != 0) {
         channel.send_error(status, "");
     }
-    return channel.reusable() ? Served::kKeep : Served::kClose;
+    // The Apache child sends nothing past its answer to a read: anything more is not ours.
+    return channel.reusable() && reader.pending() == 0 ? Served::kKeep : Served::kClose;
 }
 
 void* request_thread(void* argument) {

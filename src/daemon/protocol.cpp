@@ -196,11 +196,11 @@ std::optional<FrameHeader> decode_header(std::string_view bytes, std::string& er
     return FrameHeader{static_cast<FrameType>(type), static_cast<std::uint8_t>(bytes[3]), length};
 }
 
-std::string encode_request(const RequestFrame& request) {
+std::string encode_request(const RequestFrame& request, std::uint8_t flags) {
     std::string payload;
     put_pairs(payload, request.meta);
     put_pairs(payload, request.environ);
-    return frame(FrameType::kRequest, 0, payload);
+    return frame(FrameType::kRequest, flags, payload);
 }
 
 std::string encode_headers(const HeadersFrame& headers) {

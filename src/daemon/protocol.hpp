@@ -10,7 +10,9 @@
 //   bytes 4-7: payload length, big-endian, at most kMaxPayload.
 // A conversation: the child sends kRequest; the daemon answers with kRead (the child replies
 // kBodyData, kBodyEnd or kBodyError), kHeaders, kData, kEnd, kAbort, kError or kRestart
-// until the response ends. Between two conversations the daemon sends nothing but, when it
+// until the response ends. A kRequest flagged kWithBody is followed at once by one kBodyData
+// frame with the first bytes of the body (kLast on it: all of the body), which the daemon
+// hands out before it asks for more with kRead. Between two conversations the daemon sends nothing but, when it
 // hands the connection back (restarting, stopping, or all its threads busy), one kRestart
 // before closing it: a request the child sent meanwhile is then sent again elsewhere.
 
@@ -46,8 +48,12 @@ enum class FrameType : std::uint8_t {
     kFile = 17,      // FileFrame; the file's descriptor rides along (SCM_RIGHTS)
 };
 
+// On kRequest: a kBodyData frame with the body's first bytes follows.
+constexpr std::uint8_t kWithBody = 0x01;
+
 constexpr std::uint8_t kFlush = 0x01;
-// On kData: the last bytes of the response; no kEnd follows. Passing them to Apache together
+// On kData: the last bytes of the response; no kEnd follows. On the kBodyData after a
+// kRequest: the whole body. Passing them to Apache together
 // with the end of the response lets it compute Content-Length for a one-block response.
 constexpr std::uint8_t kLast = 0x02;
 
@@ -96,7 +102,7 @@ struct ErrorFrame {
 };
 
 // Whole frames (header and payload), ready to write.
-std::string encode_request(const RequestFrame& frame);
+std::string encode_request(const RequestFrame& frame, std::uint8_t flags = 0);
 std::string encode_headers(const HeadersFrame& frame);
 std::string encode_error(FrameType type, const ErrorFrame& frame);
 std::string encode_read(std::uint32_t max_bytes);

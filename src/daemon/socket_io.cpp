@@ -2,9 +2,11 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -31,19 +33,26 @@ IoStatus wait_for(int fd, short events, Millis timeout) {
 
 }  // namespace
 
-IoStatus write_all(int fd, std::string_view data, Millis timeout, std::string_view more) {
-    std::string_view parts[2] = {data, more};
+IoStatus write_all(int fd, std::initializer_list<std::string_view> parts, Millis timeout) {
+    constexpr std::size_t kMaxParts = 8;
+    iovec vector[kMaxParts];
+    std::size_t count = 0;
     for (std::string_view part : parts) {
-        while (!part.empty()) {
-            ssize_t written = send(fd, part.data(), part.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (written > 0) {
-                part.remove_prefix(static_cast<std::size_t>(written));
+        if (!part.empty() && count < kMaxParts) {
+            vector[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+        }
+    }
+    iovec* next = vector;
+    while (count > 0) {
+        msghdr message{};
+        message.msg_iov = next;
+        message.msg_iovlen = count;
+        ssize_t written = sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (written < 0) {
+            if (errno == EINTR) {
                 continue;
             }
-            if (written < 0 && errno == EINTR) {
-                continue;
-            }
-            if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 IoStatus status = wait_for(fd, POLLOUT, timeout);
                 if (status != IoStatus::kOk) {
                     return status;
@@ -52,12 +61,33 @@ IoStatus write_all(int fd, std::string_view data, Millis timeout, std::string_vi
             }
             return errno == EPIPE || errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
         }
+        auto left = static_cast<std::size_t>(written);
+        while (count > 0 && left >= next->iov_len) {
+            left -= next->iov_len;
+            ++next;
+            --count;
+        }
+        if (count > 0) {
+            next->iov_base = static_cast<char*>(next->iov_base) + left;
+            next->iov_len -= left;
+        }
     }
     return IoStatus::kOk;
 }
 
+bool set_receive_timeout(int fd, Millis timeout) {
+    if (timeout.count() <= 0) {
+        return false;  // SO_RCVTIMEO 0 would mean no limit at all
+    }
+    timeval limit{};
+    limit.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    limit.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0;
+}
+
 // recv() that takes descriptors passed with SCM_RIGHTS.
-static ssize_t receive(int fd, char* buffer, std::size_t size, std::vector<int>* received_fds) {
+static ssize_t receive(int fd, char* buffer, std::size_t size, std::vector<int>* received_fds,
+                       int flags = MSG_DONTWAIT) {
     iovec part{buffer, size};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
     msghdr message{};
@@ -65,7 +95,7 @@ static ssize_t receive(int fd, char* buffer, std::size_t size, std::vector<int>*
     message.msg_iovlen = 1;
     message.msg_control = control;
     message.msg_controllen = sizeof(control);
-    ssize_t got = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t got = recvmsg(fd, &message, flags | MSG_CMSG_CLOEXEC);
     if (got > 0) {
         for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
              header = CMSG_NXTHDR(&message, header)) {
@@ -148,19 +178,94 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
     }
 }
 
-IoStatus read_frame(int fd, protocol::FrameHeader& header, std::string& payload, Millis timeout,
-                    std::string& error, std::vector<int>* received_fds) {
-    std::string raw;
-    IoStatus status = read_exact(fd, protocol::kHeaderSize, raw, timeout, received_fds);
+FrameReader::FrameReader(int fd, std::string& storage, bool timed_socket)
+    : fd_(fd), buffer_(storage), timed_(timed_socket) {}
+
+FrameReader::~FrameReader() {
+    for (int fd : fds_) {
+        close(fd);
+    }
+    if (buffer_.size() > kMaxKeptStorage) {
+        std::string().swap(buffer_);
+    }
+}
+
+int FrameReader::take_fd() {
+    if (fds_.empty()) {
+        return -1;
+    }
+    int fd = fds_.front();
+    fds_.pop_front();
+    return fd;
+}
+
+IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
+    // Room for a small frame and whatever follows it in one read; a bigger frame whole.
+    constexpr std::size_t kReadSize = 16 * 1024;
+    if (start_ == end_) {
+        start_ = end_ = 0;
+    }
+    if (start_ + needed > buffer_.size()) {
+        if (start_ > 0) {
+            std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
+            end_ -= start_;
+            start_ = 0;
+        }
+        if (needed > buffer_.size()) {
+            buffer_.resize(std::max(needed, kReadSize));
+        }
+    }
+    std::vector<int> received;
+    while (end_ - start_ < needed) {
+        ssize_t got = receive(fd_, buffer_.data() + end_, buffer_.size() - end_, &received,
+                              timed_ ? 0 : MSG_DONTWAIT);
+        fds_.insert(fds_.end(), received.begin(), received.end());
+        received.clear();
+        if (got > 0) {
+            end_ += static_cast<std::size_t>(got);
+            continue;
+        }
+        if (got == 0) {
+            errno = 0;  // an orderly end, unlike ECONNRESET below (callers tell them apart)
+            return IoStatus::kClosed;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (timed_) {
+                return IoStatus::kTimeout;  // SO_RCVTIMEO ran out
+            }
+            IoStatus status = wait_for(fd_, POLLIN, timeout);
+            if (status != IoStatus::kOk) {
+                return status;
+            }
+            continue;
+        }
+        return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
+    }
+    return IoStatus::kOk;
+}
+
+IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payload,
+                           Millis timeout, std::string& error) {
+    IoStatus status = fill(protocol::kHeaderSize, timeout);
     if (status != IoStatus::kOk) {
         return status;
     }
-    auto decoded = protocol::decode_header(raw, error);
+    auto decoded = protocol::decode_header(
+        std::string_view(buffer_.data() + start_, protocol::kHeaderSize), error);
     if (!decoded) {
         return IoStatus::kError;
     }
+    status = fill(protocol::kHeaderSize + decoded->length, timeout);
+    if (status != IoStatus::kOk) {
+        return status;
+    }
     header = *decoded;
-    return read_exact(fd, header.length, payload, timeout, received_fds);
+    payload = std::string_view(buffer_.data() + start_ + protocol::kHeaderSize, header.length);
+    start_ += protocol::kHeaderSize + header.length;
+    return IoStatus::kOk;
 }
 
 std::string describe(IoStatus status, int saved_errno) {

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import socket
 
 import pytest
 import requests
@@ -17,6 +18,10 @@ WSGIScriptAlias /chunked {apps}/input.wsgi
 </Location>
 WSGIDaemonProcess input threads=2
 WSGIScriptAlias /daemon-input {apps}/input.wsgi process-group=input
+WSGIScriptAlias /daemon-chunked {apps}/input.wsgi process-group=input
+<Location /daemon-chunked>
+    WSGIChunkedRequest On
+</Location>
 """
 
 BODY = b"line one\nline two\n\nlast line without newline"
@@ -243,3 +248,72 @@ def test_a_64k_body_reads_whole_in_both_modes(server, prefix):
     r = requests.post(server.url(f"{prefix}/all"), data=body, timeout=10)
     assert r.status_code == 200, r.text[:300]
     assert r.text == f"65536 {hashlib.sha256(body).hexdigest()}"
+
+
+# In daemon mode the Apache child sends the part of the body that has already arrived (up to
+# 64 KiB) with the request, and the daemon process asks for the rest. These cross that edge,
+# with the application reading all at once, in blocks, and in odd sizes.
+@pytest.mark.parametrize("size", [1, 65535, 65536, 65537, 300000])
+@pytest.mark.parametrize("mode", ["all", "sha256", "ops?read:70000,read"])
+def test_daemon_mode_bodies_across_the_early_body_edge(server, size, mode):
+    body = os.urandom(size)
+    r = requests.post(server.url(f"/daemon-input/{mode}"), data=body, timeout=15)
+    assert r.status_code == 200, r.text[:300]
+    if mode.startswith("ops"):
+        parts = [value.encode("latin-1") for _op, value in r.json()]
+        assert parts == [body[:70000], body[70000:]]
+    else:
+        assert r.text == f"{size} {hashlib.sha256(body).hexdigest()}"
+
+
+def test_daemon_mode_chunked_body_across_the_early_body_edge(server):
+    pieces = [os.urandom(n) for n in (10, 65536, 3, 70000)]
+    data = b"".join(pieces)
+    status, _headers, body = split_response(
+        raw_request(server.port, chunked_request(b"/daemon-chunked/all", pieces), timeout=15)
+    )
+    assert status.split()[1] == "200", (status, body[:300])
+    assert body.decode() == f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+def expect_continue_head(path: str, length: int) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+        "Expect: 100-continue\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("prefix", ["/input", "/daemon-input"])
+def test_no_100_continue_for_an_application_that_does_not_read_the_body(server, prefix):
+    # RFC 9110 section 10.1.1: the client waits for "100 Continue" before sending the body;
+    # only the application's first read sends it. The daemon-mode Apache child must not read
+    # the body early for such a request.
+    raw = raw_request(server.port, expect_continue_head(f"{prefix}/unknown", 10), timeout=10)
+    assert raw.startswith(b"HTTP/1.1 404 "), raw[:300]
+    assert b"100 Continue" not in raw, raw[:300]
+
+
+@pytest.mark.parametrize("prefix", ["/input", "/daemon-input"])
+def test_100_continue_then_the_body_for_an_application_that_reads_it(server, prefix):
+    body = os.urandom(100000)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(expect_continue_head(f"{prefix}/all", len(body)))
+        interim = b""
+        for _ in range(100):  # bounded: until the end of the interim response
+            if b"\r\n\r\n" in interim:
+                break
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim[:300]
+        conn.sendall(body)
+        raw = interim.partition(b"\r\n\r\n")[2]
+        for _ in range(1000):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    status, _headers, text = split_response(raw)
+    assert status.split()[1] == "200", (status, text[:300])
+    assert text.decode() == f"{len(body)} {hashlib.sha256(body).hexdigest()}"

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "daemon/connection_pool.hpp"
 #include "daemon/daemon_listener.hpp"
@@ -93,6 +95,104 @@ TEST(SocketIo, ResetAndEndOfFileAreToldApart) {
     close(read_first.a);
 }
 
+// Writes `data` whole to `fd`, with `fd_to_pass` attached when not -1.
+void send_bytes(int fd, const std::string& data, int fd_to_pass = -1) {
+    if (fd_to_pass >= 0) {
+        ASSERT_EQ(write_with_fd(fd, data, fd_to_pass, Millis(1000)), IoStatus::kOk);
+    } else {
+        ASSERT_EQ(write_all(fd, data, Millis(1000)), IoStatus::kOk);
+    }
+}
+
+TEST(FrameReader, ReadsFramesSentTogetherWithOneReceive) {
+    Pair pair;
+    std::string headers = protocol::encode_headers({200, "200 OK", 2, {}});
+    std::string data = protocol::encode_data_header(FrameType::kData, 2, protocol::kLast) + "hi";
+    send_bytes(pair.b, headers + data);
+    std::string storage;
+    FrameReader reader(pair.a, storage, false);
+    protocol::FrameHeader header{};
+    std::string_view payload;
+    std::string error;
+    ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    EXPECT_EQ(header.type, FrameType::kHeaders);
+    EXPECT_EQ(payload.size(), headers.size() - protocol::kHeaderSize);
+    // The data frame came with the first receive: it is read with the peer closed.
+    EXPECT_EQ(reader.pending(), data.size());
+    close(pair.b);
+    ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    EXPECT_EQ(header.type, FrameType::kData);
+    EXPECT_EQ(header.flags, protocol::kLast);
+    EXPECT_EQ(payload, "hi");
+    EXPECT_EQ(reader.pending(), 0u);
+    EXPECT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kClosed);
+    close(pair.a);
+}
+
+TEST(FrameReader, WaitsForAFrameSentInPiecesAndGrowsForABigOne) {
+    Pair pair;
+    ASSERT_TRUE(set_receive_timeout(pair.a, Millis(2000)));
+    std::string body(300 * 1024, 'x');
+    body.back() = 'y';
+    std::string frame = protocol::encode_data_header(FrameType::kData, body.size(), 0) + body;
+    std::thread writer([&] {
+        send_bytes(pair.b, frame.substr(0, 5));  // part of the header first
+        std::this_thread::sleep_for(Millis(50));
+        send_bytes(pair.b, frame.substr(5));
+    });
+    std::string storage;
+    protocol::FrameHeader header{};
+    std::string_view payload;
+    std::string error;
+    {
+        FrameReader reader(pair.a, storage, true);
+        ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(payload.size(), body.size());
+        EXPECT_EQ(payload.back(), 'y');
+        EXPECT_GE(storage.size(), frame.size());
+    }
+    writer.join();
+    EXPECT_EQ(storage.size(), 0u);  // grown past kMaxKeptStorage: given back
+    FrameReader reader(pair.a, storage, true);
+    EXPECT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kTimeout);
+    close(pair.a);
+    close(pair.b);
+}
+
+TEST(FrameReader, HandsOutAPassedDescriptorAndClosesOnesNeverTaken) {
+    Pair pair;
+    std::string file = protocol::encode_file({0, 1, true, true});
+    int passed[2];
+    ASSERT_EQ(pipe(passed), 0);
+    send_bytes(pair.b, file, passed[0]);
+    send_bytes(pair.b, file, passed[1]);
+    std::string storage;
+    int taken = -1;
+    {
+        FrameReader reader(pair.a, storage, false);
+        protocol::FrameHeader header{};
+        std::string_view payload;
+        std::string error;
+        ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(header.type, FrameType::kFile);
+        taken = reader.take_fd();
+        ASSERT_GE(taken, 0);
+        EXPECT_EQ(reader.take_fd(), -1);
+        ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        // The second descriptor is left to the reader, which closes it.
+    }
+    close(passed[0]);
+    close(passed[1]);
+    // The descriptor taken is the pipe's read end. Every copy of the write end is closed now,
+    // the reader's included, so it reads end of file (EAGAIN if the reader had leaked it).
+    ASSERT_EQ(fcntl(taken, F_SETFL, O_NONBLOCK), 0);
+    char byte = 0;
+    EXPECT_EQ(read(taken, &byte, 1), 0);
+    close(taken);
+    close(pair.a);
+    close(pair.b);
+}
+
 class ListenerTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -156,10 +256,12 @@ TEST_F(ListenerTest, StoppingSendsRestartOnIdleConnectionsAndClosesThem) {
     listener.stop();
     EXPECT_EQ(listener.kept_count(), 0u);
     protocol::FrameHeader header{};
-    std::string payload;
-    ASSERT_EQ(read_frame(client, header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    std::string_view payload;
+    std::string storage;
+    FrameReader reader(client, storage, false);
+    ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
     EXPECT_EQ(header.type, FrameType::kRestart);
-    EXPECT_EQ(read_frame(client, header, payload, Millis(1000), error), IoStatus::kClosed);
+    EXPECT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kClosed);
     // No new connection is taken once stopping.
     int late = connect_client();
     EXPECT_FALSE(listener.next(Millis(50)).has_value());
@@ -201,9 +303,10 @@ TEST_F(ListenerTest, ARequestOnAKeptConnectionIsBouncedWhenEveryThreadIsBusy) {
     ASSERT_TRUE(busy.has_value());
     ASSERT_EQ(write(kept_client, "request", 7), 7);
     protocol::FrameHeader header{};
-    std::string payload;
-    ASSERT_EQ(read_frame(kept_client, header, payload, Millis(2000), error), IoStatus::kOk)
-        << error;
+    std::string_view payload;
+    std::string storage;
+    FrameReader reader(kept_client, storage, false);
+    ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
     EXPECT_EQ(header.type, FrameType::kRestart);
     listener.release(*busy, DaemonListener::After::kClose);
     close(busy_client);

@@ -29,6 +29,8 @@ TEST(Protocol, RequestRoundTrip) {
     ASSERT_TRUE(decode_request(payload_of(frame), decoded, error)) << error;
     EXPECT_EQ(decoded.meta, request.meta);
     EXPECT_EQ(decoded.environ, request.environ);
+    EXPECT_EQ(header.flags, 0);
+    EXPECT_EQ(header_of(encode_request(request, kWithBody)).flags, kWithBody);
 }
 
 TEST(Protocol, HeadersRoundTrip) {
