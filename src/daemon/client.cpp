@@ -71,29 +71,6 @@ bool idempotent(const request_rec* r) {
     }
 }
 
-// A request thread's buffer for request body blocks, kept between reads and requests. A 64 KiB string allocated and freed for every read made glibc give its pages
-// back to the system (the free top of the thread's arena passed M_TRIM_THRESHOLD, 128 KiB)
-// and fault them in again each time: a 64 KiB POST in daemon mode cost about 900 us of CPU
-// in the Apache child and daemon together, 250 with the buffer kept. One grown past
-// kMaxKeptBuffer (a frame bigger than the daemon's 256 KiB data frames) is given back when the
-// scope ends.
-class ThreadBuffer {
-public:
-    static constexpr std::size_t kMaxKeptBuffer = 256 * 1024 + 64;
-    explicit ThreadBuffer(std::string& storage) : storage_(storage) { storage_.clear(); }
-    ~ThreadBuffer() {
-        if (storage_.capacity() > kMaxKeptBuffer) {
-            std::string().swap(storage_);
-        }
-    }
-    ThreadBuffer(const ThreadBuffer&) = delete;
-    ThreadBuffer& operator=(const ThreadBuffer&) = delete;
-    std::string& get() { return storage_; }
-
-private:
-    std::string& storage_;
-};
-
 // Closes a descriptor at scope exit.
 class Socket {
 public:
@@ -182,6 +159,32 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
     return "";
 }
 
+// Takes the body data that has already arrived without waiting, until `length` reaches
+// `wanted`: its buckets go to `hold`, views of them to `pieces`. kEof once the body ended; a
+// read error is kept in `error` (status, why).
+wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel,
+                                            apr_bucket_brigade* hold,
+                                            std::vector<std::string_view>& pieces,
+                                            std::size_t& length, std::size_t wanted,
+                                            std::optional<std::pair<int, std::string>>& error) {
+    while (length < wanted) {
+        std::size_t count = 0;
+        int error_status = 0;
+        std::string why;
+        auto more = channel.read_body_held(wanted - length, false, hold, pieces, count,
+                                           error_status, why);
+        length += count;
+        if (more == wsgi::Channel::ReadStatus::kError) {
+            error.emplace(error_status, std::move(why));
+            return more;
+        }
+        if (more != wsgi::Channel::ReadStatus::kData || count == 0) {
+            return more;
+        }
+    }
+    return wsgi::Channel::ReadStatus::kData;
+}
+
 class Relay {
 public:
     // `timed_socket`: `fd` has its receive timeout set (set_receive_timeout). `channel` is the
@@ -213,7 +216,6 @@ private:
         return storage;
     }
     bool answer_read(std::string_view payload);
-    void gather_arrived_body(std::string& body, std::size_t wanted);
     // The daemon process broke the conversation: 502 if nothing went out yet, else the
     // client connection is cut.
     Outcome broken() {
@@ -257,6 +259,7 @@ private:
     // A client read error met while gathering body data, for the daemon's next read.
     std::optional<std::pair<int, std::string>> pending_read_error_;
     wsgi::EmbeddedChannel& channel_;
+    apr_bucket_brigade* answer_hold_ = nullptr;  // body data being sent for a kRead
     Millis timeout_;
     int status_ = OK;
     bool headers_ = false;
@@ -285,23 +288,32 @@ bool Relay::answer_read(std::string_view payload) {
         log(APLOG_ERR, "WSGI0147", error);
         return false;
     }
-    thread_local std::string body_storage;
-    ThreadBuffer buffer(body_storage);
-    std::string& body = buffer.get();
+    if (answer_hold_ == nullptr) {
+        answer_hold_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
+    }
+    // parts[0]: the frame header; then the body data, in the buckets Apache read it into.
+    std::vector<std::string_view> parts(1);
+    std::size_t length = 0;
     int error_status = 0;
     wsgi::Channel::ReadStatus read;
     if (pending_read_error_) {
         read = wsgi::Channel::ReadStatus::kError;
         std::tie(error_status, error) = *std::exchange(pending_read_error_, std::nullopt);
     } else {
-        read = channel_.read_body(body, wanted, error_status, error);
-        gather_arrived_body(body, wanted);
+        read = channel_.read_body_held(wanted, true, answer_hold_, parts, length, error_status,
+                                       error);
+        if (read == wsgi::Channel::ReadStatus::kData && length > 0) {
+            // What else has arrived goes in the same frame: one round trip per read() of the
+            // application rather than one per socket read of Apache's (8000 bytes). An error
+            // found on the way is kept for the next read, after the data before it.
+            take_arrived_body(channel_, answer_hold_, parts, length, wanted, pending_read_error_);
+        }
     }
     std::string frame;
     switch (read) {
         case wsgi::Channel::ReadStatus::kData:
-            return write_all(fd_, protocol::encode_data_header(FrameType::kBodyData, body.size(), 0),
-                             timeout_, body) == IoStatus::kOk;
+            frame = protocol::encode_data_header(FrameType::kBodyData, length, 0);
+            break;
         case wsgi::Channel::ReadStatus::kEof:
             frame = protocol::encode_empty(FrameType::kBodyEnd);
             break;
@@ -309,42 +321,10 @@ bool Relay::answer_read(std::string_view payload) {
             frame = protocol::encode_error(FrameType::kBodyError, {error_status, error});
             break;
     }
-    return write_all(fd_, frame, timeout_) == IoStatus::kOk;
-}
-
-// Takes the body data that has already arrived, up to `wanted` bytes in all, into `body`
-// without waiting. kEof once the body ended; a read error is kept in `error` (status, why).
-wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel, std::string& body,
-                                            std::size_t wanted,
-                                            std::optional<std::pair<int, std::string>>& error) {
-    while (body.size() < wanted) {
-        const std::size_t before = body.size();
-        body.resize(wanted);
-        std::size_t length = 0;
-        int error_status = 0;
-        std::string why;
-        auto more = channel.read_body_into(body.data() + before, wanted - before, length, false,
-                                           error_status, why);
-        body.resize(before + length);
-        if (more == wsgi::Channel::ReadStatus::kError) {
-            error.emplace(error_status, std::move(why));
-            return more;
-        }
-        if (more != wsgi::Channel::ReadStatus::kData || length == 0) {
-            return more;
-        }
-    }
-    return wsgi::Channel::ReadStatus::kData;
-}
-
-// After a blocking read gave the first piece of the body, takes what else has already arrived
-// (up to `wanted` in all) without waiting, so that the daemon process gets its read() in one
-// frame rather than one round trip per socket read of Apache's (8000 bytes). An error found
-// on the way is kept for the daemon process's next read, after the data before it.
-void Relay::gather_arrived_body(std::string& body, std::size_t wanted) {
-    if (!body.empty()) {
-        take_arrived_body(channel_, body, wanted, pending_read_error_);
-    }
+    parts[0] = frame;
+    bool sent = write_all(fd_, parts, timeout_) == IoStatus::kOk;
+    apr_brigade_cleanup(answer_hold_);
+    return sent;
 }
 
 // The body bytes sent with the request (kWithBody) at most: what a small POST sends whole.
@@ -539,20 +519,24 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     });
     // The part of the body that has already arrived goes with the request, so the daemon
     // process need not ask for it (a round trip) when the application reads it.
+    // It stays in the buckets Apache read it into (no copy) until the request is done.
     wsgi::EmbeddedChannel channel(r);
-    thread_local std::string early_storage;
-    ThreadBuffer early_buffer(early_storage);
-    std::string& early_body = early_buffer.get();
+    // parts: the request frame, the body frame's header, the body data.
+    std::vector<std::string_view> parts(2);
     std::optional<std::pair<int, std::string>> read_error;
     std::string early_header;
     if (may_send_body_early(r)) {
-        bool complete = take_arrived_body(channel, early_body, kMaxEarlyBody, read_error) ==
-                        wsgi::Channel::ReadStatus::kEof;
-        early_header = protocol::encode_data_header(FrameType::kBodyData, early_body.size(),
+        apr_bucket_brigade* hold = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        std::size_t length = 0;
+        bool complete = take_arrived_body(channel, hold, parts, length, kMaxEarlyBody,
+                                          read_error) == wsgi::Channel::ReadStatus::kEof;
+        early_header = protocol::encode_data_header(FrameType::kBodyData, length,
                                                     complete ? protocol::kLast : 0);
     }
     std::string encoded =
         protocol::encode_request(frame, early_header.empty() ? 0 : protocol::kWithBody);
+    parts[0] = encoded;
+    parts[1] = early_header;
     if (encoded.size() - protocol::kHeaderSize > protocol::kMaxPayload) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0149: Request environment too large for daemon process '%s'.",
@@ -598,8 +582,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         if (!reused) {
             timed = set_receive_timeout(socket.get(), socket_timeout);
         }
-        if (write_all(socket.get(), {encoded, early_header, early_body}, socket_timeout) !=
-            IoStatus::kOk) {
+        if (write_all(socket.get(), parts, socket_timeout) != IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
         Relay relay(r, settings, group, socket.get(), reused, timed, channel, read_error);

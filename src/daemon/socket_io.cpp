@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -33,20 +34,20 @@ IoStatus wait_for(int fd, short events, Millis timeout) {
 
 }  // namespace
 
-IoStatus write_all(int fd, std::initializer_list<std::string_view> parts, Millis timeout) {
-    constexpr std::size_t kMaxParts = 8;
-    iovec vector[kMaxParts];
-    std::size_t count = 0;
+IoStatus write_all(int fd, std::span<const std::string_view> parts, Millis timeout) {
+    std::vector<iovec> vector;
+    vector.reserve(parts.size());
     for (std::string_view part : parts) {
-        if (!part.empty() && count < kMaxParts) {
-            vector[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+        if (!part.empty()) {
+            vector.push_back(iovec{const_cast<char*>(part.data()), part.size()});
         }
     }
-    iovec* next = vector;
+    iovec* next = vector.data();
+    std::size_t count = vector.size();
     while (count > 0) {
         msghdr message{};
         message.msg_iov = next;
-        message.msg_iovlen = count;
+        message.msg_iovlen = std::min<std::size_t>(count, IOV_MAX);
         ssize_t written = sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (written < 0) {
             if (errno == EINTR) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <deque>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,13 @@ enum class IoStatus { kOk, kClosed, kTimeout, kError };
 
 // Writes all of `parts`, in order, within `timeout` for each wait: one sendmsg() for all of
 // them when the socket takes them at once (a frame header and its payload are one system call).
-IoStatus write_all(int fd, std::initializer_list<std::string_view> parts, Millis timeout);
+IoStatus write_all(int fd, std::span<const std::string_view> parts, Millis timeout);
+
+inline IoStatus write_all(int fd, std::initializer_list<std::string_view> parts,
+                          Millis timeout) {
+    return write_all(fd, std::span<const std::string_view>(parts.begin(), parts.size()),
+                     timeout);
+}
 
 // Writes all of `data` (and then `more`, if given) within `timeout` for each wait.
 inline IoStatus write_all(int fd, std::string_view data, Millis timeout,

@@ -35,7 +35,7 @@ EmbeddedChannel::EmbeddedChannel(request_rec* r)
 template <class Take>
 Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_e block,
                                                  Take&& take, int& error_status,
-                                                 std::string& error) {
+                                                 std::string& error, apr_bucket_brigade* hold) {
     if (in_ == nullptr) {
         in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
     }
@@ -81,7 +81,12 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
             take(data, static_cast<std::size_t>(length));
             taken += length;
         }
-        apr_bucket_delete(b);
+        if (hold != nullptr) {
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(hold, b);
+        } else {
+            apr_bucket_delete(b);
+        }
     }
     if (status != APR_SUCCESS) {
         apr_brigade_cleanup(in_);
@@ -120,6 +125,21 @@ Channel::ReadStatus EmbeddedChannel::read_body_into(char* buffer, std::size_t ma
             length += count;
         },
         error_status, error);
+}
+
+Channel::ReadStatus EmbeddedChannel::read_body_held(std::size_t max, bool wait,
+                                                    apr_bucket_brigade* hold,
+                                                    std::vector<std::string_view>& pieces,
+                                                    std::size_t& length, int& error_status,
+                                                    std::string& error) {
+    length = 0;
+    return read_pieces(
+        max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ,
+        [&pieces, &length](const char* data, std::size_t count) {
+            pieces.emplace_back(data, count);
+            length += count;
+        },
+        error_status, error, hold);
 }
 
 void EmbeddedChannel::set_headers(int status, const std::string& status_line,

@@ -6,6 +6,9 @@
 #include <httpd.h>
 #include <apr_buckets.h>
 
+#include <string_view>
+#include <vector>
+
 #include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
@@ -30,16 +33,26 @@ public:
     void abort() override;
     void log(int level, const std::string& line) override;
 
+    // Reads up to `max` bytes of the request body as read_body_into() does, but without
+    // copying them: the buckets holding them are moved to `hold` (the caller's brigade, from
+    // the connection's bucket allocator), a view of each piece is appended to `pieces` and
+    // `length` is their total. The views stay valid until `hold` is cleaned up.
+    ReadStatus read_body_held(std::size_t max, bool wait, apr_bucket_brigade* hold,
+                              std::vector<std::string_view>& pieces, std::size_t& length,
+                              int& error_status, std::string& error);
+
     request_rec* request() const { return r_; }
 
 private:
     bool pass(std::string& error);
     // Gives up to `max` bytes of body data to `take(data, length)`, piece by piece, from what
     // an earlier read left in in_ or else from one ap_get_brigade call. APR_NONBLOCK_READ:
-    // kData with nothing taken when no data is ready.
+    // kData with nothing taken when no data is ready. With `hold`, the buckets taken are
+    // moved there (their data stays valid) instead of deleted.
     template <class Take>
     ReadStatus read_pieces(std::size_t max, apr_read_type_e block, Take&& take,
-                           int& error_status, std::string& error);
+                           int& error_status, std::string& error,
+                           apr_bucket_brigade* hold = nullptr);
 
     request_rec* r_;
     apr_bucket_brigade* out_;
