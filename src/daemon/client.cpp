@@ -511,10 +511,13 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.secret = runtime->secret;
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
                      std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);
-    protocol::RequestFrame frame;
-    frame.meta = encode_meta(request);
-    wsgi::gather_variables(r, settings, [&frame](std::string_view key, std::string_view value) {
-        frame.environ.emplace_back(key, value);
+    protocol::RequestEncoder encoder;
+    for (const auto& [key, value] : encode_meta(request)) {
+        encoder.add(key, value);
+    }
+    encoder.next_list();
+    wsgi::gather_variables(r, settings, [&encoder](std::string_view key, std::string_view value) {
+        encoder.add(key, value);
         return true;
     });
     // The part of the body that has already arrived goes with the request, so the daemon
@@ -533,8 +536,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         early_header = protocol::encode_data_header(FrameType::kBodyData, length,
                                                     complete ? protocol::kLast : 0);
     }
-    std::string encoded =
-        protocol::encode_request(frame, early_header.empty() ? 0 : protocol::kWithBody);
+    std::string encoded = encoder.finish(early_header.empty() ? 0 : protocol::kWithBody);
     parts[0] = encoded;
     parts[1] = early_header;
     if (encoded.size() - protocol::kHeaderSize > protocol::kMaxPayload) {

@@ -30,6 +30,7 @@
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
 #include "python/runtime.hpp"
+#include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
 #include "wsgi/handler.hpp"
 #include "wsgi/script.hpp"
@@ -217,23 +218,6 @@ void set_up_process() {
     }
 }
 
-Ref environ_dict(const protocol::Pairs& variables) {
-    Ref environ = Ref::steal(PyDict_New());
-    if (!environ) {
-        return environ;
-    }
-    for (const auto& [key, value] : variables) {
-        Ref name = Ref::steal(PyUnicode_DecodeLatin1(key.data(), static_cast<Py_ssize_t>(key.size()),
-                                                     nullptr));
-        Ref text = Ref::steal(PyUnicode_DecodeLatin1(value.data(),
-                                                     static_cast<Py_ssize_t>(value.size()), nullptr));
-        if (!name || !text || PyDict_SetItem(environ.get(), name.get(), text.get()) != 0) {
-            return Ref();
-        }
-    }
-    return environ;
-}
-
 double epoch_seconds() {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
@@ -378,7 +362,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
         script.reloading = request.settings.script_reloading;
         if (script.reloading && wsgi::script_changed(script)) {
             restart = true;
-        } else if (Ref environ = environ_dict(frame.environ)) {
+        } else if (Ref environ = wsgi::environ_from_variables(frame.environ)) {
             wsgi::EnvironFacts facts;
             facts.multithread = opts.threads > 1;
             facts.multiprocess = opts.processes > 1 || opts.processes_given;

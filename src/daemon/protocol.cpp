@@ -203,6 +203,42 @@ std::string encode_request(const RequestFrame& request, std::uint8_t flags) {
     return frame(FrameType::kRequest, flags, payload);
 }
 
+RequestEncoder::RequestEncoder() {
+    out_.reserve(2048);
+    append_header(out_, FrameType::kRequest, 0, 0);  // completed by finish()
+    count_at_ = out_.size();
+    put_u32(out_, 0);
+}
+
+void RequestEncoder::add(std::string_view key, std::string_view value) {
+    put_string(out_, key);
+    put_string(out_, value);
+    ++count_;
+}
+
+void RequestEncoder::close_list() {
+    for (int i = 0; i < 4; ++i) {
+        out_[count_at_ + static_cast<std::size_t>(i)] =
+            static_cast<char>((count_ >> (24 - 8 * i)) & 0xff);
+    }
+}
+
+void RequestEncoder::next_list() {
+    close_list();
+    count_at_ = out_.size();
+    count_ = 0;
+    put_u32(out_, 0);
+}
+
+std::string RequestEncoder::finish(std::uint8_t flags) {
+    close_list();
+    std::string header;
+    append_header(header, FrameType::kRequest, flags,
+                  static_cast<std::uint32_t>(out_.size() - kHeaderSize));
+    out_.replace(0, kHeaderSize, header);
+    return std::move(out_);
+}
+
 std::string encode_headers(const HeadersFrame& headers) {
     std::string payload;
     put_u16(payload, static_cast<std::uint16_t>(headers.status));

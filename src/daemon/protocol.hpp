@@ -103,6 +103,26 @@ struct ErrorFrame {
 
 // Whole frames (header and payload), ready to write.
 std::string encode_request(const RequestFrame& frame, std::uint8_t flags = 0);
+
+// Builds the same kRequest frame as encode_request() pair by pair, straight into the frame,
+// without a list of copies first: add() the meta pairs, next_list(), add() the environ pairs,
+// then finish().
+class RequestEncoder {
+public:
+    RequestEncoder();
+    void add(std::string_view key, std::string_view value);
+    // Ends the meta list; the pairs added next are the environ's.
+    void next_list();
+    // The whole frame; the encoder is spent.
+    std::string finish(std::uint8_t flags);
+
+private:
+    void close_list();
+
+    std::string out_;
+    std::size_t count_at_ = 0;  // where the current list's count goes
+    std::uint32_t count_ = 0;
+};
 std::string encode_headers(const HeadersFrame& frame);
 std::string encode_error(FrameType type, const ErrorFrame& frame);
 std::string encode_read(std::uint32_t max_bytes);

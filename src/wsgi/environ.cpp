@@ -296,6 +296,20 @@ Ref environ_from_request(request_rec* r, const RequestSettings& settings) {
     return ok ? std::move(environ) : Ref();
 }
 
+Ref environ_from_variables(std::span<const std::pair<std::string, std::string>> variables) {
+    Ref environ = Ref::steal(_PyDict_NewPresized(64));
+    if (!environ) {
+        return environ;
+    }
+    EnvironCache& cache = environ_cache();
+    for (const auto& [name, value] : variables) {
+        if (!cache.set(environ.get(), EnvironCache::kNoSlot, name, value)) {
+            return Ref();
+        }
+    }
+    return environ;
+}
+
 bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* input,
                       PyObject* errors) {
     EnvironCache& cache = environ_cache();

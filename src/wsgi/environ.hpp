@@ -9,8 +9,10 @@
 #include <httpd.h>
 
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "python/ref.hpp"
 #include "wsgi/request.hpp"
@@ -41,6 +43,13 @@ EnvironFacts embedded_facts(request_rec* r);
 // A dict holding the string variables of `r`, decoded as latin-1 (new reference), or an empty
 // Ref with an exception set. GIL held.
 python::Ref environ_from_request(request_rec* r, const RequestSettings& settings);
+
+// A dict holding `variables` (name, value), decoded as latin-1 (new reference), or an empty
+// Ref with an exception set: the environ of a request gathered in an Apache child and served
+// in a daemon process. Names and repeated values come from the interpreter's cache, as for
+// environ_from_request(). GIL held, the request's interpreter current.
+python::Ref environ_from_variables(
+    std::span<const std::pair<std::string, std::string>> variables);
 
 // Adds the wsgi.* keys and mod_wsgi's object-valued keys to `environ`. `input` and `errors`
 // are borrowed. GIL held; false with an exception set.

@@ -33,6 +33,24 @@ TEST(Protocol, RequestRoundTrip) {
     EXPECT_EQ(header_of(encode_request(request, kWithBody)).flags, kWithBody);
 }
 
+TEST(Protocol, RequestEncoderBuildsTheSameFrame) {
+    RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}, {"group", ""}, {"x", std::string(300, 'y')}};
+    request.environ = {{"REQUEST_METHOD", "GET"}, {"HTTP_X", std::string("a\0b\xff", 4)}};
+    RequestEncoder encoder;
+    for (const auto& [key, value] : request.meta) {
+        encoder.add(key, value);
+    }
+    encoder.next_list();
+    for (const auto& [key, value] : request.environ) {
+        encoder.add(key, value);
+    }
+    EXPECT_EQ(encoder.finish(kWithBody), encode_request(request, kWithBody));
+    RequestEncoder empty;
+    empty.next_list();
+    EXPECT_EQ(empty.finish(0), encode_request(RequestFrame{}));
+}
+
 TEST(Protocol, HeadersRoundTrip) {
     HeadersFrame headers;
     headers.status = 201;
