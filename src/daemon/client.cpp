@@ -10,13 +10,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <tuple>
 #include <utility>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "apache/log.hpp"
@@ -40,12 +40,14 @@ using Clock = std::chrono::steady_clock;
 // child closes after one request is simply closed there too).
 constexpr bool kKeepConnections = true;
 
-// This Apache child's idle connections to the group with registry index `index`.
-ConnectionPool& pool_for(std::size_t index) {
+// This Apache child's idle connections to the group with registry index `index` whose receive
+// timeout is `timeout` (set once per connection: without socket-timeout it is the Timeout of
+// the virtual host a request came to, so connections with different ones are kept apart).
+ConnectionPool& pool_for(std::size_t index, Millis timeout) {
     static std::mutex mutex;
-    static std::unordered_map<std::size_t, std::unique_ptr<ConnectionPool>> pools;
+    static std::map<std::pair<std::size_t, Millis::rep>, std::unique_ptr<ConnectionPool>> pools;
     std::lock_guard lock(mutex);
-    std::unique_ptr<ConnectionPool>& pool = pools[index];
+    std::unique_ptr<ConnectionPool>& pool = pools[{index, timeout.count()}];
     if (!pool) {
         int threads = 1;
         if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
@@ -194,7 +196,7 @@ public:
           int fd, bool may_retry, bool timed_socket, wsgi::EmbeddedChannel& channel,
           std::optional<std::pair<int, std::string>> read_error)
         : r_(r), settings_(settings), group_(group), fd_(fd), may_retry_(may_retry),
-          reader_(fd, read_storage(), timed_socket),
+          storage_(claim_thread_storage()), reader_(fd, storage_.get(), timed_socket),
           pending_read_error_(std::move(read_error)), channel_(channel),
           timeout_(to_millis(group.options.socket_timeout.value_or(
               config::Seconds(apr_time_sec(r->server->timeout))))) {}
@@ -209,11 +211,37 @@ public:
     bool reusable() const { return clean_end_ && reader_.pending() == 0; }
 
 private:
-    // The request thread's buffer for the frames it reads, kept between requests: allocating
-    // and freeing it for every request made glibc give its pages back and fault them in again.
-    static std::string& read_storage() {
+    // The buffer a Relay reads its frames into: the request thread's own, kept between
+    // requests (allocating and freeing it for every request made glibc give its pages back and
+    // fault them in again), except for a Relay nested in another on the same thread (a
+    // subrequest to a daemon process run by an output filter while the outer Relay passes its
+    // response on), which gets one of its own so the outer one's frames stay intact.
+    class Storage {
+    public:
+        explicit Storage(std::string* thread_storage) : thread_(thread_storage) {}
+        Storage(const Storage&) = delete;
+        Storage& operator=(const Storage&) = delete;
+        ~Storage() {
+            if (thread_ != nullptr) {
+                thread_storage_in_use() = false;
+            }
+        }
+        std::string& get() { return thread_ != nullptr ? *thread_ : own_; }
+
+    private:
+        std::string* thread_;
+        std::string own_;
+    };
+    static bool& thread_storage_in_use() {
+        thread_local bool in_use = false;
+        return in_use;
+    }
+    static std::string* claim_thread_storage() {
         thread_local std::string storage;
-        return storage;
+        if (std::exchange(thread_storage_in_use(), true)) {
+            return nullptr;
+        }
+        return &storage;
     }
     bool answer_read(std::string_view payload);
     // The daemon process broke the conversation: 502 if nothing went out yet, else the
@@ -253,6 +281,7 @@ private:
     const config::DaemonGroup& group_;
     int fd_;
     bool may_retry_;  // a kept connection, used for this request first
+    Storage storage_;
     FrameReader reader_;
     bool received_ = false;  // any frame came from the daemon process
     bool clean_end_ = false;
@@ -302,7 +331,9 @@ bool Relay::answer_read(std::string_view payload) {
     } else {
         read = channel_.read_body_held(wanted, true, answer_hold_, parts, length, error_status,
                                        error);
-        if (read == wsgi::Channel::ReadStatus::kData && length > 0) {
+        if (read == wsgi::Channel::ReadStatus::kError) {
+            parts.resize(1);  // only the error frame: its payload says all the daemon needs
+        } else if (read == wsgi::Channel::ReadStatus::kData && length > 0) {
             // What else has arrived goes in the same frame: one round trip per read() of the
             // application rather than one per socket read of Apache's (8000 bytes). An error
             // found on the way is kept for the next read, after the data before it.
@@ -552,7 +583,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     // A process restarting for a changed script answers kRestart; the others, or its
     // successor, serve the request. Bounded as mod_wsgi bounds it.
     const int attempts = 2 * group.options.processes + 1;
-    ConnectionPool* pool = kKeepConnections ? &pool_for(group.index) : nullptr;
+    ConnectionPool* pool = kKeepConnections ? &pool_for(group.index, socket_timeout) : nullptr;
     bool fresh_only = false;  // after a failed try: a new connection, through the backlog
     for (int attempt = 0; attempt < attempts; ++attempt) {
         Socket socket;

@@ -35,12 +35,15 @@ bool DaemonChannel::write(std::string_view frame, std::string_view more, std::st
         broken_ = true;
         return false;
     }
+    wrote_ = true;
     return true;
 }
 
 wsgi::Channel::ReadStatus DaemonChannel::request_body(std::size_t max, std::string_view& payload,
                                                       int& error_status, std::string& error) {
-    if (body_done_) {
+    if (body_done_ || ended_) {
+        // After the response ended (a read from a request_finished subscriber) nothing is
+        // asked for: the Apache child no longer answers reads.
         return ReadStatus::kEof;
     }
     if (!early_body_.empty()) {
@@ -216,6 +219,7 @@ bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, 
             error = "passing the file to the Apache child: " + describe(status, errno);
             return false;
         }
+        wrote_ = true;
         ended_ = ended_ || end;
         return true;
     }
@@ -261,7 +265,11 @@ void DaemonChannel::send_restart() {
 
 void DaemonChannel::abandon_with_timeout() {
     broken_ = true;
-    if (!headers_sent_.exchange(true)) {
+    // Headers committed but never written (a deferred response whose thread got stuck before
+    // it could write it) still allow the 504: the request thread's later write fails on the
+    // shut down socket.
+    headers_sent_ = true;
+    if (!wrote_) {
         write_all(fd_, protocol::encode_error(FrameType::kError, {504, "request-timeout"}),
                   Millis(1000));
     }

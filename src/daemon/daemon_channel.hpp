@@ -89,7 +89,8 @@ private:
     std::string_view early_body_;  // body bytes sent with the request, not yet read
     bool early_body_complete_ = false;
     bool deferred_ = false;  // out_ holds the deferred end of the response
-    std::atomic<bool> headers_sent_{false};
+    std::atomic<bool> headers_sent_{false};  // committed to the output (perhaps not written)
+    std::atomic<bool> wrote_{false};         // some frame of the response went out
     bool ended_ = false;
     bool body_done_ = false;
     std::atomic<bool> broken_{false};

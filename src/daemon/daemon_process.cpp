@@ -274,9 +274,11 @@ Served serve_connection(int fd, bool kept) {
 
 Served serve_request(int fd, bool kept, Millis timeout) {
     const config::DaemonOptions& opts = options();
-    // A new connection gets its receive timeout once; a kept one has it already.
+    // A new connection gets its receive timeout once; a kept one has it already (only a
+    // connection that got it is kept, see the end).
     thread_local std::string read_storage;
     const bool timed = timeout.count() > 0 && (kept || set_receive_timeout(fd, timeout));
+    const bool keepable = timed || timeout.count() <= 0;
     FrameReader reader(fd, read_storage, timed);
     protocol::FrameHeader header{};
     std::string_view payload;
@@ -304,6 +306,12 @@ Served serve_request(int fd, bool kept, Millis timeout) {
         return Served::kClose;
     }
     DaemonChannel channel(fd, reader, request, g_state.server, timeout);
+    // The connection carries the next request when this one ended cleanly and nothing came
+    // past it (the Apache child sends nothing past its answer to a read).
+    auto served = [&reader, keepable](const DaemonChannel& ended) {
+        return keepable && ended.reusable() && reader.pending() == 0 ? Served::kKeep
+                                                                     : Served::kClose;
+    };
     if ((header.flags & protocol::kWithBody) != 0) {
         // The first body bytes follow the request (read after decoding it: the request's
         // payload is a view into the reader's buffer, and so is this one).
@@ -338,7 +346,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
         channel.log(APLOG_ERR, "WSGI0125: Request waited longer than queue-timeout for daemon "
                                "process '" + opts.name + "'.");
         channel.send_error(504, "queue-timeout");
-        return channel.reusable() ? Served::kKeep : Served::kClose;
+        return served(channel);
     }
     std::string group_error;
     python::Interpreter* interpreter = python::interpreters().for_application_group(
@@ -348,7 +356,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
                                "group '" + request.settings.application_group + "': " +
                                    group_error + ".");
         channel.send_error(500, "interpreter");
-        return channel.reusable() ? Served::kKeep : Served::kClose;
+        return served(channel);
     }
     wsgi::set_current_channel(&channel);
     int status = 0;
@@ -390,8 +398,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
     if (status != 0) {
         channel.send_error(status, "");
     }
-    // The Apache child sends nothing past its answer to a read: anything more is not ours.
-    return channel.reusable() && reader.pending() == 0 ? Served::kKeep : Served::kClose;
+    return served(channel);
 }
 
 void* request_thread(void* argument) {

@@ -76,6 +76,18 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
                 length = max - taken;
                 apr_bucket_split(b, length);
             }
+            if (hold != nullptr && length > 0) {
+                // The data must outlive the next ap_get_brigade: a transient bucket (mod_ssl
+                // hands out views of its one read buffer) is copied into a heap bucket from
+                // the connection's bucket allocator; a heap bucket stays as it is.
+                status = apr_bucket_setaside(b, r_->pool);
+                if (status == APR_SUCCESS) {
+                    status = apr_bucket_read(b, &data, &length, APR_BLOCK_READ);
+                }
+                if (status != APR_SUCCESS) {
+                    break;
+                }
+            }
         }
         if (length > 0) {  // never pass on a null `data`, even for no bytes
             take(data, static_cast<std::size_t>(length));

@@ -34,9 +34,11 @@ public:
     void log(int level, const std::string& line) override;
 
     // Reads up to `max` bytes of the request body as read_body_into() does, but without
-    // copying them: the buckets holding them are moved to `hold` (the caller's brigade, from
-    // the connection's bucket allocator), a view of each piece is appended to `pieces` and
-    // `length` is their total. The views stay valid until `hold` is cleaned up.
+    // copying them where Apache's buckets own their data: the buckets are moved to `hold`
+    // (the caller's brigade, from the connection's bucket allocator; transient ones are set
+    // aside first), a view of each piece is appended to `pieces` and `length` is their total.
+    // The views stay valid until `hold` is cleaned up. On kError the pieces appended before
+    // the error are valid data.
     ReadStatus read_body_held(std::size_t max, bool wait, apr_bucket_brigade* hold,
                               std::vector<std::string_view>& pieces, std::size_t& length,
                               int& error_status, std::string& error);
