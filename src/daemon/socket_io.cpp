@@ -86,9 +86,9 @@ bool set_receive_timeout(int fd, Millis timeout) {
     return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0;
 }
 
-// recv() that takes descriptors passed with SCM_RIGHTS.
-static ssize_t receive(int fd, char* buffer, std::size_t size, std::vector<int>* received_fds,
-                       int flags = MSG_DONTWAIT) {
+// recv() that queues descriptors passed with SCM_RIGHTS in `received_fds`.
+static ssize_t receive(int fd, char* buffer, std::size_t size, std::deque<int>& received_fds,
+                       int flags) {
     iovec part{buffer, size};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
     msghdr message{};
@@ -105,45 +105,10 @@ static ssize_t receive(int fd, char* buffer, std::size_t size, std::vector<int>*
             }
             std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
             const auto* fds = reinterpret_cast<const int*>(CMSG_DATA(header));
-            for (std::size_t i = 0; i < count; ++i) {
-                if (received_fds != nullptr) {
-                    received_fds->push_back(fds[i]);
-                } else {
-                    close(fds[i]);
-                }
-            }
+            received_fds.insert(received_fds.end(), fds, fds + count);
         }
     }
     return got;
-}
-
-IoStatus read_exact(int fd, std::size_t size, std::string& out, Millis timeout,
-                    std::vector<int>* received_fds) {
-    out.resize(size);
-    std::size_t have = 0;
-    while (have < size) {
-        ssize_t got = receive(fd, out.data() + have, size - have, received_fds);
-        if (got > 0) {
-            have += static_cast<std::size_t>(got);
-            continue;
-        }
-        if (got == 0) {
-            errno = 0;  // an orderly end, unlike ECONNRESET below (callers tell them apart)
-            return IoStatus::kClosed;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            IoStatus status = wait_for(fd, POLLIN, timeout);
-            if (status != IoStatus::kOk) {
-                return status;
-            }
-            continue;
-        }
-        return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
-    }
-    return IoStatus::kOk;
 }
 
 IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout) {
@@ -216,12 +181,9 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
             buffer_.resize(std::max(needed, kReadSize));
         }
     }
-    std::vector<int> received;
     while (end_ - start_ < needed) {
-        ssize_t got = receive(fd_, buffer_.data() + end_, buffer_.size() - end_, &received,
+        ssize_t got = receive(fd_, buffer_.data() + end_, buffer_.size() - end_, fds_,
                               timed_ ? 0 : MSG_DONTWAIT);
-        fds_.insert(fds_.end(), received.begin(), received.end());
-        received.clear();
         if (got > 0) {
             end_ += static_cast<std::size_t>(got);
             continue;

@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "daemon/protocol.hpp"
 
@@ -44,13 +43,6 @@ bool set_receive_timeout(int fd, Millis timeout);
 // any rest. The peer must read it with read_frame(..., received_fds).
 IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout);
 
-// Reads exactly `size` bytes into `out` (replacing it). kClosed when the peer closed first,
-// with errno ECONNRESET when it closed with bytes of ours unread, else errno 0.
-// Descriptors that arrived with the bytes read (SCM_RIGHTS) are appended to `received_fds`
-// when given, else closed.
-IoStatus read_exact(int fd, std::size_t size, std::string& out, Millis timeout,
-                    std::vector<int>* received_fds = nullptr);
-
 // Reads the frames of one connection through a buffer, so that a frame and those the peer sent
 // right after it come in one recvmsg() where they fit, and hands out each payload as a view into
 // that buffer (no copy). On a socket set up by set_receive_timeout(), a read that has to wait
@@ -67,8 +59,8 @@ public:
     FrameReader& operator=(const FrameReader&) = delete;
 
     // Reads the next frame. `payload` stays valid until the next call or the reader's end.
-    // Statuses as read_exact(): kClosed with errno ECONNRESET when the peer closed with bytes
-    // of ours unread, else errno 0; kError with `error` set for a malformed header.
+    // kClosed when the peer closed first, with errno ECONNRESET when it closed with bytes of
+    // ours unread, else errno 0; kError with `error` set for a malformed header.
     IoStatus next(protocol::FrameHeader& header, std::string_view& payload, Millis timeout,
                   std::string& error);
 

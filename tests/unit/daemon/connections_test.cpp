@@ -84,12 +84,17 @@ TEST(SocketIo, ResetAndEndOfFileAreToldApart) {
     Pair unread;
     ASSERT_EQ(write(unread.a, "request", 7), 7);
     close(unread.b);  // closed with our bytes unread: ECONNRESET
-    std::string out;
-    EXPECT_EQ(read_exact(unread.a, 8, out, Millis(1000)), IoStatus::kClosed);
+    std::string storage;
+    protocol::FrameHeader header{};
+    std::string_view payload;
+    std::string error;
+    FrameReader reset(unread.a, storage, false);
+    EXPECT_EQ(reset.next(header, payload, Millis(1000), error), IoStatus::kClosed);
     EXPECT_EQ(errno, ECONNRESET);
     Pair read_first;
     close(read_first.b);
-    EXPECT_EQ(read_exact(read_first.a, 8, out, Millis(1000)), IoStatus::kClosed);
+    FrameReader ended(read_first.a, storage, false);
+    EXPECT_EQ(ended.next(header, payload, Millis(1000), error), IoStatus::kClosed);
     EXPECT_EQ(errno, 0);
     close(unread.a);
     close(read_first.a);
