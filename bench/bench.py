@@ -620,6 +620,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="results directory (default docs/benchmarks, quick: the private root)")
     ap.add_argument("--no-report", action="store_true", help="do not render the chart and docs/benchmarks.md")
     ap.add_argument(
+        "--replace",
+        action="store_true",
+        help="merge into the existing <out>/results.json: the servers measured now replace their "
+        "earlier points, the others are kept (for a rerun of a server disturbed during a full run; "
+        "the meta data records it)",
+    )
+    ap.add_argument(
         "--profile",
         action="store_true",
         help="also sample the server's processes with `perf record -g` (cpu-clock) during the first "
@@ -747,6 +754,16 @@ def main() -> int:
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     meta["elapsed_s"] = round(time.monotonic() - t0)
 
+    if args.replace and (out / "results.json").exists():
+        earlier = json.loads((out / "results.json").read_text())
+        rerun = {k: meta[k] for k in ("date", "servers", "workloads", "loadavg_start", "loadavg_end")}
+        rerun["repo_commit"] = meta["versions"].get("repo_commit")
+        meta = {**earlier["meta"], "reruns": earlier["meta"].get("reruns", []) + [rerun]}
+        order = list(SERVERS)
+        results = sorted(
+            [r for r in earlier["results"] if r["server"] not in servers] + results,
+            key=lambda r: (order.index(r["server"]), list(WORKLOADS).index(r["workload"]), r["connections"]),
+        )
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     cols = ["server", "workload", "connections", "rps", "p50_ms", "p99_ms", "errors", "requests",
             "cpu_us_per_req", "rss_kib", "pss_kib", "processes", "idle_rss_kib", "idle_pss_kib"]  # fmt: skip

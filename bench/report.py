@@ -299,7 +299,13 @@ def render_doc(res: Results, doc: Path, chart: Path, p99chart: Path, results_jso
     out.append(
         f"- Machine: {v['cpu']}, {v['cpus']} CPUs, Linux {v['kernel']}. Run on {m['date']}"
         f"{' (quick mode)' if m['quick'] else ''}; load average {' '.join(m['loadavg_start'])} at the start, "
-        f"{' '.join(m.get('loadavg_end', ['?']))} at the end; {m.get('elapsed_s', '?')} s in all.\n"
+        f"{' '.join(m.get('loadavg_end', ['?']))} at the end; {m.get('elapsed_s', '?')} s in all"
+        + "".join(
+            f"; {', '.join(rerun['servers'])} measured again on {rerun['date']} (`--replace`), "
+            f"our module from commit `{rerun.get('repo_commit')}`"
+            for rerun in m.get("reruns", [])
+        )
+        + ".\n"
         f"- Versions: Apache {v['apache2']}, Debian mod_wsgi {v['libapache2-mod-wsgi-py3']}, Gunicorn {v['gunicorn']}, "
         f"uWSGI {v['uwsgi']}, wrk {v['wrk']}, Python {v['python3']}; our module from commit `{v['repo_commit']}`.\n"
         f"- Each server runs on 127.0.0.1 from its own private root, pinned to CPU {m['server_cpu']} with "
