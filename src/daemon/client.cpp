@@ -189,17 +189,16 @@ wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel,
 
 class Relay {
 public:
-    // `timed_socket`: `fd` has its receive timeout set (set_receive_timeout). `channel` is the
-    // request's, kept across attempts: it holds body data read but not yet relayed.
-    // `read_error`: a client read error met before, for the daemon's first read.
+    // `timeout` bounds every wait (socket-timeout); `timed_socket`: `fd` has it as its receive
+    // timeout (set_receive_timeout). `channel` is the request's, kept across attempts: it holds
+    // body data read but not yet relayed. `read_error`: a client read error met before, for
+    // the daemon's first read.
     Relay(request_rec* r, const wsgi::RequestSettings& settings, const config::DaemonGroup& group,
-          int fd, bool may_retry, bool timed_socket, wsgi::EmbeddedChannel& channel,
-          std::optional<std::pair<int, std::string>> read_error)
+          int fd, Millis timeout, bool may_retry, bool timed_socket,
+          wsgi::EmbeddedChannel& channel, std::optional<std::pair<int, std::string>> read_error)
         : r_(r), settings_(settings), group_(group), fd_(fd), may_retry_(may_retry),
           storage_(claim_thread_storage()), reader_(fd, storage_.get(), timed_socket),
-          pending_read_error_(std::move(read_error)), channel_(channel),
-          timeout_(to_millis(group.options.socket_timeout.value_or(
-              config::Seconds(apr_time_sec(r->server->timeout))))) {}
+          pending_read_error_(std::move(read_error)), channel_(channel), timeout_(timeout) {}
 
     // kRetry: the request never reached the daemon process (see run()); send it again.
     enum class Outcome { kDone, kRestart, kRetry };
@@ -588,13 +587,11 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     for (int attempt = 0; attempt < attempts; ++attempt) {
         Socket socket;
         bool reused = false;
-        bool timed = false;  // the socket's receive timeout is set: blocking reads
         if (pool != nullptr && !fresh_only) {
             int fd = pool->take();
             if (fd >= 0) {
                 socket.reset(fd);
                 reused = true;
-                timed = true;  // only timed connections are kept
             }
         }
         if (!reused) {
@@ -612,13 +609,13 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
             }
         }
         fresh_only = true;
-        if (!reused) {
-            timed = set_receive_timeout(socket.get(), socket_timeout);
-        }
+        // Blocking reads with the receive timeout; only connections that have it are kept.
+        const bool timed = reused || set_receive_timeout(socket.get(), socket_timeout);
         if (write_all(socket.get(), parts, socket_timeout) != IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
-        Relay relay(r, settings, group, socket.get(), reused, timed, channel, read_error);
+        Relay relay(r, settings, group, socket.get(), socket_timeout, reused, timed, channel,
+                    read_error);
         switch (relay.run()) {
             case Relay::Outcome::kDone:
                 if (pool != nullptr && timed && relay.reusable()) {

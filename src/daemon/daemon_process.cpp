@@ -280,6 +280,13 @@ Served serve_request(int fd, bool kept, Millis timeout) {
     const bool timed = timeout.count() > 0 && (kept || set_receive_timeout(fd, timeout));
     const bool keepable = timed || timeout.count() <= 0;
     FrameReader reader(fd, read_storage, timed);
+    auto bad_request = [&opts](const std::string& why) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                     "WSGI0033: Daemon process '%s' received a bad request from the Apache "
+                     "child: %s",
+                     opts.name.c_str(), why.c_str());
+        return Served::kClose;
+    };
     protocol::FrameHeader header{};
     std::string_view payload;
     std::string error;
@@ -292,11 +299,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
     if (io != IoStatus::kOk || header.type != protocol::FrameType::kRequest ||
         !protocol::decode_request(payload, frame, error) ||
         !decode_meta(frame.meta, request, error)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
-                     "WSGI0033: Daemon process '%s' received a bad request from the Apache "
-                     "child: %s",
-                     opts.name.c_str(), error.empty() ? describe(io, errno).c_str() : error.c_str());
-        return Served::kClose;
+        return bad_request(error.empty() ? describe(io, errno) : error);
     }
     if (!same_secret(request.secret, g_state.runtime->secret)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
@@ -319,14 +322,9 @@ Served serve_request(int fd, bool kept, Millis timeout) {
         std::string_view body;
         io = reader.next(body_header, body, timeout, error);
         if (io != IoStatus::kOk || body_header.type != protocol::FrameType::kBodyData) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
-                         "WSGI0033: Daemon process '%s' received a bad request from the Apache "
-                         "child: %s",
-                         opts.name.c_str(),
-                         !error.empty()          ? error.c_str()
-                         : io != IoStatus::kOk   ? describe(io, errno).c_str()
-                                                 : "no body data after the request");
-            return Served::kClose;
+            return bad_request(!error.empty()        ? error
+                               : io != IoStatus::kOk ? describe(io, errno)
+                                                     : "no body data after the request");
         }
         channel.set_early_body(body, (body_header.flags & protocol::kLast) != 0);
     }

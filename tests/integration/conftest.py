@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -163,6 +164,35 @@ def wait_for(predicate, timeout: float, interval: float = 0.05):
 
 # --------------------------------------------------------------------------------------------
 # Config rendering
+
+
+class ClientThreads:
+    """Client threads that each run ``self._run(number)`` until stopped, for tests that keep a
+    server under load while something happens to it. A context manager: entering starts them;
+    leaving sets ``self.stop`` and joins them within ``join_timeout`` seconds (failing the test
+    if one is still running). ``self.lock`` guards what subclasses record."""
+
+    def __init__(self, threads: int, join_timeout: float = 30):
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.join_timeout = join_timeout
+        self.threads = [
+            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)
+        ]
+
+    def _run(self, number: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(self.join_timeout)
+        assert not any(t.is_alive() for t in self.threads), "load threads did not finish"
 
 
 class ServerRoot:

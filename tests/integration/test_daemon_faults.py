@@ -35,7 +35,7 @@ import pytest
 import requests
 
 import conftest
-from conftest import APPS, ApacheError, ApacheServer, ServerRoot, log_problems, wait_for
+from conftest import APPS, ApacheError, ApacheServer, ClientThreads, ServerRoot, log_problems, wait_for
 
 APP = "{apps}/faults/app.wsgi"
 PYTHON = "/usr/bin/python3"
@@ -56,23 +56,19 @@ def pid_of(server, prefix: str) -> int:
 # Continuous load
 
 
-class Load:
+class Load(ClientThreads):
     """Client threads looping GET <prefix>/echo?<thread>-<n> on fresh connections until stopped.
 
     Every request is recorded as (tag, started, ended, status or exception name, body).
     """
 
     def __init__(self, server, prefix: str, threads: int, timeout: float = 20):
+        super().__init__(threads, join_timeout=timeout + 5)
         self.server = server
         self.prefix = prefix
         self.timeout = timeout
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
         self.records: list[tuple[str, float, float, object, str]] = []
         self.started: dict[str, float] = {}  # requests in flight: tag -> start
-        self.threads = [
-            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)
-        ]
 
     def _run(self, number: int) -> None:
         count = 0
@@ -98,17 +94,6 @@ class Load:
     def in_flight(self) -> set[str]:
         with self.lock:
             return set(self.started)
-
-    def __enter__(self) -> "Load":
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(self.timeout + 5)
-        assert not any(t.is_alive() for t in self.threads), "load threads did not finish"
 
 
 def bad_responses(records) -> list:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from conftest import wait_for
+from conftest import ClientThreads, wait_for
 
 APP = "{apps}/keep/app.wsgi"
 
@@ -57,18 +56,15 @@ def warm_up(server, prefix: str, parallel: int = 6, rounds: int = 3) -> None:
             assert codes == [200] * parallel, codes
 
 
-class Load:
+class Load(ClientThreads):
     """Client threads alternating GET /echo?TAG and POST /post?TAG (a body of TAG-dependent
     size) on fresh HTTP connections until stopped. Records (tag, method, status, body)."""
 
     def __init__(self, server, prefix: str, threads: int):
+        super().__init__(threads)
         self.server = server
         self.prefix = prefix
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
         self.records: list[tuple[str, str, object, str]] = []
-        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True)
-                        for n in range(threads)]
 
     def _run(self, number: int) -> None:
         count = 0
@@ -98,17 +94,6 @@ class Load:
             if outcome != 200 or not text.startswith(expected):
                 bad.append((tag, method, outcome, text[:200]))
         return bad
-
-    def __enter__(self) -> "Load":
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
-        assert not any(t.is_alive() for t in self.threads), "load threads did not finish"
 
 
 def report(server, load) -> str:
