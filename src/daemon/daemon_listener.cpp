@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "daemon/protocol.hpp"
 
@@ -15,6 +17,9 @@ namespace {
 
 // epoll_event.data of the listening socket; connections count up from 1.
 constexpr std::uint64_t kListenId = 0;
+
+// The most connections taken from the backlog at once beside the one a thread serves.
+constexpr int kMaxAdopted = 256;
 
 // How often the watcher looks again while every thread is busy.
 constexpr int kWatchMillis = 20;
@@ -95,14 +100,16 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
                 break;  // leave the connection to the other processes or the next generation
             }
             int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            rearm_listen();  // one connection per event: the next idle thread takes the next
             if (fd < 0) {
+                rearm_listen();
                 continue;  // another process took it
             }
             std::lock_guard lock(mutex_);
             std::uint64_t id = next_id_++;
-            connections_.emplace(id, Entry{fd, true, false});
+            connections_.emplace(id, Entry{fd, true, false, false});
             became_busy();
+            adopt_backlog();
+            rearm_listen();
             return Connection{id, fd, false};
         }
         std::lock_guard lock(mutex_);
@@ -112,10 +119,33 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
         }
         it->second.busy = true;
         became_busy();
-        return Connection{it->first, it->second.fd, true};
+        return Connection{it->first, it->second.fd, !std::exchange(it->second.adopted, false)};
     }
     --idle_;
     return std::nullopt;
+}
+
+void DaemonListener::adopt_backlog() {
+    // Each connection in the backlog carries a request sent before any that reaches a kept
+    // connection from now on. Accepted one per listen event, they would wait a turn of the
+    // whole ready list each (a queue of requests on kept connections ahead of every accept): a
+    // burst of new connections, as after the Apache children lost theirs, then waits for
+    // hundreds of milliseconds. Accepted now and registered, they queue with the kept
+    // connections in the order they become ready. A process of a group with others adopts no
+    // more than it has idle threads for, so that the backlog is left to them when it is busy.
+    int room = bounce_ ? idle_.load() : kMaxAdopted;
+    for (int taken = 0; taken < std::min(room, kMaxAdopted); ++taken) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;  // the backlog is empty (EAGAIN), or another process took the rest
+        }
+        std::uint64_t id = next_id_++;
+        if (!arm(epoll_fd_, EPOLL_CTL_ADD, fd, id)) {
+            close(fd);  // the Apache child sends the request again on a new connection
+            continue;
+        }
+        connections_.emplace(id, Entry{fd, false, true, true});
+    }
 }
 
 void DaemonListener::close_with_restart(std::unordered_map<std::uint64_t, Entry>::iterator it) {

@@ -5,9 +5,11 @@
 //
 // The threads wait in one epoll instance on the listening socket and on every kept
 // connection, each registered EPOLLONESHOT, so that exactly one thread takes each event and an
-// idle kept connection never pins a thread. A thread accepts one connection per listen event:
-// a process takes no more new connections than it has idle threads, and a process whose
-// threads are all busy leaves the backlog to the group's other processes.
+// idle kept connection never pins a thread. A thread that takes a listen event serves the
+// connection it accepts and registers the rest of the backlog with the kept connections, so
+// that a burst of new connections queues in arrival order rather than one accept per turn of
+// the ready list. In a group of several processes a process adopts no more of the backlog than
+// it has idle threads, and a process whose threads are all busy leaves it to the others.
 //
 // With several processes in the group (`bounce_when_busy`), a watcher thread sees requests
 // that arrive on kept connections while every thread is busy and hands them back with a
@@ -74,10 +76,13 @@ private:
         int fd = -1;
         bool busy = true;
         bool registered = false;  // added to the epoll set once
+        bool adopted = false;     // accepted by adopt_backlog(), its first request not yet served
     };
 
     void watch();
     bool rearm_listen();
+    // With mutex_ held, after a listen event: accepts the rest of the backlog into the epoll set.
+    void adopt_backlog();
     // With mutex_ held: sends kRestart, unregisters and closes.
     void close_with_restart(std::unordered_map<std::uint64_t, Entry>::iterator it);
     void became_busy();

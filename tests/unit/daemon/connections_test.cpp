@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "daemon/connection_pool.hpp"
 #include "daemon/daemon_listener.hpp"
@@ -274,20 +275,88 @@ TEST_F(ListenerTest, StoppingSendsRestartOnIdleConnectionsAndClosesThem) {
     close(late);
 }
 
-TEST_F(ListenerTest, OneAcceptPerListenEvent) {
+TEST_F(ListenerTest, TheBacklogQueuesAheadOfRequestsSentAfterIt) {
+    // One process in the group: a thread taking a listen event takes the whole backlog, so
+    // that requests sent on new connections are served before those sent later on kept ones
+    // (one accept per turn of the ready list made a burst of new connections wait for
+    // hundreds of milliseconds under load).
     DaemonListener listener;
     std::string error;
-    ASSERT_TRUE(listener.open(listen_fd_, 1, false, error)) << error;
+    ASSERT_TRUE(listener.open(listen_fd_, 4, false, error)) << error;
+    int kept_clients[2];
+    std::uint64_t kept_ids[2];
+    for (int i = 0; i < 2; ++i) {
+        kept_clients[i] = connect_client();
+        auto connection = listener.next(Millis(1000));
+        ASSERT_TRUE(connection.has_value());
+        kept_ids[i] = connection->id;
+        listener.release(*connection, DaemonListener::After::kKeep);
+    }
+    int fresh_clients[3];
+    for (int& client : fresh_clients) {
+        client = connect_client();
+        ASSERT_EQ(write(client, "request", 7), 7);
+    }
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    EXPECT_FALSE(first->kept);
+    EXPECT_EQ(listener.kept_count(), 5u);  // the other two new ones were taken with it
+    for (int client : kept_clients) {
+        ASSERT_EQ(write(client, "request", 7), 7);
+    }
+    std::vector<DaemonListener::Connection> order;
+    for (int i = 0; i < 4; ++i) {
+        auto connection = listener.next(Millis(1000));
+        ASSERT_TRUE(connection.has_value());
+        order.push_back(*connection);
+    }
+    // The two adopted connections first, served as new ones (their peer not yet checked).
+    EXPECT_FALSE(order[0].kept);
+    EXPECT_FALSE(order[1].kept);
+    EXPECT_NE(order[0].id, first->id);
+    EXPECT_NE(order[1].id, first->id);
+    EXPECT_TRUE(order[2].kept);
+    EXPECT_EQ(order[2].id, kept_ids[0]);
+    EXPECT_TRUE(order[3].kept);
+    EXPECT_EQ(order[3].id, kept_ids[1]);
+    // Kept after its first request, an adopted connection comes back as a kept one.
+    listener.release(order[0], DaemonListener::After::kKeep);
+    for (int client : fresh_clients) {
+        ASSERT_EQ(write(client, "again", 5), 5);
+    }
+    auto again = listener.next(Millis(1000));
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->id, order[0].id);
+    EXPECT_TRUE(again->kept);
+    listener.release(*again, DaemonListener::After::kClose);
+    listener.release(*first, DaemonListener::After::kClose);
+    for (std::size_t i = 1; i < order.size(); ++i) {
+        listener.release(order[i], DaemonListener::After::kClose);
+    }
+    EXPECT_EQ(listener.kept_count(), 0u);
+    for (int client : kept_clients) {
+        close(client);
+    }
+    for (int client : fresh_clients) {
+        close(client);
+    }
+}
+
+TEST_F(ListenerTest, ABusyProcessOfSeveralLeavesTheBacklogToTheOthers) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, true, error)) << error;
     int one = connect_client();
     int two = connect_client();
     auto first = listener.next(Millis(1000));
     ASSERT_TRUE(first.has_value());
-    // The second connection stays in the backlog (another process may take it) until a thread
-    // asks for work again.
+    // Its only thread busy, the process leaves the second connection in the backlog (another
+    // process may take it) until a thread asks for work again.
     EXPECT_EQ(listener.kept_count(), 1u);
     auto second = listener.next(Millis(1000));
     ASSERT_TRUE(second.has_value());
     EXPECT_NE(second->id, first->id);
+    EXPECT_FALSE(second->kept);
     listener.release(*first, DaemonListener::After::kClose);
     listener.release(*second, DaemonListener::After::kClose);
     EXPECT_EQ(listener.kept_count(), 0u);
