@@ -7,7 +7,9 @@ file does the measuring. Every server runs on 127.0.0.1 from a private root unde
 Only processes this script started are ever signalled, by pid.
 
 For each server, workload and connection count: a warm-up run, then a measured run, repeated
-``--runs`` times; the medians are reported. Around each measured run the CPU time
+``--runs`` times; the medians are reported. The runs go in rounds: each round starts every
+server afresh and measures each of its points once, so that a slow spell of the machine falls
+on one run of several servers rather than on every run of one. Around each measured run the CPU time
 (utime+stime from /proc/<pid>/stat) of all of the server's processes is read, and after it their
 RSS and PSS (/proc/<pid>/smaps_rollup).
 
@@ -673,6 +675,7 @@ def main() -> int:
         "duration_s": duration,
         "warmup_s": warmup,
         "runs": runs,
+        "rounds": True,  # every server once per round (see above)
         "connections": conns_list,
         "server_cpu": SERVER_CPU,
         "client_cpu": CLIENT_CPU,
@@ -684,30 +687,40 @@ def main() -> int:
         "workloads": {w: WORKLOADS[w][1] for w in workloads},
     }
     results: list[dict] = []
-    total = len(servers) * len(workloads) * len(conns_list)
+    points = [
+        (sname, wname, conns)
+        for sname in servers
+        for wname in workloads
+        if sname != "static" or WORKLOADS[wname][2]
+        for conns in conns_list
+    ]
+    point_runs: dict[tuple[str, str, int], list[dict]] = {point: [] for point in points}
+    idle: dict[str, tuple[int, int, int]] = {}
+    total = len(points) * runs
     done = 0
     t0 = time.monotonic()
-    for sname in servers:
-        server = Server(sname, root, app_dir, data_dir, our_module)
-        log(f"starting {sname}")
-        server.start()
-        try:
-            idle_rss, idle_pss, idle_n = memory_kib(server.pid)
-            for wname in workloads:
-                path, _label, has_static = WORKLOADS[wname]
-                if sname == "static" and not has_static:
-                    done += len(conns_list)
-                    continue
-                check_response(server, wname)
-                script = lua if wname == "post" else None
-                for conns in conns_list:
-                    done += 1
-                    point_runs = []
-                    for _ in range(runs):
+    # Round by round: every server measured once per round, so that a slow spell of this
+    # (shared, virtual) machine lowers one run of each server rather than every run of one.
+    for round_number in range(1, runs + 1):
+        for sname in servers:
+            server = Server(sname, root, app_dir, data_dir, our_module)
+            log(f"round {round_number}/{runs}: starting {sname}")
+            server.start()
+            try:
+                if sname not in idle:
+                    idle[sname] = memory_kib(server.pid)
+                for wname in workloads:
+                    path, _label, has_static = WORKLOADS[wname]
+                    if sname == "static" and not has_static:
+                        continue
+                    check_response(server, wname)
+                    script = lua if wname == "post" else None
+                    for conns in conns_list:
+                        done += 1
                         if warmup:
                             run_wrk(server.url(path), conns, warmup, script)
                         profiler = None
-                        if args.profile and not point_runs:
+                        if args.profile and round_number == 1:
                             profiler = start_profile(server.pid, out / "profiles", f"{sname}-{wname}-c{conns}", duration)
                         before = cpu_ticks(server.pid)
                         r = run_wrk(server.url(path), conns, duration, script)
@@ -716,41 +729,44 @@ def main() -> int:
                             finish_profile(*profiler)
                         rss, pss, n = memory_kib(server.pid)
                         r.update(
+                            round=round_number,
                             cpu_s=(after - before) / CLK_TCK,
                             cpu_us_per_req=((after - before) / CLK_TCK * 1e6 / r["requests"]) if r["requests"] else None,
                             rss_kib=rss,
                             pss_kib=pss,
                             processes=n,
                         )
-                        point_runs.append(r)
-                    summary = summarize(point_runs)
-                    results.append(
-                        {
-                            "server": sname,
-                            "workload": wname,
-                            "connections": conns,
-                            **summary,
-                            "idle_rss_kib": idle_rss,
-                            "idle_pss_kib": idle_pss,
-                            "runs": point_runs,
-                        }
-                    )
-                    log(
-                        f"[{done}/{total} {time.monotonic() - t0:.0f}s] {sname:17} {wname:8} c={conns:<3} "
-                        f"{summary['rps']:9.0f} req/s  p50 {summary['p50_ms']:.2f} ms  "
-                        f"p99 {summary['p99_ms']:.2f} ms  errors {summary['errors']}  "
-                        f"cpu {summary['cpu_us_per_req'] or 0:.0f} us/req  pss {summary['pss_kib'] / 1024:.0f} MiB"
-                    )
-            problems = [
-                line
-                for line in (server.root / "logs" / "error_log").read_text(errors="replace").splitlines()
-                if re.search(r"\[(\w+:)?(crit|alert|emerg)\]|Segmentation fault|exit signal", line)
-            ] if (server.root / "logs" / "error_log").exists() and server.kind in ("static", "apache") else []
-            if problems:
-                log(f"{sname}: {len(problems)} crash or crit lines in its error log, e.g. {problems[0]}")
-                meta.setdefault("error_log_lines", {})[sname] = problems[:20]
-        finally:
-            server.stop()
+                        point_runs[(sname, wname, conns)].append(r)
+                        log(
+                            f"[{done}/{total} {time.monotonic() - t0:.0f}s] {sname:17} {wname:8} c={conns:<3} "
+                            f"{r['rps']:9.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
+                            f"p99 {r['p99_ms']:.2f} ms  errors {r['errors']}  "
+                            f"cpu {r['cpu_us_per_req'] or 0:.0f} us/req  pss {pss / 1024:.0f} MiB"
+                        )
+            finally:
+                server.stop()
+            if round_number == runs:
+                problems = [
+                    line
+                    for line in (server.root / "logs" / "error_log").read_text(errors="replace").splitlines()
+                    if re.search(r"\[(\w+:)?(crit|alert|emerg)\]|Segmentation fault|exit signal", line)
+                ] if (server.root / "logs" / "error_log").exists() and server.kind in ("static", "apache") else []
+                if problems:
+                    log(f"{sname}: {len(problems)} crash or crit lines in its error log, e.g. {problems[0]}")
+                    meta.setdefault("error_log_lines", {})[sname] = problems[:20]
+    for (sname, wname, conns), runs_of_point in point_runs.items():
+        idle_rss, idle_pss, _idle_n = idle[sname]
+        results.append(
+            {
+                "server": sname,
+                "workload": wname,
+                "connections": conns,
+                **summarize(runs_of_point),
+                "idle_rss_kib": idle_rss,
+                "idle_pss_kib": idle_pss,
+                "runs": runs_of_point,
+            }
+        )
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     meta["elapsed_s"] = round(time.monotonic() - t0)
 

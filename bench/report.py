@@ -310,8 +310,15 @@ def render_doc(res: Results, doc: Path, chart: Path, p99chart: Path, results_jso
         f"uWSGI {v['uwsgi']}, wrk {v['wrk']}, Python {v['python3']}; our module from commit `{v['repo_commit']}`.\n"
         f"- Each server runs on 127.0.0.1 from its own private root, pinned to CPU {m['server_cpu']} with "
         f"`taskset`; wrk (`-t1 --latency --timeout 5s`) runs on CPU {m['client_cpu']}. For each point: "
-        f"{m['warmup_s']} s of warm-up, then {m['duration_s']} s measured, {m['runs']} times; the medians are reported.\n"
-        "- Server CPU time: utime + stime from `/proc/<pid>/stat` of every process of the server (and the reaped "
+        f"{m['warmup_s']} s of warm-up, then {m['duration_s']} s measured, {m['runs']} times; the medians are reported. "
+        + (
+            "The runs go in rounds: each round starts every server afresh and measures each of its points once, "
+            "so that a slow spell of this shared virtual machine falls on one run of several servers, not on every "
+            "run of one.\n"
+            if m.get("rounds")
+            else "\n"
+        )
+        + "- Server CPU time: utime + stime from `/proc/<pid>/stat` of every process of the server (and the reaped "
         "children of its parent) before and after the measured run, divided by the requests wrk counted. "
         "Memory: `Rss` and `Pss` of `/proc/<pid>/smaps_rollup`, summed over the same processes.\n"
         "- All Apache servers share one configuration: mpm_event with this block, `LogLevel warn`, an access log "
