@@ -133,6 +133,9 @@ void DaemonListener::adopt_backlog() {
     // hundreds of milliseconds. Accepted now and registered, they queue with the kept
     // connections in the order they become ready. A process of a group with others adopts no
     // more than it has idle threads for, so that the backlog is left to them when it is busy.
+    if (stopping_) {
+        return;  // stop() set it before it took mutex_: what it closed must not be refilled
+    }
     int room = bounce_ ? idle_.load() : kMaxAdopted;
     for (int taken = 0; taken < std::min(room, kMaxAdopted); ++taken) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -141,8 +144,10 @@ void DaemonListener::adopt_backlog() {
         }
         std::uint64_t id = next_id_++;
         if (!arm(epoll_fd_, EPOLL_CTL_ADD, fd, id)) {
-            close(fd);  // the Apache child sends the request again on a new connection
-            continue;
+            // No memory for the epoll entry (ENOMEM, max_user_watches): this request fails
+            // (the Apache child answers 502), the rest stays in the backlog.
+            close(fd);
+            return;
         }
         connections_.emplace(id, Entry{fd, false, true, true});
     }
