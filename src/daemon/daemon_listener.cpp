@@ -131,21 +131,24 @@ void DaemonListener::adopt_backlog() {
     // whole ready list each (a queue of requests on kept connections ahead of every accept): a
     // burst of new connections, as after the Apache children lost theirs, then waits for
     // hundreds of milliseconds. Accepted now and registered, they queue with the kept
-    // connections in the order they become ready. A process of a group with others adopts no
-    // more than it has idle threads for, so that the backlog is left to them when it is busy.
-    if (stopping_) {
-        return;  // stop() set it before it took mutex_: what it closed must not be refilled
+    // connections in the order they become ready. A process of a group with others adopts
+    // nothing: the backlog is theirs too, and an adopted connection waiting while every thread
+    // is busy would be handed back (kRestart) by the watcher rather than wait for an idle
+    // process, costing the Apache child one of its tries.
+    if (stopping_ || bounce_) {
+        return;  // stopping: stop() set it before it took mutex_, what it closed stays closed
     }
-    int room = bounce_ ? idle_.load() : kMaxAdopted;
-    for (int taken = 0; taken < std::min(room, kMaxAdopted); ++taken) {
+    for (int taken = 0; taken < kMaxAdopted; ++taken) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
-            return;  // the backlog is empty (EAGAIN), or another process took the rest
+            return;  // the backlog is empty (EAGAIN)
         }
         std::uint64_t id = next_id_++;
         if (!arm(epoll_fd_, EPOLL_CTL_ADD, fd, id)) {
-            // No memory for the epoll entry (ENOMEM, max_user_watches): this request fails
-            // (the Apache child answers 502), the rest stays in the backlog.
+            // No memory for the epoll entry (ENOMEM, max_user_watches): the Apache child is
+            // told to send the request again (kRestart); the rest stays in the backlog.
+            std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
+            (void)send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             close(fd);
             return;
         }

@@ -8,8 +8,9 @@
 // idle kept connection never pins a thread. A thread that takes a listen event serves the
 // connection it accepts and registers the rest of the backlog with the kept connections, so
 // that a burst of new connections queues in arrival order rather than one accept per turn of
-// the ready list. In a group of several processes a process adopts no more of the backlog than
-// it has idle threads, and a process whose threads are all busy leaves it to the others.
+// the ready list. In a group of several processes a thread accepts one connection per listen
+// event instead: a process takes no more new connections than it has idle threads, and a
+// process whose threads are all busy leaves the backlog to the group's other processes.
 //
 // With several processes in the group (`bounce_when_busy`), a watcher thread sees requests
 // that arrive on kept connections while every thread is busy and hands them back with a
