@@ -9,9 +9,9 @@ Only processes this script started are ever signalled, by pid.
 For each server, workload and connection count: a warm-up run, then a measured run, repeated
 ``--runs`` times; the medians are reported. The runs go in rounds: each round starts every
 server afresh and measures each of its points once, so that a slow spell of the machine falls
-on one run of several servers rather than on every run of one. Around each measured run the CPU time
-(utime+stime from /proc/<pid>/stat) of all of the server's processes is read, and after it their
-RSS and PSS (/proc/<pid>/smaps_rollup).
+on one run of several servers rather than on every run of one. Around each measured run the
+CPU time (utime+stime from /proc/<pid>/stat) of all of the server's processes is read, and after
+it their RSS and PSS (/proc/<pid>/smaps_rollup).
 
 Output: a JSON file with every run and a CSV of the medians (``--out``, default docs/benchmarks/
 for a full run, the private root for ``--quick``), then bench/report.py renders the chart and
@@ -687,20 +687,17 @@ def main() -> int:
         "workloads": {w: WORKLOADS[w][1] for w in workloads},
     }
     results: list[dict] = []
-    points = [
-        (sname, wname, conns)
+    # The static server has no equivalent of some workloads (the POST).
+    measured = {
+        sname: [wname for wname in workloads if sname != "static" or WORKLOADS[wname][2]]
         for sname in servers
-        for wname in workloads
-        if sname != "static" or WORKLOADS[wname][2]
-        for conns in conns_list
-    ]
+    }
+    points = [(sname, wname, conns) for sname in servers for wname in measured[sname] for conns in conns_list]
     point_runs: dict[tuple[str, str, int], list[dict]] = {point: [] for point in points}
     idle: dict[str, tuple[int, int, int]] = {}
     total = len(points) * runs
     done = 0
     t0 = time.monotonic()
-    # Round by round: every server measured once per round, so that a slow spell of this
-    # (shared, virtual) machine lowers one run of each server rather than every run of one.
     for round_number in range(1, runs + 1):
         for sname in servers:
             server = Server(sname, root, app_dir, data_dir, our_module)
@@ -709,10 +706,8 @@ def main() -> int:
             try:
                 if sname not in idle:
                     idle[sname] = memory_kib(server.pid)
-                for wname in workloads:
-                    path, _label, has_static = WORKLOADS[wname]
-                    if sname == "static" and not has_static:
-                        continue
+                for wname in measured[sname]:
+                    path = WORKLOADS[wname][0]
                     check_response(server, wname)
                     script = lua if wname == "post" else None
                     for conns in conns_list:

@@ -30,6 +30,13 @@ bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
 
+// Tells the Apache child on `fd` to send its request again elsewhere. Best effort and never
+// blocking: a connection the daemon has not answered on has room for the 8 bytes.
+void send_restart(int fd) {
+    std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
+    (void)send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 }  // namespace
 
 DaemonListener::~DaemonListener() {
@@ -146,8 +153,7 @@ void DaemonListener::adopt_backlog() {
         if (!arm(epoll_fd_, EPOLL_CTL_ADD, fd, id)) {
             // No memory for the epoll entry (ENOMEM, max_user_watches): the Apache child is
             // told to send the request again (kRestart); the rest stays in the backlog.
-            std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
-            (void)send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            send_restart(fd);
             close(fd);
             return;
         }
@@ -156,9 +162,7 @@ void DaemonListener::adopt_backlog() {
 }
 
 void DaemonListener::close_with_restart(std::unordered_map<std::uint64_t, Entry>::iterator it) {
-    // Best effort and never blocking: an idle connection has room for 8 bytes.
-    std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
-    (void)send(it->second.fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    send_restart(it->second.fd);
     if (it->second.registered) {
         epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
     }
