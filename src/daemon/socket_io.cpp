@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 namespace wsgi::daemon {
@@ -30,6 +32,45 @@ IoStatus wait_for(int fd, short events, Millis timeout) {
             return IoStatus::kError;
         }
     }
+}
+
+// The big buffers of the process's FrameReaders (see FrameReader): a thread takes one for a
+// big frame and gives it back once the frame is used.
+class BigBuffers {
+public:
+    // A buffer kept from before (its size is what it last held), or an empty one.
+    std::string take() {
+        std::lock_guard lock(mutex_);
+        if (kept_.empty()) {
+            return {};
+        }
+        std::string buffer = std::move(kept_.back());
+        kept_.pop_back();
+        return buffer;
+    }
+    // Keeps `buffer` for a later frame unless it is too big or enough are kept; else frees it.
+    void give(std::string&& buffer) {
+        if (buffer.size() > FrameReader::kMaxKeptBuffer) {
+            return;
+        }
+        std::lock_guard lock(mutex_);
+        if (kept_.size() < FrameReader::kMaxKeptBuffers) {
+            kept_.push_back(std::move(buffer));
+        }
+    }
+    std::size_t kept() {
+        std::lock_guard lock(mutex_);
+        return kept_.size();
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::string> kept_;
+};
+
+BigBuffers& big_buffers() {
+    static BigBuffers buffers;
+    return buffers;
 }
 
 }  // namespace
@@ -145,15 +186,35 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
 }
 
 FrameReader::FrameReader(int fd, std::string& storage, bool timed_socket)
-    : fd_(fd), buffer_(storage), timed_(timed_socket) {}
+    : fd_(fd), small_(storage), buffer_(&small_), timed_(timed_socket) {}
 
 FrameReader::~FrameReader() {
     for (int fd : fds_) {
         close(fd);
     }
-    if (buffer_.size() > kMaxKeptStorage) {
-        std::string().swap(buffer_);
+    if (buffer_ == &big_) {
+        big_buffers().give(std::move(big_));
     }
+}
+
+std::size_t FrameReader::kept_buffers() { return big_buffers().kept(); }
+
+void FrameReader::take_big_buffer(std::size_t needed) {
+    big_ = big_buffers().take();
+    if (big_.size() < needed) {
+        big_.resize(needed);
+    }
+    std::memcpy(big_.data(), small_.data() + start_, end_ - start_);
+    end_ -= start_;
+    start_ = 0;
+    buffer_ = &big_;
+}
+
+void FrameReader::give_back_big_buffer() {
+    big_buffers().give(std::move(big_));
+    big_ = std::string();
+    buffer_ = &small_;
+    start_ = end_ = 0;
 }
 
 int FrameReader::take_fd() {
@@ -166,23 +227,26 @@ int FrameReader::take_fd() {
 }
 
 IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
-    // Room for a small frame and whatever follows it in one read; a bigger frame whole.
-    constexpr std::size_t kReadSize = 16 * 1024;
     if (start_ == end_) {
         start_ = end_ = 0;
     }
-    if (start_ + needed > buffer_.size()) {
+    if (buffer_ == &small_ && needed > kSmallBuffer) {
+        take_big_buffer(needed);
+    }
+    std::string& buffer = *buffer_;
+    if (start_ + needed > buffer.size()) {
         if (start_ > 0) {
-            std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
+            std::memmove(buffer.data(), buffer.data() + start_, end_ - start_);
             end_ -= start_;
             start_ = 0;
         }
-        if (needed > buffer_.size()) {
-            buffer_.resize(std::max(needed, kReadSize));
+        if (needed > buffer.size()) {
+            // `storage` gets kSmallBuffer once; a shared buffer what the frame needs.
+            buffer.resize(buffer_ == &small_ ? kSmallBuffer : needed);
         }
     }
     while (end_ - start_ < needed) {
-        ssize_t got = receive(fd_, buffer_.data() + end_, buffer_.size() - end_, fds_,
+        ssize_t got = receive(fd_, buffer.data() + end_, buffer.size() - end_, fds_,
                               timed_ ? 0 : MSG_DONTWAIT);
         if (got > 0) {
             end_ += static_cast<std::size_t>(got);
@@ -212,12 +276,17 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
 
 IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payload,
                            Millis timeout, std::string& error) {
+    if (buffer_ == &big_ && start_ == end_) {
+        // The big frame before has been used and nothing else came with it: the wait for the
+        // next frame, and a small frame, do not need the shared buffer.
+        give_back_big_buffer();
+    }
     IoStatus status = fill(protocol::kHeaderSize, timeout);
     if (status != IoStatus::kOk) {
         return status;
     }
     auto decoded = protocol::decode_header(
-        std::string_view(buffer_.data() + start_, protocol::kHeaderSize), error);
+        std::string_view(buffer_->data() + start_, protocol::kHeaderSize), error);
     if (!decoded) {
         return IoStatus::kError;
     }
@@ -226,7 +295,7 @@ IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payl
         return status;
     }
     header = *decoded;
-    payload = std::string_view(buffer_.data() + start_ + protocol::kHeaderSize, header.length);
+    payload = std::string_view(buffer_->data() + start_ + protocol::kHeaderSize, header.length);
     start_ += protocol::kHeaderSize + header.length;
     return IoStatus::kOk;
 }

@@ -48,13 +48,22 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
 // that buffer (no copy). On a socket set up by set_receive_timeout(), a read that has to wait
 // is one blocking recvmsg(), not recvmsg(), poll() and recvmsg() again. No GIL needed; one
 // thread at a time.
+//
+// Frames up to kSmallBuffer bytes are read into the caller's `storage`, which never grows past
+// that. A bigger frame (a response block, a body read) is read into a buffer taken from one
+// shared by the process's threads, and given back as soon as everything read into it has been
+// handed out and used (the next call to next() with nothing pending) or the reader ends. So a
+// process keeps about as many big buffers as it has threads passing big frames at the same
+// moment, not one per thread: an Apache child has ThreadsPerChild threads, and each kept 64 KiB
+// or more after its first big response.
 class FrameReader {
 public:
-    // `fd` is not owned. `storage` holds the received bytes; it outlives the reader and is kept
-    // by the caller (one per thread) so that its memory serves request after request. With
+    // `fd` is not owned. `storage` holds the received bytes of small frames; it outlives the
+    // reader and is kept by the caller (one per thread) so that its memory serves request after
+    // request. With
     // `timed_socket`, `fd` is a blocking socket whose SO_RCVTIMEO is the wait given to next().
     FrameReader(int fd, std::string& storage, bool timed_socket);
-    ~FrameReader();  // closes descriptors received and never taken; trims a grown `storage`
+    ~FrameReader();  // closes descriptors received and never taken; gives back a big buffer
     FrameReader(const FrameReader&) = delete;
     FrameReader& operator=(const FrameReader&) = delete;
 
@@ -72,15 +81,28 @@ public:
     // sent something it should not have, so the connection cannot be kept.
     std::size_t pending() const { return end_ - start_; }
 
-    // `storage` grown past this for a big frame is given back when the reader ends.
-    static constexpr std::size_t kMaxKeptStorage = 256 * 1024 + 64;
+    // Bytes of a frame (header included) that `storage` takes; a bigger one goes through a
+    // shared buffer. Also the size of one receive into `storage`.
+    static constexpr std::size_t kSmallBuffer = 16 * 1024;
+    // A shared buffer grown past this for a bigger frame is freed when given back, not kept.
+    static constexpr std::size_t kMaxKeptBuffer = 256 * 1024 + 64;
+    // How many shared buffers the process keeps for later frames at most.
+    static constexpr std::size_t kMaxKeptBuffers = 8;
+    // Shared buffers the process keeps now (tests).
+    static std::size_t kept_buffers();
 
 private:
     // Makes at least `needed` bytes from start_ available in the buffer.
     IoStatus fill(std::size_t needed, Millis timeout);
+    // Moves the pending bytes into a shared buffer of at least `needed` bytes.
+    void take_big_buffer(std::size_t needed);
+    // Gives the shared buffer back (nothing pending in it) and reads into `storage` again.
+    void give_back_big_buffer();
 
     int fd_;
-    std::string& buffer_;
+    std::string& small_;
+    std::string big_;         // a shared buffer, while a big frame needs it
+    std::string* buffer_;     // small_ or big_: where bytes are received
     bool timed_;
     std::size_t start_ = 0;  // first byte not yet handed out
     std::size_t end_ = 0;    // end of the bytes received

@@ -135,7 +135,7 @@ TEST(FrameReader, ReadsFramesSentTogetherWithOneReceive) {
     close(pair.a);
 }
 
-TEST(FrameReader, WaitsForAFrameSentInPiecesAndGrowsForABigOne) {
+TEST(FrameReader, WaitsForAFrameSentInPiecesAndReadsABigOneIntoASharedBuffer) {
     Pair pair;
     ASSERT_TRUE(set_receive_timeout(pair.a, Millis(2000)));
     std::string body(300 * 1024, 'x');
@@ -150,17 +150,62 @@ TEST(FrameReader, WaitsForAFrameSentInPiecesAndGrowsForABigOne) {
     protocol::FrameHeader header{};
     std::string_view payload;
     std::string error;
+    std::size_t kept_before = FrameReader::kept_buffers();
     {
         FrameReader reader(pair.a, storage, true);
         ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
         EXPECT_EQ(payload.size(), body.size());
         EXPECT_EQ(payload.back(), 'y');
-        EXPECT_GE(storage.size(), frame.size());
+        EXPECT_EQ(payload, body);
+        EXPECT_LE(storage.size(), FrameReader::kSmallBuffer);  // the thread's own stays small
     }
     writer.join();
-    EXPECT_EQ(storage.size(), 0u);  // grown past kMaxKeptStorage: given back
+    // Grown past kMaxKeptBuffer: freed, not kept for the next big frame.
+    EXPECT_EQ(FrameReader::kept_buffers(), kept_before);
     FrameReader reader(pair.a, storage, true);
     EXPECT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kTimeout);
+    close(pair.a);
+    close(pair.b);
+}
+
+// Big and small frames sent together, so that receives end in the middle of frames: each comes
+// out whole, the shared buffer goes back once its frames are used, and the thread's own buffer
+// never grows past kSmallBuffer.
+TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
+    Pair pair;
+    std::vector<std::string> payloads;
+    std::string stream;
+    for (std::size_t size : {10u, 64u * 1024, 64u * 1024, 5u, 20u * 1024, 1u, 16u * 1024 - 16}) {
+        std::string payload(size, static_cast<char>('a' + payloads.size()));
+        payload.back() = '!';
+        stream += protocol::encode_data_header(FrameType::kData, payload.size(), 0) + payload;
+        payloads.push_back(std::move(payload));
+    }
+    std::thread writer([&] { send_bytes(pair.b, stream); });
+    std::string storage;
+    protocol::FrameHeader header{};
+    std::string_view payload;
+    std::string error;
+    {
+        FrameReader reader(pair.a, storage, false);
+        for (const std::string& expected : payloads) {
+            ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
+            EXPECT_EQ(payload, expected);
+            EXPECT_LE(storage.size(), FrameReader::kSmallBuffer);
+        }
+        writer.join();
+        // Everything was used: the next call gives the shared buffer back before it waits.
+        ASSERT_EQ(reader.next(header, payload, Millis(50), error), IoStatus::kTimeout);
+        EXPECT_GE(FrameReader::kept_buffers(), 1u);
+        std::size_t kept = FrameReader::kept_buffers();
+        // A second big frame takes a kept buffer rather than a new one.
+        std::string big(100 * 1024, 'z');
+        send_bytes(pair.b, protocol::encode_data_header(FrameType::kData, big.size(), 0) + big);
+        ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(payload, big);
+        EXPECT_EQ(FrameReader::kept_buffers(), kept - 1);
+    }
+    EXPECT_LE(FrameReader::kept_buffers(), FrameReader::kMaxKeptBuffers);
     close(pair.a);
     close(pair.b);
 }
