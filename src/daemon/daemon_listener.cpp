@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "daemon/protocol.hpp"
@@ -107,8 +108,17 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
             }
             int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
             if (fd < 0) {
+                int saved_errno = errno;
+                if (saved_errno != EAGAIN && saved_errno != EWOULDBLOCK && saved_errno != EINTR &&
+                    saved_errno != ECONNABORTED) {
+                    // The connection stays in the backlog, and the listen event ready.
+                    if (accept_error_) {
+                        accept_error_(saved_errno);
+                    }
+                    std::this_thread::sleep_for(kAcceptRetry);
+                }
                 rearm_listen();
-                continue;  // another process took it
+                continue;  // another process took it, or try again
             }
             std::lock_guard lock(mutex_);
             std::uint64_t id = next_id_++;

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -59,6 +60,15 @@ public:
     // once stop() was called; the caller loops.
     std::optional<Connection> next(Millis wait);
 
+    // How long a thread waits before it accepts again after accept() failed with the backlog
+    // not empty (EMFILE, ENFILE: out of descriptors; ENOBUFS, ENOMEM). Trying again at once
+    // would spin every idle thread on accept(), since the listen event stays ready.
+    static constexpr Millis kAcceptRetry{100};
+
+    // Called by a request thread, in next(), with errno each time accepting a connection fails
+    // that way (then it waits kAcceptRetry). Set before open(); may be empty.
+    void on_accept_error(std::function<void(int)> handler) { accept_error_ = std::move(handler); }
+
     // Request threads: gives a connection back after its request. kKeep re-arms it, unless
     // the listener is stopping: then it gets a kRestart frame and is closed.
     void release(const Connection& connection, After after);
@@ -97,6 +107,7 @@ private:
     std::unordered_map<std::uint64_t, Entry> connections_;
     std::uint64_t next_id_ = 1;
     bool bounce_ = false;
+    std::function<void(int)> accept_error_;
     std::mutex watch_mutex_;
     std::condition_variable all_busy_;
     std::thread watcher_;

@@ -439,6 +439,23 @@ void* request_thread(void* argument) {
     return nullptr;
 }
 
+// The listener could not accept a waiting connection (out of descriptors or memory); it tries
+// again after DaemonListener::kAcceptRetry. Logged once a minute at most: every idle thread
+// meets it ten times a second while it lasts.
+void log_accept_error(int error) {
+    static std::atomic<std::int64_t> last_logged{-1};
+    std::int64_t now = std::chrono::duration_cast<std::chrono::minutes>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
+    if (last_logged.exchange(now) == now) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                 "WSGI0035: Daemon process '%s' cannot accept connections: %s; requests wait "
+                 "in the listening socket's backlog (listen-backlog) until it can.",
+                 options().name.c_str(), std::strerror(error));
+}
+
 std::vector<pthread_t> start_threads(int count) {
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
@@ -447,6 +464,7 @@ std::vector<pthread_t> start_threads(int count) {
     }
     g_thread_count = count;
     std::string error;
+    g_listener.on_accept_error(log_accept_error);
     if (!g_listener.open(g_state.runtime->listen_fd, count,
                          options().processes > 1, error)) {
         fail(error);

@@ -2,13 +2,16 @@
 // the Apache child's ConnectionPool and the daemon process's DaemonListener.
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -408,6 +411,51 @@ TEST_F(ListenerTest, AProcessOfSeveralTakesOneConnectionPerListenEvent) {
     EXPECT_EQ(listener.kept_count(), 0u);
     close(one);
     close(two);
+}
+
+// Out of descriptors, a waiting connection cannot be accepted and the listen event stays ready:
+// the thread reports it and waits kAcceptRetry between tries (a thread that retried at once
+// would report it thousands of times here), then accepts the connection once a descriptor is
+// free.
+TEST_F(ListenerTest, OutOfDescriptorsAThreadWaitsBeforeItAcceptsAgain) {
+    DaemonListener listener;
+    std::atomic<int> failures{0};
+    std::atomic<int> last_error{0};
+    listener.on_accept_error([&](int error) {
+        last_error = error;
+        ++failures;
+    });
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, false, error)) << error;
+    int client = connect_client();
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    std::vector<int> fillers;
+    int lowest_free = dup(listen_fd_);
+    ASSERT_GE(lowest_free, 0);
+    fillers.push_back(lowest_free);
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (int fd; (fd = dup(listen_fd_)) >= 0;) {  // any free one below the limit
+        fillers.push_back(fd);
+    }
+    std::optional<DaemonListener::Connection> taken;
+    std::thread thread([&] { taken = listener.next(Millis(5000)); });
+    std::this_thread::sleep_for(Millis(450));
+    int failures_while_out = failures.load();
+    for (int fd : fillers) {
+        close(fd);
+    }
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    thread.join();
+    EXPECT_EQ(last_error.load(), EMFILE);
+    EXPECT_GE(failures_while_out, 1);
+    EXPECT_LE(failures_while_out, 450 / DaemonListener::kAcceptRetry.count() + 2);
+    ASSERT_TRUE(taken.has_value());
+    EXPECT_FALSE(taken->kept);
+    listener.release(*taken, DaemonListener::After::kClose);
+    close(client);
 }
 
 TEST_F(ListenerTest, ARequestOnAKeptConnectionIsBouncedWhenEveryThreadIsBusy) {
