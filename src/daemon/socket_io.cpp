@@ -38,6 +38,7 @@ IoStatus wait_for(int fd, short events, Millis timeout) {
 // big frame and gives it back once the frame is used.
 class BigBuffers {
 public:
+    BigBuffers() { kept_.reserve(FrameReader::kMaxKeptBuffers); }  // give() never allocates
     // A buffer kept from before (its size is what it last held), or an empty one.
     std::string take() {
         std::lock_guard lock(mutex_);
@@ -69,7 +70,8 @@ private:
 };
 
 BigBuffers& big_buffers() {
-    static BigBuffers buffers;
+    // Never destroyed: a thread may still give a buffer back while the process exits.
+    static BigBuffers& buffers = *new BigBuffers;
     return buffers;
 }
 
@@ -252,14 +254,10 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
             end_ += static_cast<std::size_t>(got);
             continue;
         }
-        if (got == 0) {
-            errno = 0;  // an orderly end, unlike ECONNRESET below (callers tell them apart)
-            return IoStatus::kClosed;
-        }
-        if (errno == EINTR) {
+        if (got < 0 && errno == EINTR) {
             continue;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (timed_) {
                 return IoStatus::kTimeout;  // SO_RCVTIMEO ran out
             }
@@ -269,17 +267,51 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
             }
             continue;
         }
-        return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
+        return ended(got);
     }
     return IoStatus::kOk;
+}
+
+IoStatus FrameReader::ended(ssize_t got) {
+    if (got == 0) {
+        errno = 0;  // an orderly end, unlike ECONNRESET (callers tell them apart)
+        return IoStatus::kClosed;
+    }
+    return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
+}
+
+IoStatus FrameReader::receive_ready() {
+    start_ = end_ = 0;
+    while (true) {
+        ssize_t got = receive(fd_, big_.data(), big_.size(), fds_, MSG_DONTWAIT);
+        if (got > 0) {
+            end_ = static_cast<std::size_t>(got);
+            return IoStatus::kOk;
+        }
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        int saved_errno = errno;
+        give_back_big_buffer();
+        errno = saved_errno;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return IoStatus::kOk;  // nothing yet: fill() waits, in `storage`
+        }
+        return ended(got);
+    }
 }
 
 IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payload,
                            Millis timeout, std::string& error) {
     if (buffer_ == &big_ && start_ == end_) {
-        // The big frame before has been used and nothing else came with it: the wait for the
-        // next frame, and a small frame, do not need the shared buffer.
-        give_back_big_buffer();
+        // The big frame before has been used and nothing else came with it. The next one is
+        // likely big as well (a response in big blocks): what has arrived of it is received
+        // into the shared buffer, but the buffer is given back rather than held through a
+        // wait for the peer.
+        IoStatus status = receive_ready();
+        if (status != IoStatus::kOk) {
+            return status;
+        }
     }
     IoStatus status = fill(protocol::kHeaderSize, timeout);
     if (status != IoStatus::kOk) {

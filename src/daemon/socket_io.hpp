@@ -2,6 +2,8 @@
 // Blocking frame I/O on a connected UNIX stream socket with per-call deadlines (poll), for
 // both ends of the daemon protocol. No httpd, no Python: call without the GIL.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -50,12 +52,12 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
 // thread at a time.
 //
 // Frames up to kSmallBuffer bytes are read into the caller's `storage`, which never grows past
-// that. A bigger frame (a response block, a body read) is read into a buffer taken from one
-// shared by the process's threads, and given back as soon as everything read into it has been
-// handed out and used (the next call to next() with nothing pending) or the reader ends. So a
-// process keeps about as many big buffers as it has threads passing big frames at the same
-// moment, not one per thread: an Apache child has ThreadsPerChild threads, and each kept 64 KiB
-// or more after its first big response.
+// that. A bigger frame (a response block, a body read) is read into a buffer taken from one set
+// shared by the process's threads, and given back once everything read into it has been handed
+// out and used, before any wait for the peer, or when the reader ends. So a process keeps about
+// as many big buffers as it has threads passing big frames at the same moment, not one per
+// thread: an Apache child has ThreadsPerChild threads, and each kept 64 KiB or more after its
+// first big response.
 class FrameReader {
 public:
     // `fd` is not owned. `storage` holds the received bytes of small frames; it outlives the
@@ -98,6 +100,12 @@ private:
     void take_big_buffer(std::size_t needed);
     // Gives the shared buffer back (nothing pending in it) and reads into `storage` again.
     void give_back_big_buffer();
+    // With the shared buffer in use and nothing pending: receives what has arrived into it,
+    // or gives it back when nothing has. kOk either way; else as fill().
+    IoStatus receive_ready();
+    // The status of a receive that returned 0 (kClosed, errno 0) or failed for good (kClosed
+    // for ECONNRESET, else kError).
+    static IoStatus ended(ssize_t got);
 
     int fd_;
     std::string& small_;

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -163,8 +164,9 @@ TEST(FrameReader, WaitsForAFrameSentInPiecesAndReadsABigOneIntoASharedBuffer) {
         EXPECT_LE(storage.size(), FrameReader::kSmallBuffer);  // the thread's own stays small
     }
     writer.join();
-    // Grown past kMaxKeptBuffer: freed, not kept for the next big frame.
-    EXPECT_EQ(FrameReader::kept_buffers(), kept_before);
+    // The frame took a kept buffer if there was one; grown past kMaxKeptBuffer, it was freed,
+    // not kept for the next big frame.
+    EXPECT_EQ(FrameReader::kept_buffers(), kept_before == 0 ? 0 : kept_before - 1);
     FrameReader reader(pair.a, storage, true);
     EXPECT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kTimeout);
     close(pair.a);
@@ -184,6 +186,7 @@ TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
         stream += protocol::encode_data_header(FrameType::kData, payload.size(), 0) + payload;
         payloads.push_back(std::move(payload));
     }
+    std::size_t kept_before = FrameReader::kept_buffers();
     std::thread writer([&] { send_bytes(pair.b, stream); });
     std::string storage;
     protocol::FrameHeader header{};
@@ -199,8 +202,8 @@ TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
         writer.join();
         // Everything was used: the next call gives the shared buffer back before it waits.
         ASSERT_EQ(reader.next(header, payload, Millis(50), error), IoStatus::kTimeout);
-        EXPECT_GE(FrameReader::kept_buffers(), 1u);
         std::size_t kept = FrameReader::kept_buffers();
+        EXPECT_EQ(kept, std::max<std::size_t>(kept_before, 1));
         // A second big frame takes a kept buffer rather than a new one.
         std::string big(100 * 1024, 'z');
         send_bytes(pair.b, protocol::encode_data_header(FrameType::kData, big.size(), 0) + big);
@@ -211,6 +214,36 @@ TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
     EXPECT_LE(FrameReader::kept_buffers(), FrameReader::kMaxKeptBuffers);
     close(pair.a);
     close(pair.b);
+}
+
+// Big frames that have already arrived when the one before is used are received straight into
+// the shared buffer, which the reader keeps; it gives the buffer back when nothing has arrived.
+TEST(FrameReader, KeepsTheSharedBufferWhileBigFramesHaveArrived) {
+    Pair pair;
+    std::string first(64 * 1024, '1');
+    std::string second(64 * 1024, '2');
+    send_bytes(pair.b, protocol::encode_data_header(FrameType::kData, first.size(), 0) + first +
+                           protocol::encode_data_header(FrameType::kData, second.size(), 0) +
+                           second);
+    std::string storage;
+    protocol::FrameHeader header{};
+    std::string_view payload;
+    std::string error;
+    FrameReader reader(pair.a, storage, false);
+    std::size_t kept_before = FrameReader::kept_buffers();
+    ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    EXPECT_EQ(payload, first);
+    std::size_t kept_while_reading = FrameReader::kept_buffers();
+    EXPECT_EQ(kept_while_reading, kept_before == 0 ? 0 : kept_before - 1);
+    ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+    EXPECT_EQ(payload, second);
+    EXPECT_EQ(FrameReader::kept_buffers(), kept_while_reading);  // still held
+    EXPECT_EQ(reader.next(header, payload, Millis(50), error), IoStatus::kTimeout);
+    EXPECT_EQ(FrameReader::kept_buffers(), kept_while_reading + 1);  // given back to wait
+    close(pair.b);
+    EXPECT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kClosed);
+    EXPECT_EQ(errno, 0);
+    close(pair.a);
 }
 
 TEST(FrameReader, HandsOutAPassedDescriptorAndClosesOnesNeverTaken) {
