@@ -62,8 +62,8 @@ class FrameReader {
 public:
     // `fd` is not owned. `storage` holds the received bytes of small frames; it outlives the
     // reader and is kept by the caller (one per thread) so that its memory serves request after
-    // request. With
-    // `timed_socket`, `fd` is a blocking socket whose SO_RCVTIMEO is the wait given to next().
+    // request. With `timed_socket`, `fd` is a blocking socket whose SO_RCVTIMEO is the wait
+    // given to next().
     FrameReader(int fd, std::string& storage, bool timed_socket);
     ~FrameReader();  // closes descriptors received and never taken; gives back a big buffer
     FrameReader(const FrameReader&) = delete;
@@ -90,7 +90,7 @@ public:
     static constexpr std::size_t kMaxKeptBuffer = 256 * 1024 + 64;
     // How many shared buffers the process keeps for later frames at most.
     static constexpr std::size_t kMaxKeptBuffers = 8;
-    // Shared buffers the process keeps now (tests).
+    // Shared buffers the process keeps now, for tests; any thread.
     static std::size_t kept_buffers();
 
 private:
