@@ -54,10 +54,10 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
 // Frames up to kSmallBuffer bytes are read into the caller's `storage`, which never grows past
 // that. A bigger frame (a response block, a body read) is read into a buffer taken from one set
 // shared by the process's threads, and given back once everything read into it has been handed
-// out and used, before any wait for the peer, or when the reader ends. So a process keeps about
-// as many big buffers as it has threads passing big frames at the same moment, not one per
-// thread: an Apache child has ThreadsPerChild threads, and each kept 64 KiB or more after its
-// first big response.
+// out and used and nothing of the next frame has arrived (so not held through a wait for the
+// peer between frames), or when the reader ends. So a process keeps about as many big buffers
+// as it has threads passing big frames at the same moment, not one per thread: an Apache child
+// has ThreadsPerChild threads, and each kept 64 KiB or more after its first big response.
 class FrameReader {
 public:
     // `fd` is not owned. `storage` holds the received bytes of small frames; it outlives the
