@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/connection_pool.hpp"
@@ -445,6 +446,52 @@ TEST_F(ListenerTest, AProcessOfSeveralTakesOneConnectionPerListenEvent) {
     close(two);
 }
 
+// Uses up the process's file descriptors: lowers the soft RLIMIT_NOFILE to the lowest free
+// descriptor and fills any free one below it (duplicates of `fd`). release(), or the
+// destructor, closes them and restores the limit.
+class DescriptorsUsedUp {
+public:
+    explicit DescriptorsUsedUp(int fd) {
+        if (getrlimit(RLIMIT_NOFILE, &saved_) != 0) {
+            return;
+        }
+        int lowest_free = dup(fd);
+        if (lowest_free < 0) {
+            return;
+        }
+        fillers_.push_back(lowest_free);
+        rlimit low = saved_;
+        low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+        if (setrlimit(RLIMIT_NOFILE, &low) != 0) {
+            return;
+        }
+        lowered_ = true;
+        for (int filler; (filler = dup(fd)) >= 0;) {
+            fillers_.push_back(filler);
+        }
+        ok_ = errno == EMFILE;
+    }
+    ~DescriptorsUsedUp() { release(); }
+    DescriptorsUsedUp(const DescriptorsUsedUp&) = delete;
+    DescriptorsUsedUp& operator=(const DescriptorsUsedUp&) = delete;
+    bool ok() const { return ok_; }
+    void release() {
+        for (int filler : fillers_) {
+            close(filler);
+        }
+        fillers_.clear();
+        if (std::exchange(lowered_, false)) {
+            EXPECT_EQ(setrlimit(RLIMIT_NOFILE, &saved_), 0);
+        }
+    }
+
+private:
+    rlimit saved_{};
+    std::vector<int> fillers_;
+    bool lowered_ = false;
+    bool ok_ = false;
+};
+
 // Out of descriptors, a waiting connection cannot be accepted and the listen event stays ready:
 // the thread reports it and waits kAcceptRetry between tries (a thread that retried at once
 // would report it thousands of times here), then accepts the connection once a descriptor is
@@ -459,28 +506,18 @@ TEST_F(ListenerTest, OutOfDescriptorsAThreadWaitsBeforeItAcceptsAgain) {
     });
     std::string error;
     ASSERT_TRUE(listener.open(listen_fd_, 1, false, error)) << error;
-    int client = connect_client();
-    rlimit saved{};
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    std::vector<int> fillers;
-    int lowest_free = dup(listen_fd_);
-    ASSERT_GE(lowest_free, 0);
-    fillers.push_back(lowest_free);
-    rlimit low = saved;
-    low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-    for (int fd; (fd = dup(listen_fd_)) >= 0;) {  // any free one below the limit
-        fillers.push_back(fd);
-    }
     std::optional<DaemonListener::Connection> taken;
-    std::thread thread([&] { taken = listener.next(Millis(5000)); });
-    std::this_thread::sleep_for(Millis(450));
-    int failures_while_out = failures.load();
-    for (int fd : fillers) {
-        close(fd);
+    int failures_while_out = 0;
+    int client = connect_client();
+    {
+        DescriptorsUsedUp used_up(listen_fd_);
+        ASSERT_TRUE(used_up.ok());
+        std::thread thread([&] { taken = listener.next(Millis(5000)); });
+        std::this_thread::sleep_for(Millis(450));
+        failures_while_out = failures.load();
+        used_up.release();  // the connection can be accepted now: next() returns
+        thread.join();
     }
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
-    thread.join();
     EXPECT_EQ(last_error.load(), EMFILE);
     EXPECT_GE(failures_while_out, 1);
     EXPECT_LE(failures_while_out, 450 / DaemonListener::kAcceptRetry.count() + 2);
