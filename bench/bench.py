@@ -692,7 +692,9 @@ def main() -> int:
         sname: [wname for wname in workloads if sname != "static" or WORKLOADS[wname][2]]
         for sname in servers
     }
-    points = [(sname, wname, conns) for sname in servers for wname in measured[sname] for conns in conns_list]
+    points = [
+        (sname, wname, conns) for sname in servers for wname in measured[sname] for conns in conns_list
+    ]
     point_runs: dict[tuple[str, str, int], list[dict]] = {point: [] for point in points}
     idle: dict[str, tuple[int, int, int]] = {}
     total = len(points) * runs

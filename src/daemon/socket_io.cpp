@@ -34,6 +34,16 @@ IoStatus wait_for(int fd, short events, Millis timeout) {
     }
 }
 
+// The status of a receive that returned 0 (kClosed, errno 0) or failed for good (kClosed for
+// ECONNRESET, else kError).
+IoStatus ended(ssize_t got) {
+    if (got == 0) {
+        errno = 0;  // an orderly end, unlike ECONNRESET (callers tell them apart)
+        return IoStatus::kClosed;
+    }
+    return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
+}
+
 // The big buffers of the process's FrameReaders (see FrameReader): a thread takes one for a
 // big frame and gives it back once the frame is used.
 class BigBuffers {
@@ -270,14 +280,6 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
         return ended(got);
     }
     return IoStatus::kOk;
-}
-
-IoStatus FrameReader::ended(ssize_t got) {
-    if (got == 0) {
-        errno = 0;  // an orderly end, unlike ECONNRESET (callers tell them apart)
-        return IoStatus::kClosed;
-    }
-    return errno == ECONNRESET ? IoStatus::kClosed : IoStatus::kError;
 }
 
 IoStatus FrameReader::receive_ready() {

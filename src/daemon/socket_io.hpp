@@ -2,8 +2,6 @@
 // Blocking frame I/O on a connected UNIX stream socket with per-call deadlines (poll), for
 // both ends of the daemon protocol. No httpd, no Python: call without the GIL.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -103,9 +101,6 @@ private:
     // With the shared buffer in use and nothing pending: receives what has arrived into it,
     // or gives it back when nothing has. kOk either way; else as fill().
     IoStatus receive_ready();
-    // The status of a receive that returned 0 (kClosed, errno 0) or failed for good (kClosed
-    // for ECONNRESET, else kError).
-    static IoStatus ended(ssize_t got);
 
     int fd_;
     std::string& small_;
