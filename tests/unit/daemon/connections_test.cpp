@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -180,7 +181,8 @@ TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
     Pair pair;
     std::vector<std::string> payloads;
     std::string stream;
-    for (std::size_t size : {10u, 64u * 1024, 64u * 1024, 5u, 20u * 1024, 1u, 16u * 1024 - 16}) {
+    for (std::size_t size : std::initializer_list<std::size_t>{
+             10, 64 * 1024, 64 * 1024, 5, 20 * 1024, 1, FrameReader::kSmallBuffer - 16}) {
         std::string payload(size, static_cast<char>('a' + payloads.size()));
         payload.back() = '!';
         stream += protocol::encode_data_header(FrameType::kData, payload.size(), 0) + payload;
