@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -208,6 +209,9 @@ public:
     // Whether the conversation ended with its last frame, and nothing came after it, so the
     // connection can be kept.
     bool reusable() const { return clean_end_ && reader_.pending() == 0; }
+    // After kRestart: the body bytes the daemon process was sent with the request and handed
+    // back (empty if it had none); the caller may move them out.
+    std::string& handed_back() { return handed_back_; }
 
 private:
     // The buffer a Relay reads its frames into: the request thread's own, kept between
@@ -292,6 +296,7 @@ private:
     int status_ = OK;
     bool headers_ = false;
     int override_status_ = 0;  // WSGIErrorOverride: Apache's error page instead of the body
+    std::string handed_back_;
 };
 
 // Whether a kept connection broke with this request unread by the daemon process, so that
@@ -359,6 +364,42 @@ bool Relay::answer_read(std::string_view payload) {
 
 // The body bytes sent with the request (kWithBody) at most: what a small POST sends whole.
 constexpr std::size_t kMaxEarlyBody = 64 * 1024;
+
+// Copies the body data that has already arrived, up to kMaxEarlyBody bytes, into `buffer`
+// without waiting; `length` is the count. Read one socket read's worth at a time
+// (APR_BUCKET_BUFF_SIZE) and freed as it is copied, the data takes one or two of the
+// connection allocator's 8 KiB blocks at once rather than one for each piece of the body:
+// the allocator keeps as many blocks as a request of the connection ever held at once, for
+// every connection an Apache child has had open at the same moment. Returns whether the
+// body ended; a read error is kept in `error` (status, why) for the daemon's first read.
+bool copy_arrived_body(wsgi::EmbeddedChannel& channel, std::string& buffer, std::size_t& length,
+                       std::optional<std::pair<int, std::string>>& error) {
+    if (buffer.size() < kMaxEarlyBody) {
+        buffer.resize(kMaxEarlyBody);
+    }
+    length = 0;
+    while (length < kMaxEarlyBody) {
+        std::size_t count = 0;
+        int error_status = 0;
+        std::string why;
+        const std::size_t piece = std::min<std::size_t>(APR_BUCKET_BUFF_SIZE,
+                                                        kMaxEarlyBody - length);
+        auto more = channel.read_body_into(buffer.data() + length, piece, count, false,
+                                           error_status, why);
+        length += count;
+        if (more == wsgi::Channel::ReadStatus::kError) {
+            error.emplace(error_status, std::move(why));
+            return false;
+        }
+        if (more == wsgi::Channel::ReadStatus::kEof) {
+            return true;
+        }
+        if (count == 0) {
+            return false;  // the rest has not arrived yet
+        }
+    }
+    return false;
+}
 
 // Whether the request has a body that may be read before the application asks for it: not
 // when the client waits for "100 Continue", which only the application's first read sends.
@@ -510,6 +551,7 @@ Relay::Outcome Relay::run() {
                     status_ = OK;
                     return Outcome::kDone;
                 }
+                handed_back_.assign(payload);
                 return Outcome::kRestart;
             default:
                 log(APLOG_ERR, "WSGI0147", "unexpected frame type " +
@@ -551,30 +593,39 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         return true;
     });
     // The part of the body that has already arrived goes with the request, so the daemon
-    // process need not ask for it (a round trip) when the application reads it.
-    // It stays in the buckets Apache read it into (no copy) until the request is done.
+    // process need not ask for it (a round trip) when the application reads it. It is copied
+    // into a buffer the child's threads share (see copy_arrived_body()), and for a method
+    // that is not idempotent given back as soon as the request has gone out: should the
+    // daemon process hand the request back (kRestart), it sends these bytes back with it. A
+    // request waiting for a daemon thread then holds no memory of the child's. An idempotent
+    // one keeps them, to send them again after a kept connection broke unread (never_read()).
     wsgi::EmbeddedChannel channel(r);
-    // parts: the request frame, the body frame's header, the body data.
-    std::vector<std::string_view> parts(2);
+    std::optional<SharedBuffer> early_body;
+    std::size_t early_length = 0;
     std::optional<std::pair<int, std::string>> read_error;
     std::string early_header;
     if (may_send_body_early(r)) {
-        apr_bucket_brigade* hold = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        std::size_t length = 0;
-        bool complete = take_arrived_body(channel, hold, parts, length, kMaxEarlyBody,
-                                          read_error) == wsgi::Channel::ReadStatus::kEof;
-        early_header = protocol::encode_data_header(FrameType::kBodyData, length,
+        early_body.emplace();
+        bool complete = copy_arrived_body(channel, early_body->get(), early_length, read_error);
+        early_header = protocol::encode_data_header(FrameType::kBodyData, early_length,
                                                     complete ? protocol::kLast : 0);
+        if (early_length == 0) {
+            early_body.reset();
+        }
     }
     std::string encoded = encoder.finish(early_header.empty() ? 0 : protocol::kWithBody);
-    parts[0] = encoded;
-    parts[1] = early_header;
     if (encoded.size() - protocol::kHeaderSize > protocol::kMaxPayload) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "WSGI0149: Request environment too large for daemon process '%s'.",
                       group.options.name.c_str());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    // The request frame, the body frame's header, the body data.
+    std::string_view parts[3] = {
+        encoded, early_header,
+        early_body ? std::string_view(early_body->get().data(), early_length) : std::string_view()};
+    const bool keep_body = idempotent(r);
+    std::string handed_back;  // the body bytes as a daemon process handed them back
 
     const Millis connect_timeout = to_millis(group.options.connect_timeout);
     const Millis socket_timeout = to_millis(
@@ -614,6 +665,11 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         if (write_all(socket.get(), parts, socket_timeout) != IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
+        if (!keep_body) {
+            // Gone out: the daemon process hands it back if need be. (parts[2] is set again
+            // before it is sent again: only an idempotent request is retried without kRestart.)
+            early_body.reset();
+        }
         Relay relay(r, settings, group, socket.get(), socket_timeout, reused, timed, channel,
                     read_error);
         switch (relay.run()) {
@@ -629,7 +685,21 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                               group.options.name.c_str());
                 break;
             case Relay::Outcome::kRestart:
-                break;  // that process is restarting, or busy: another one serves it
+                // That process is restarting, or busy: another one serves the request.
+                if (early_body) {
+                    break;  // the body bytes are still here
+                }
+                if (relay.handed_back().size() != early_length) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                                  "WSGI0153: Daemon process '%s' handed the request back "
+                                  "without the %zu body bytes sent with it (%zu came back).",
+                                  group.options.name.c_str(), early_length,
+                                  relay.handed_back().size());
+                    return HTTP_SERVICE_UNAVAILABLE;
+                }
+                handed_back = std::move(relay.handed_back());
+                parts[2] = handed_back;
+                break;
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

@@ -260,7 +260,8 @@ void DaemonChannel::send_error(int status, const std::string& message) {
 void DaemonChannel::send_restart() {
     ended_ = true;
     std::string ignored;
-    write(protocol::encode_empty(FrameType::kRestart), {}, ignored);
+    write(protocol::encode_data_header(FrameType::kRestart, sent_early_body_.size(), 0),
+          sent_early_body_, ignored);
 }
 
 void DaemonChannel::abandon_with_timeout() {

@@ -50,13 +50,15 @@ public:
     // `data` must stay valid until the application has read it: it is a view into the
     // reader's buffer, which is not read again before then.
     void set_early_body(std::string_view data, bool complete) {
-        early_body_ = data;
+        early_body_ = sent_early_body_ = data;
         early_body_complete_ = complete;
     }
 
     // Answers with an HTTP status when nothing was sent yet (kError frame).
     void send_error(int status, const std::string& message);
-    // Tells the Apache child to send the request again (kRestart frame).
+    // Tells the Apache child to send the request again (kRestart frame), handing back the body
+    // bytes that came with the request (the child has freed them). Only before the
+    // application ran: the early body must still be in the reader's buffer.
     void send_restart();
 
     // From another thread, for a request stuck past request-timeout: answers 504 if no
@@ -87,6 +89,7 @@ private:
     std::optional<protocol::HeadersFrame> pending_headers_;
     std::string out_;        // frames waiting to be written
     std::string_view early_body_;  // body bytes sent with the request, not yet read
+    std::string_view sent_early_body_;  // all of the body bytes sent with the request
     bool early_body_complete_ = false;
     bool deferred_ = false;  // out_ holds the deferred end of the response
     std::atomic<bool> headers_sent_{false};  // committed to the output (perhaps not written)

@@ -7,10 +7,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
 #include "daemon/protocol.hpp"
+#include "daemon/socket_io.hpp"
 
 namespace wsgi::daemon {
 namespace {
@@ -31,11 +34,38 @@ bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
 
-// Tells the Apache child on `fd` to send its request again elsewhere. Best effort and never
-// blocking: a connection the daemon has not answered on has room for the 8 bytes.
+// The most bytes read from a connection handed back, looking for a request sent on it: a
+// request with its first body bytes (64 KiB at most) and a large environ fits; a bigger one
+// cannot have gone out whole (the socket holds less), so its sender still has it.
+constexpr std::size_t kMaxQueuedRequest = 512 * 1024;
+
+// How long handing a connection back may wait for room to send the body bytes back.
+constexpr Millis kRestartSendWait(100);
+
+// Tells the Apache child on `fd`, which no thread has read from since its last request, to
+// send its request again elsewhere. Reading is shut down first: a request the child sends from
+// now on fails to go out (EPIPE) and the child still has it. One sent before is read here, and
+// the body bytes that came with it go back on the kRestart frame, since the child frees them
+// once they have gone out (protocol.hpp). Never blocks for long: with nothing answered on
+// the connection, the child's side has room for the frame.
 void send_restart(int fd) {
-    std::string frame = protocol::encode_empty(protocol::FrameType::kRestart);
-    (void)send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)shutdown(fd, SHUT_RD);
+    std::string queued;
+    char chunk[16 * 1024];
+    while (queued.size() < kMaxQueuedRequest) {
+        ssize_t got = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (got > 0) {
+            queued.append(chunk, static_cast<std::size_t>(got));
+        } else if (got < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;  // all of it read (EAGAIN or end of file), or the connection broke
+        }
+    }
+    std::string_view body = protocol::early_body_of(queued).value_or(std::string_view());
+    std::string header =
+        protocol::encode_data_header(protocol::FrameType::kRestart, body.size(), 0);
+    (void)write_all(fd, header, kRestartSendWait, body);
 }
 
 }  // namespace

@@ -279,6 +279,28 @@ std::string encode_data_header(FrameType type, std::size_t length, std::uint8_t 
     return out;
 }
 
+std::optional<std::string_view> early_body_of(std::string_view bytes) {
+    std::string error;
+    auto request = bytes.size() >= kHeaderSize
+                       ? decode_header(bytes.substr(0, kHeaderSize), error)
+                       : std::nullopt;
+    if (!request || request->type != FrameType::kRequest ||
+        bytes.size() - kHeaderSize < request->length) {
+        return std::nullopt;
+    }
+    if ((request->flags & kWithBody) == 0) {
+        return std::string_view();
+    }
+    std::string_view rest = bytes.substr(kHeaderSize + request->length);
+    auto body = rest.size() >= kHeaderSize ? decode_header(rest.substr(0, kHeaderSize), error)
+                                           : std::nullopt;
+    if (!body || body->type != FrameType::kBodyData ||
+        rest.size() - kHeaderSize < body->length) {
+        return std::nullopt;
+    }
+    return rest.substr(kHeaderSize, body->length);
+}
+
 bool decode_request(std::string_view payload, RequestFrame& request, std::string& error) {
     Reader reader(payload);
     if (!reader.pairs(request.meta) || !reader.pairs(request.environ) || !reader.done()) {

@@ -15,6 +15,12 @@
 // hands out before it asks for more with kRead. Between two conversations the daemon sends nothing but, when it
 // hands the connection back (restarting, stopping, or all its threads busy), one kRestart
 // before closing it: a request the child sent meanwhile is then sent again elsewhere.
+// The payload of a kRestart is the body bytes sent with the request (kWithBody), if the daemon
+// received them: the child does not keep them once they have gone out (for a method that is
+// not idempotent), so it sends them again from here. Before it hands a connection back without
+// having read it, the daemon shuts down its reading side, so that a request the child sends
+// after that fails to go out (EPIPE) and stays with the child, and reads what was sent before
+// (see early_body_of()).
 
 #include <cstddef>
 #include <cstdint>
@@ -44,7 +50,8 @@ enum class FrameType : std::uint8_t {
     kEnd = 13,       // the response is complete
     kAbort = 14,     // the response broke after its headers: cut the client connection
     kError = 15,     // ErrorFrame: nothing was sent, answer with this status
-    kRestart = 16,   // not served here (restarting, busy): send the request again elsewhere
+    kRestart = 16,   // not served here (restarting, busy): send the request again elsewhere;
+                     // payload: the body bytes sent with the request (kWithBody), or none
     kFile = 17,      // FileFrame; the file's descriptor rides along (SCM_RIGHTS)
 };
 
@@ -130,6 +137,12 @@ std::string encode_file(const FileFrame& frame);
 std::string encode_empty(FrameType type);
 // Only the header of a data frame (kData or kBodyData) carrying `length` bytes.
 std::string encode_data_header(FrameType type, std::size_t length, std::uint8_t flags);
+
+// Given the bytes an Apache child sent on a connection that the daemon had not read from yet:
+// the body bytes of a kRequest flagged kWithBody, when `bytes` hold that frame and the whole
+// kBodyData frame after it; an empty view for a whole kRequest without kWithBody; nullopt
+// when `bytes` hold no whole request (nothing, a part, or something else).
+std::optional<std::string_view> early_body_of(std::string_view bytes);
 
 // Payload decoders: false with `error` set when the payload is malformed (truncated,
 // lengths past its end, trailing bytes, counts too large, out-of-range numbers).

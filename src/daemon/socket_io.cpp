@@ -211,6 +211,10 @@ FrameReader::~FrameReader() {
 
 std::size_t FrameReader::kept_buffers() { return big_buffers().kept(); }
 
+SharedBuffer::SharedBuffer() : buffer_(big_buffers().take()) {}
+
+SharedBuffer::~SharedBuffer() { big_buffers().give(std::move(buffer_)); }
+
 void FrameReader::take_big_buffer(std::size_t needed) {
     big_ = big_buffers().take();
     if (big_.size() < needed) {

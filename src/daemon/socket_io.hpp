@@ -115,6 +115,23 @@ private:
     std::deque<int> fds_;
 };
 
+// A buffer from the set FrameReader's big frames go through, for other big data a thread holds
+// only for a moment (the first body bytes an Apache child sends with a request): taken on
+// construction, given back on destruction, so that the process keeps a few such buffers
+// (FrameReader::kMaxKeptBuffers) rather than one per thread or per connection. Its size is
+// what it last held (0 when new); resize it as needed. No GIL needed; any thread.
+class SharedBuffer {
+public:
+    SharedBuffer();
+    ~SharedBuffer();
+    SharedBuffer(const SharedBuffer&) = delete;
+    SharedBuffer& operator=(const SharedBuffer&) = delete;
+    std::string& get() { return buffer_; }
+
+private:
+    std::string buffer_;
+};
+
 // A human-readable name for a status ("timed out", "closed by peer", errno text).
 std::string describe(IoStatus status, int saved_errno);
 

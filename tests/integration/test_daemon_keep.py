@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -56,6 +57,11 @@ def warm_up(server, prefix: str, parallel: int = 6, rounds: int = 3) -> None:
             assert codes == [200] * parallel, codes
 
 
+def post_body(tag: str, count: int) -> bytes:
+    """The body of a Load POST: 100 + count bytes that differ from one request to another."""
+    return (f"{tag}/" * (1 + (100 + count) // 3)).encode()[:100 + count]
+
+
 class Load(ClientThreads):
     """Client threads alternating GET /echo?TAG and POST /post?TAG (a body of TAG-dependent
     size) on fresh HTTP connections until stopped. Records (tag, method, status, body)."""
@@ -74,7 +80,7 @@ class Load(ClientThreads):
             post = count % 2 == 0
             try:
                 if post:
-                    body = b"x" * (100 + count)
+                    body = post_body(tag, count)
                     r = requests.post(self.server.url(f"{self.prefix}/post?{tag}"), data=body,
                                       timeout=20, headers={"Connection": "close"})
                 else:
@@ -90,7 +96,11 @@ class Load(ClientThreads):
         bad = []
         for tag, method, outcome, text in self.records:
             count = int(tag.split("-")[1])
-            expected = f"post:{tag}:{100 + count}:" if method == "POST" else f"echo:{tag}:"
+            if method == "POST":
+                body = post_body(tag, count)
+                expected = f"post:{tag}:{len(body)}:{zlib.crc32(body):08x}:"
+            else:
+                expected = f"echo:{tag}:"
             if outcome != 200 or not text.startswith(expected):
                 bad.append((tag, method, outcome, text[:200]))
         return bad

@@ -790,6 +790,23 @@ WSGIDaemonProcess rewritten display-name=%{GROUP}
 WSGIScriptAlias /touched {tmp}/touched.wsgi process-group=touched
 WSGIScriptAlias /rewritten {tmp}/rewritten.wsgi process-group=rewritten
 WSGIScriptAlias /embedded {tmp}/embedded.wsgi
+WSGIDaemonProcess posted display-name=%{GROUP}
+WSGIScriptAlias /posted {tmp}/posted.wsgi process-group=posted
+"""
+
+POSTED_SCRIPT = """
+import hashlib
+import os
+
+VERSION = %d
+
+
+def application(environ, start_response):
+    body = environ["wsgi.input"].read()
+    digest = hashlib.sha256(body).hexdigest()
+    text = "version %%d pid %%d length %%d sha256 %%s" %% (VERSION, os.getpid(), len(body), digest)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [text.encode()]
 """
 
 RELOAD_SCRIPT = """
@@ -853,6 +870,30 @@ def test_rewritten_script_serves_new_code_from_a_new_daemon_process(reload_serve
     version, pid, request = served(reload_server, "/rewritten")
     assert (version, request) == (2, 1)
     assert pid != first[1]
+
+
+@pytest.mark.parametrize("size", [1000, 64 * 1024, 300 * 1024])
+def test_a_post_handed_back_for_a_changed_script_keeps_its_body(reload_server, size):
+    # The first body bytes went to the daemon process with the request, and the Apache child
+    # gave them up once sent: the process that sees the changed script hands them back with
+    # the request, and its successor gets the whole body (the rest of a big one is still read
+    # from the client).
+    path = reload_server.tmp / "posted.wsgi"
+    path.write_text(POSTED_SCRIPT % size)
+    os.chmod(path, 0o644)
+    os.utime(path, (BASE_MTIME + size, BASE_MTIME + size))
+    warm = requests.post(reload_server.url("/posted"), data=b"warm", timeout=20)
+    assert warm.status_code == 200, warm.text[:500]
+    old_pid = int(warm.text.split()[3])
+    path.write_text(POSTED_SCRIPT % (size + 1))
+    os.utime(path, (BASE_MTIME + size + 1, BASE_MTIME + size + 1))
+    body = secrets.token_bytes(size)
+    r = requests.post(reload_server.url("/posted"), data=body, timeout=20)
+    assert r.status_code == 200, (r.text[:500], reload_server.error_log()[-3000:])
+    version, pid, length, digest = r.text.split()[1::2]
+    assert int(version) == size + 1
+    assert int(pid) != old_pid
+    assert (int(length), digest) == (size, hashlib.sha256(body).hexdigest())
 
 
 def test_rewritten_script_is_reloaded_in_embedded_mode(reload_server):

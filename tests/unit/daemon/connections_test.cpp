@@ -358,6 +358,49 @@ TEST_F(ListenerTest, StoppingSendsRestartOnIdleConnectionsAndClosesThem) {
     close(late);
 }
 
+// A request sent on an idle kept connection just as the daemon process stops: the Apache child
+// frees the body bytes it sent with it, so they come back on the kRestart frame.
+TEST_F(ListenerTest, StoppingHandsBackTheBodySentWithARequestOnAnIdleConnection) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
+    // Each served once and kept (connected one by one: a thread taking a listen event would
+    // take the others with it, waiting for their first request).
+    int clients[3];
+    for (int& client : clients) {
+        client = connect_client();
+        auto connection = listener.next(Millis(1000));
+        ASSERT_TRUE(connection.has_value());
+        listener.release(*connection, DaemonListener::After::kKeep);
+    }
+    const auto [with_body, without_body, partial] = clients;
+    protocol::RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}};
+    const std::string body(60 * 1024, 'p');
+    const std::string whole = protocol::encode_request(request, protocol::kWithBody) +
+                              protocol::encode_data_header(FrameType::kBodyData, body.size(),
+                                                           protocol::kLast) +
+                              body;
+    send_bytes(with_body, whole);
+    send_bytes(without_body, protocol::encode_request(request));
+    send_bytes(partial, whole.substr(0, whole.size() - 1));
+    listener.stop();
+    EXPECT_EQ(listener.kept_count(), 0u);
+    for (int client : {with_body, without_body, partial}) {
+        protocol::FrameHeader header{};
+        std::string_view payload;
+        std::string storage;
+        FrameReader reader(client, storage, false);
+        ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(header.type, FrameType::kRestart);
+        // Only a whole request's body comes back; a part of one, nothing (the child's write
+        // of the rest fails, so it still has the request).
+        EXPECT_EQ(payload, client == with_body ? std::string_view(body) : std::string_view());
+        EXPECT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kClosed);
+        close(client);
+    }
+}
+
 TEST_F(ListenerTest, TheBacklogQueuesAheadOfRequestsSentAfterIt) {
     // One process in the group: a thread taking a listen event takes the whole backlog, so
     // that requests sent on new connections are served before those sent later on kept ones

@@ -113,6 +113,42 @@ TEST(Protocol, DataHeaderCarriesFlagsAndLength) {
     EXPECT_EQ(header.length, 1000u);
 }
 
+// What a daemon process finds on a connection it hands back: the body bytes of a request sent
+// whole with them, nothing for a request without, and no request for anything less or else.
+TEST(Protocol, EarlyBodyOfAQueuedRequest) {
+    RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}};
+    request.environ = {{"REQUEST_METHOD", "POST"}};
+    const std::string body(70000, 'b');
+    const std::string sent = encode_request(request, kWithBody) +
+                             encode_data_header(FrameType::kBodyData, body.size(), kLast) + body;
+    auto found = early_body_of(sent);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(*found, body);
+    // Whatever the child sends past its request (nothing, in the protocol) is not body.
+    const std::string more = sent + "more";
+    found = early_body_of(more);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(*found, body);
+
+    const std::string without = encode_request(request);
+    found = early_body_of(without);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_TRUE(found->empty());
+
+    for (std::size_t cut : {std::size_t{0}, std::size_t{3}, kHeaderSize, without.size() - 1,
+                            sent.size() - body.size() - 1, sent.size() - 1}) {
+        EXPECT_FALSE(early_body_of(std::string_view(sent).substr(0, cut)).has_value()) << cut;
+    }
+    EXPECT_FALSE(early_body_of("GET / HTTP/1.1\r\n\r\n").has_value());
+    // A request flagged kWithBody followed by another frame than kBodyData.
+    const std::string other =
+        encode_request(request, kWithBody) + encode_empty(FrameType::kBodyEnd);
+    EXPECT_FALSE(early_body_of(other).has_value());
+    // Not a request at all.
+    EXPECT_FALSE(early_body_of(encode_data_header(FrameType::kBodyData, 0, 0)).has_value());
+}
+
 TEST(Protocol, HeaderRejectsGarbage) {
     std::string error;
     EXPECT_FALSE(decode_header("GET / HT", error).has_value());
