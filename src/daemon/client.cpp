@@ -595,10 +595,11 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     // The part of the body that has already arrived goes with the request, so the daemon
     // process need not ask for it (a round trip) when the application reads it. It is copied
     // into a buffer the child's threads share (see copy_arrived_body()), and for a method
-    // that is not idempotent given back as soon as the request has gone out: should the
-    // daemon process hand the request back (kRestart), it sends these bytes back with it. A
-    // request waiting for a daemon thread then holds no memory of the child's. An idempotent
-    // one keeps them, to send them again after a kept connection broke unread (never_read()).
+    // that is not idempotent freed as soon as the request has gone out: should the daemon
+    // process hand the request back (kRestart), it sends these bytes back with it. Such a
+    // request waiting for a daemon thread or its application then holds none of the child's
+    // memory for them. An idempotent one keeps them, to send them again after a kept
+    // connection broke unread (never_read()).
     wsgi::EmbeddedChannel channel(r);
     std::optional<SharedBuffer> early_body;
     std::size_t early_length = 0;
@@ -626,6 +627,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         early_body ? std::string_view(early_body->get().data(), early_length) : std::string_view()};
     const bool keep_body = idempotent(r);
     std::string handed_back;  // the body bytes as a daemon process handed them back
+    bool body_freed = false;  // parts[2] must come back from the daemon process to go again
 
     const Millis connect_timeout = to_millis(group.options.connect_timeout);
     const Millis socket_timeout = to_millis(
@@ -665,10 +667,12 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         if (write_all(socket.get(), parts, socket_timeout) != IoStatus::kOk) {
             continue;  // the process went away before reading: try again
         }
-        if (!keep_body) {
-            // Gone out: the daemon process hands it back if need be. (parts[2] is set again
-            // before it is sent again: only an idempotent request is retried without kRestart.)
+        if (!keep_body && early_length > 0) {
+            // Gone out: the daemon process hands it back if need be.
             early_body.reset();
+            std::string().swap(handed_back);
+            parts[2] = {};
+            body_freed = true;
         }
         Relay relay(r, settings, group, socket.get(), socket_timeout, reused, timed, channel,
                     read_error);
@@ -679,6 +683,10 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                 }
                 return relay.status();
             case Relay::Outcome::kRetry:
+                if (body_freed) {
+                    // Not reached: only an idempotent request is retried, and it keeps its body.
+                    return HTTP_BAD_GATEWAY;
+                }
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                               "Daemon process '%s' closed a kept connection without reading the "
                               "request; sending it again on a new connection.",
@@ -686,19 +694,21 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                 break;
             case Relay::Outcome::kRestart:
                 // That process is restarting, or busy: another one serves the request.
-                if (early_body) {
-                    break;  // the body bytes are still here
+                if (!body_freed) {
+                    break;  // the body bytes, if any, are still here
                 }
                 if (relay.handed_back().size() != early_length) {
                     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                                   "WSGI0153: Daemon process '%s' handed the request back "
-                                  "without the %zu body bytes sent with it (%zu came back).",
-                                  group.options.name.c_str(), early_length,
-                                  relay.handed_back().size());
+                                  "without the %" APR_SIZE_T_FMT " body bytes sent with it "
+                                  "(%" APR_SIZE_T_FMT " came back).",
+                                  group.options.name.c_str(), static_cast<apr_size_t>(early_length),
+                                  static_cast<apr_size_t>(relay.handed_back().size()));
                     return HTTP_SERVICE_UNAVAILABLE;
                 }
                 handed_back = std::move(relay.handed_back());
                 parts[2] = handed_back;
+                body_freed = false;
                 break;
         }
     }

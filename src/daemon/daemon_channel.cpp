@@ -55,6 +55,8 @@ wsgi::Channel::ReadStatus DaemonChannel::request_body(std::size_t max, std::stri
         body_done_ = true;
         return ReadStatus::kEof;
     }
+    // The next read reuses the reader's buffer that the early body bytes were in.
+    sent_early_body_ = {};
     auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(max, protocol::kMaxPayload));
     if (!write(protocol::encode_read(limit), {}, error)) {
         error_status = 400;

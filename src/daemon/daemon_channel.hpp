@@ -57,8 +57,9 @@ public:
     // Answers with an HTTP status when nothing was sent yet (kError frame).
     void send_error(int status, const std::string& message);
     // Tells the Apache child to send the request again (kRestart frame), handing back the body
-    // bytes that came with the request (the child has freed them). Only before the
-    // application ran: the early body must still be in the reader's buffer.
+    // bytes that came with the request (a child may have freed them). Only before the
+    // application read more of the body than came with the request (the bytes are a view into
+    // the reader's buffer; they are forgotten when it reads again).
     void send_restart();
 
     // From another thread, for a request stuck past request-timeout: answers 504 if no
@@ -89,7 +90,8 @@ private:
     std::optional<protocol::HeadersFrame> pending_headers_;
     std::string out_;        // frames waiting to be written
     std::string_view early_body_;  // body bytes sent with the request, not yet read
-    std::string_view sent_early_body_;  // all of the body bytes sent with the request
+    std::string_view sent_early_body_;  // all of the body bytes sent with the request, until
+                                        // the reader's buffer is read into again
     bool early_body_complete_ = false;
     bool deferred_ = false;  // out_ holds the deferred end of the response
     std::atomic<bool> headers_sent_{false};  // committed to the output (perhaps not written)

@@ -34,11 +34,6 @@ bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
 
-// The most bytes read from a connection handed back, looking for a request sent on it: a
-// request with its first body bytes (64 KiB at most) and a large environ fits; a bigger one
-// cannot have gone out whole (the socket holds less), so its sender still has it.
-constexpr std::size_t kMaxQueuedRequest = 512 * 1024;
-
 // How long handing a connection back may wait for room to send the body bytes back.
 constexpr Millis kRestartSendWait(100);
 
@@ -46,13 +41,14 @@ constexpr Millis kRestartSendWait(100);
 // send its request again elsewhere. Reading is shut down first: a request the child sends from
 // now on fails to go out (EPIPE) and the child still has it. One sent before is read here, and
 // the body bytes that came with it go back on the kRestart frame, since the child frees them
-// once they have gone out (protocol.hpp). Never blocks for long: with nothing answered on
-// the connection, the child's side has room for the frame.
+// once they have gone out (protocol.hpp). All that was sent is read, however much: after the
+// shutdown nothing more can come, so it is what the socket held. Never blocks for long: with
+// nothing answered on the connection, the child's side has room for the frame.
 void send_restart(int fd) {
     (void)shutdown(fd, SHUT_RD);
     std::string queued;
     char chunk[16 * 1024];
-    while (queued.size() < kMaxQueuedRequest) {
+    while (true) {
         ssize_t got = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
         if (got > 0) {
             queued.append(chunk, static_cast<std::size_t>(got));
@@ -221,10 +217,16 @@ void DaemonListener::release(const Connection& connection, After after) {
         close_with_restart(it);
         return;
     }
-    if (after == After::kKeep &&
-        arm(epoll_fd_, entry.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, entry.fd, connection.id)) {
-        entry.registered = true;
-        entry.busy = false;
+    if (after == After::kKeep) {
+        if (arm(epoll_fd_, entry.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, entry.fd,
+                connection.id)) {
+            entry.registered = true;
+            entry.busy = false;
+        } else {
+            // No memory for the epoll entry: the Apache child may already have sent its next
+            // request, which goes elsewhere.
+            close_with_restart(it);
+        }
         return;
     }
     if (entry.registered) {

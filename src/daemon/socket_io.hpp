@@ -116,7 +116,7 @@ private:
 };
 
 // A buffer from the set FrameReader's big frames go through, for other big data a thread holds
-// only for a moment (the first body bytes an Apache child sends with a request): taken on
+// for a while (the first body bytes an Apache child sends with a request): taken on
 // construction, given back on destruction, so that the process keeps a few such buffers
 // (FrameReader::kMaxKeptBuffers) rather than one per thread or per connection. Its size is
 // what it last held (0 when new); resize it as needed. No GIL needed; any thread.

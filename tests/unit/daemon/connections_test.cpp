@@ -401,6 +401,26 @@ TEST_F(ListenerTest, StoppingHandsBackTheBodySentWithARequestOnAnIdleConnection)
     }
 }
 
+// What handing a connection back relies on (DaemonListener's send_restart): once the daemon's
+// end has shut down reading, a write from the Apache child fails (EPIPE) rather than being
+// queued unread, and what was queued before can still be read. So a request either reaches
+// the daemon whole, or fails to go out and stays with the child.
+TEST(SocketIo, AfterTheReaderShutsDownReadingWritesFailAndQueuedBytesStayReadable) {
+    Pair pair;
+    ASSERT_EQ(send(pair.a, "queued", 6, MSG_NOSIGNAL), 6);
+    ASSERT_EQ(shutdown(pair.b, SHUT_RD), 0);
+    errno = 0;
+    EXPECT_EQ(send(pair.a, "late", 4, MSG_NOSIGNAL), -1);
+    EXPECT_EQ(errno, EPIPE);
+    EXPECT_EQ(write_all(pair.a, std::string_view("late"), Millis(100)), IoStatus::kClosed);
+    char buffer[16];
+    ASSERT_EQ(recv(pair.b, buffer, sizeof(buffer), MSG_DONTWAIT), 6);
+    EXPECT_EQ(std::string_view(buffer, 6), "queued");
+    EXPECT_EQ(recv(pair.b, buffer, sizeof(buffer), MSG_DONTWAIT), 0);  // nothing more comes
+    close(pair.a);
+    close(pair.b);
+}
+
 TEST_F(ListenerTest, TheBacklogQueuesAheadOfRequestsSentAfterIt) {
     // One process in the group: a thread taking a listen event takes the whole backlog, so
     // that requests sent on new connections are served before those sent later on kept ones
