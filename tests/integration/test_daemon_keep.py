@@ -5,7 +5,8 @@
 * Idle kept connections pin no daemon thread, and with processes=2 threads=1 two requests at
   once still run in the two processes although both processes have kept connections.
 * A daemon process that restarts (maximum-requests) under continuous GET and POST load hands
-  its kept connections back: no request is lost, not even a POST, which is never sent twice.
+  its kept connections back: no request is lost, not even a POST, which is never sent twice,
+  and every POST body arrives whole (its CRC-32), also one the daemon process handed back.
 * After a SIGKILL of the daemon process, requests that go out on connections kept to the dead
   process are sent again on a new connection and reach its replacement.
 * inactivity-timeout: idle kept connections are no activity.
