@@ -605,13 +605,16 @@ TEST_F(ListenerTest, ARequestOnAKeptConnectionIsBouncedWhenEveryThreadIsBusy) {
     int busy_client = connect_client();
     auto busy = listener.next(Millis(1000));  // the only thread is now busy with this one
     ASSERT_TRUE(busy.has_value());
-    ASSERT_EQ(write(kept_client, "request", 7), 7);
-    protocol::FrameHeader header{};
-    std::string_view payload;
-    std::string storage;
-    FrameReader reader(kept_client, storage, false);
-    ASSERT_EQ(reader.next(header, payload, Millis(2000), error), IoStatus::kOk) << error;
-    EXPECT_EQ(header.type, FrameType::kRestart);
+    // A POST with its first body bytes: they come back with the request (the Apache child
+    // freed them once sent).
+    protocol::RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}};
+    const std::string body(20 * 1024, 'q');
+    send_bytes(kept_client, protocol::encode_request(request, protocol::kWithBody) +
+                                protocol::encode_data_header(FrameType::kBodyData, body.size(),
+                                                             protocol::kLast) +
+                                body);
+    EXPECT_EQ(restart_then_end(kept_client), body);
     listener.release(*busy, DaemonListener::After::kClose);
     close(busy_client);
     close(kept_client);
