@@ -23,6 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             __builtin_trap();  // decode_header must have refused it
         }
     }
+    // What a daemon process reads from a connection it hands back (any bytes at all): the body
+    // it finds must be a view inside them.
+    if (auto body = protocol::early_body_of(bytes); body && !body->empty() &&
+        (body->data() < bytes.data() ||
+         body->data() + body->size() > bytes.data() + bytes.size())) {
+        __builtin_trap();
+    }
     std::string_view payload = size > 0 ? bytes.substr(1) : bytes;
     switch (size > 0 ? data[0] % 5 : 0) {
         case 0: {
