@@ -162,20 +162,19 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
     return "";
 }
 
-// Takes the body data that has already arrived without waiting, until `length` reaches
-// `wanted`: its buckets go to `hold`, views of them to `pieces`. kEof once the body ended; a
-// read error is kept in `error` (status, why).
-wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel,
-                                            apr_bucket_brigade* hold,
-                                            std::vector<std::string_view>& pieces,
-                                            std::size_t& length, std::size_t wanted,
-                                            std::optional<std::pair<int, std::string>>& error) {
+// Reads the body data that has already arrived without waiting, until `length` reaches
+// `wanted`, through `read(max, count, error_status, why)`: one non-blocking read of the
+// channel's of at most `max` bytes. kEof once the body ended; a read error is kept in `error`
+// (status, why).
+template <class Read>
+wsgi::Channel::ReadStatus read_arrived_body(std::size_t& length, std::size_t wanted,
+                                            std::optional<std::pair<int, std::string>>& error,
+                                            Read&& read) {
     while (length < wanted) {
         std::size_t count = 0;
         int error_status = 0;
         std::string why;
-        auto more = channel.read_body_held(wanted - length, false, hold, pieces, count,
-                                           error_status, why);
+        auto more = read(wanted - length, count, error_status, why);
         length += count;
         if (more == wsgi::Channel::ReadStatus::kError) {
             error.emplace(error_status, std::move(why));
@@ -186,6 +185,20 @@ wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel,
         }
     }
     return wsgi::Channel::ReadStatus::kData;
+}
+
+// Takes the body data that has already arrived without waiting, until `length` reaches
+// `wanted`: its buckets go to `hold`, views of them to `pieces`. As read_arrived_body().
+wsgi::Channel::ReadStatus take_arrived_body(wsgi::EmbeddedChannel& channel,
+                                            apr_bucket_brigade* hold,
+                                            std::vector<std::string_view>& pieces,
+                                            std::size_t& length, std::size_t wanted,
+                                            std::optional<std::pair<int, std::string>>& error) {
+    return read_arrived_body(
+        length, wanted, error,
+        [&](std::size_t max, std::size_t& count, int& error_status, std::string& why) {
+            return channel.read_body_held(max, false, hold, pieces, count, error_status, why);
+        });
 }
 
 class Relay {
@@ -378,27 +391,13 @@ bool copy_arrived_body(wsgi::EmbeddedChannel& channel, std::string& buffer, std:
         buffer.resize(kMaxEarlyBody);
     }
     length = 0;
-    while (length < kMaxEarlyBody) {
-        std::size_t count = 0;
-        int error_status = 0;
-        std::string why;
-        const std::size_t piece = std::min<std::size_t>(APR_BUCKET_BUFF_SIZE,
-                                                        kMaxEarlyBody - length);
-        auto more = channel.read_body_into(buffer.data() + length, piece, count, false,
-                                           error_status, why);
-        length += count;
-        if (more == wsgi::Channel::ReadStatus::kError) {
-            error.emplace(error_status, std::move(why));
-            return false;
-        }
-        if (more == wsgi::Channel::ReadStatus::kEof) {
-            return true;
-        }
-        if (count == 0) {
-            return false;  // the rest has not arrived yet
-        }
-    }
-    return false;
+    return read_arrived_body(
+               length, kMaxEarlyBody, error,
+               [&](std::size_t max, std::size_t& count, int& error_status, std::string& why) {
+                   return channel.read_body_into(
+                       buffer.data() + length, std::min<std::size_t>(APR_BUCKET_BUFF_SIZE, max),
+                       count, false, error_status, why);
+               }) == wsgi::Channel::ReadStatus::kEof;
 }
 
 // Whether the request has a body that may be read before the application asks for it: not

@@ -204,9 +204,6 @@ FrameReader::~FrameReader() {
     for (int fd : fds_) {
         close(fd);
     }
-    if (buffer_ == &big_) {
-        big_buffers().give(std::move(big_));
-    }
 }
 
 std::size_t FrameReader::kept_buffers() { return big_buffers().kept(); }
@@ -216,19 +213,18 @@ SharedBuffer::SharedBuffer() : buffer_(big_buffers().take()) {}
 SharedBuffer::~SharedBuffer() { big_buffers().give(std::move(buffer_)); }
 
 void FrameReader::take_big_buffer(std::size_t needed) {
-    big_ = big_buffers().take();
-    if (big_.size() < needed) {
-        big_.resize(needed);
+    std::string& big = big_.emplace().get();
+    if (big.size() < needed) {
+        big.resize(needed);
     }
-    std::memcpy(big_.data(), small_.data() + start_, end_ - start_);
+    std::memcpy(big.data(), small_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
-    buffer_ = &big_;
+    buffer_ = &big;
 }
 
 void FrameReader::give_back_big_buffer() {
-    big_buffers().give(std::move(big_));
-    big_ = std::string();
+    big_.reset();
     buffer_ = &small_;
     start_ = end_ = 0;
 }
@@ -289,7 +285,8 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
 IoStatus FrameReader::receive_ready() {
     start_ = end_ = 0;
     while (true) {
-        ssize_t got = receive(fd_, big_.data(), big_.size(), fds_, MSG_DONTWAIT);
+        std::string& big = big_->get();
+        ssize_t got = receive(fd_, big.data(), big.size(), fds_, MSG_DONTWAIT);
         if (got > 0) {
             end_ = static_cast<std::size_t>(got);
             return IoStatus::kOk;
@@ -309,7 +306,7 @@ IoStatus FrameReader::receive_ready() {
 
 IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payload,
                            Millis timeout, std::string& error) {
-    if (buffer_ == &big_ && start_ == end_) {
+    if (big_ && start_ == end_) {
         // The big frame before has been used and nothing else came with it. The next one is
         // likely big as well (a response in big blocks): what has arrived of it is received
         // into the shared buffer, but the buffer is given back rather than held through a

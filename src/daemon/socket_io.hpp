@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <deque>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,24 @@ bool set_receive_timeout(int fd, Millis timeout);
 // Writes `data` in one sendmsg() with `fd` attached (SCM_RIGHTS), then waits as write_all for
 // any rest. The peer must read it with read_frame(..., received_fds).
 IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout);
+
+// A buffer from a set the process's threads share, for big data a thread holds for a while
+// (a big frame in FrameReader, the first body bytes an Apache child sends with a request):
+// taken on construction, given back on destruction, so that the process keeps a few such
+// buffers (FrameReader::kMaxKeptBuffers, each up to FrameReader::kMaxKeptBuffer) rather than
+// one per thread or per connection. Its size is what it last held (0 when new); resize it as
+// needed. No GIL needed; any thread.
+class SharedBuffer {
+public:
+    SharedBuffer();
+    ~SharedBuffer();
+    SharedBuffer(const SharedBuffer&) = delete;
+    SharedBuffer& operator=(const SharedBuffer&) = delete;
+    std::string& get() { return buffer_; }
+
+private:
+    std::string buffer_;
+};
 
 // Reads the frames of one connection through a buffer, so that a frame and those the peer sent
 // right after it come in one recvmsg() where they fit, and hands out each payload as a view into
@@ -84,7 +103,7 @@ public:
     // Bytes of a frame (header included) that `storage` takes; a bigger one goes through a
     // shared buffer. Also the size of one receive into `storage`. One page: every thread of
     // an Apache child has such a buffer, and 16 KiB here kept 12 KiB more per thread
-    // (about 2 MiB over the children of the benchmark's configuration) for frames that are
+    // (1-2 MiB over the children of the benchmark's configuration) for frames that are
     // mostly a few hundred bytes (headers, small responses, read requests).
     static constexpr std::size_t kSmallBuffer = 4 * 1024;
     // A shared buffer grown past this for a bigger frame is freed when given back, not kept.
@@ -107,29 +126,12 @@ private:
 
     int fd_;
     std::string& small_;
-    std::string big_;         // a shared buffer, while a big frame needs it
-    std::string* buffer_;     // small_ or big_: where bytes are received
+    std::optional<SharedBuffer> big_;  // while a big frame needs it
+    std::string* buffer_;              // small_ or big_'s: where bytes are received
     bool timed_;
     std::size_t start_ = 0;  // first byte not yet handed out
     std::size_t end_ = 0;    // end of the bytes received
     std::deque<int> fds_;
-};
-
-// A buffer from the set FrameReader's big frames go through, for other big data a thread holds
-// for a while (the first body bytes an Apache child sends with a request): taken on
-// construction, given back on destruction, so that the process keeps a few such buffers
-// (FrameReader::kMaxKeptBuffers) rather than one per thread or per connection. Its size is
-// what it last held (0 when new); resize it as needed. No GIL needed; any thread.
-class SharedBuffer {
-public:
-    SharedBuffer();
-    ~SharedBuffer();
-    SharedBuffer(const SharedBuffer&) = delete;
-    SharedBuffer& operator=(const SharedBuffer&) = delete;
-    std::string& get() { return buffer_; }
-
-private:
-    std::string buffer_;
 };
 
 // A human-readable name for a status ("timed out", "closed by peer", errno text).
