@@ -385,7 +385,7 @@ constexpr std::size_t kMaxEarlyBody = 64 * 1024;
 // the allocator keeps as many blocks as a request of the connection ever held at once, for
 // every connection an Apache child has had open at the same moment. Returns whether the
 // body ended; a read error is kept in `error` (status, why) for the daemon's first read.
-bool copy_arrived_body(wsgi::EmbeddedChannel& channel, std::string& buffer, std::size_t& length,
+bool copy_arrived_body(wsgi::EmbeddedChannel& channel, MappedString& buffer, std::size_t& length,
                        std::optional<std::pair<int, std::string>>& error) {
     if (buffer.size() < kMaxEarlyBody) {
         buffer.resize(kMaxEarlyBody);

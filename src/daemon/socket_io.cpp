@@ -1,6 +1,7 @@
 #include "daemon/socket_io.hpp"
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -11,6 +12,7 @@
 #include <climits>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -50,17 +52,17 @@ class BigBuffers {
 public:
     BigBuffers() { kept_.reserve(FrameReader::kMaxKeptBuffers); }  // give() never allocates
     // A buffer kept from before (its size is what it last held), or an empty one.
-    std::string take() {
+    MappedString take() {
         std::lock_guard lock(mutex_);
         if (kept_.empty()) {
             return {};
         }
-        std::string buffer = std::move(kept_.back());
+        MappedString buffer = std::move(kept_.back());
         kept_.pop_back();
         return buffer;
     }
     // Keeps `buffer` for a later frame unless it is too big or enough are kept; else frees it.
-    void give(std::string&& buffer) {
+    void give(MappedString&& buffer) {
         if (buffer.size() > FrameReader::kMaxKeptBuffer) {
             return;
         }
@@ -76,8 +78,13 @@ public:
 
 private:
     std::mutex mutex_;
-    std::vector<std::string> kept_;
+    std::vector<MappedString> kept_;
 };
+
+std::size_t whole_pages(std::size_t bytes) {
+    static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return (bytes + page - 1) / page * page;
+}
 
 BigBuffers& big_buffers() {
     // Never destroyed: a thread may still give a buffer back while the process exits.
@@ -197,8 +204,19 @@ IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout
     }
 }
 
+void* map_pages(std::size_t bytes) {
+    void* data = mmap(nullptr, whole_pages(bytes), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) {
+        throw std::bad_alloc();
+    }
+    return data;
+}
+
+void unmap_pages(void* data, std::size_t bytes) noexcept { munmap(data, whole_pages(bytes)); }
+
 FrameReader::FrameReader(int fd, std::string& storage, bool timed_socket)
-    : fd_(fd), small_(storage), buffer_(&small_), timed_(timed_socket) {}
+    : fd_(fd), small_(storage), timed_(timed_socket) {}
 
 FrameReader::~FrameReader() {
     for (int fd : fds_) {
@@ -213,19 +231,17 @@ SharedBuffer::SharedBuffer() : buffer_(big_buffers().take()) {}
 SharedBuffer::~SharedBuffer() { big_buffers().give(std::move(buffer_)); }
 
 void FrameReader::take_big_buffer(std::size_t needed) {
-    std::string& big = big_.emplace().get();
+    MappedString& big = big_.emplace().get();
     if (big.size() < needed) {
         big.resize(needed);
     }
     std::memcpy(big.data(), small_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
-    buffer_ = &big;
 }
 
 void FrameReader::give_back_big_buffer() {
     big_.reset();
-    buffer_ = &small_;
     start_ = end_ = 0;
 }
 
@@ -242,24 +258,26 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
     if (start_ == end_) {
         start_ = end_ = 0;
     }
-    if (buffer_ == &small_ && needed > kSmallBuffer) {
+    if (!big_ && needed > kSmallBuffer) {
         take_big_buffer(needed);
     }
-    std::string& buffer = *buffer_;
-    if (start_ + needed > buffer.size()) {
+    if (start_ + needed > size()) {
         if (start_ > 0) {
-            std::memmove(buffer.data(), buffer.data() + start_, end_ - start_);
+            std::memmove(data(), data() + start_, end_ - start_);
             end_ -= start_;
             start_ = 0;
         }
-        if (needed > buffer.size()) {
+        if (needed > size()) {
             // `storage` gets kSmallBuffer once; a shared buffer what the frame needs.
-            buffer.resize(buffer_ == &small_ ? kSmallBuffer : needed);
+            if (big_) {
+                big_->get().resize(needed);
+            } else {
+                small_.resize(kSmallBuffer);
+            }
         }
     }
     while (end_ - start_ < needed) {
-        ssize_t got = receive(fd_, buffer.data() + end_, buffer.size() - end_, fds_,
-                              timed_ ? 0 : MSG_DONTWAIT);
+        ssize_t got = receive(fd_, data() + end_, size() - end_, fds_, timed_ ? 0 : MSG_DONTWAIT);
         if (got > 0) {
             end_ += static_cast<std::size_t>(got);
             continue;
@@ -285,7 +303,7 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
 IoStatus FrameReader::receive_ready() {
     start_ = end_ = 0;
     while (true) {
-        std::string& big = big_->get();
+        MappedString& big = big_->get();
         ssize_t got = receive(fd_, big.data(), big.size(), fds_, MSG_DONTWAIT);
         if (got > 0) {
             end_ = static_cast<std::size_t>(got);
@@ -321,7 +339,7 @@ IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payl
         return status;
     }
     auto decoded = protocol::decode_header(
-        std::string_view(buffer_->data() + start_, protocol::kHeaderSize), error);
+        std::string_view(data() + start_, protocol::kHeaderSize), error);
     if (!decoded) {
         return IoStatus::kError;
     }
@@ -330,7 +348,7 @@ IoStatus FrameReader::next(protocol::FrameHeader& header, std::string_view& payl
         return status;
     }
     header = *decoded;
-    payload = std::string_view(buffer_->data() + start_ + protocol::kHeaderSize, header.length);
+    payload = std::string_view(data() + start_ + protocol::kHeaderSize, header.length);
     start_ += protocol::kHeaderSize + header.length;
     return IoStatus::kOk;
 }

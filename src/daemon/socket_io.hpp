@@ -44,22 +44,47 @@ bool set_receive_timeout(int fd, Millis timeout);
 // any rest. The peer must read it with read_frame(..., received_fds).
 IoStatus write_with_fd(int socket, std::string_view data, int fd, Millis timeout);
 
+// The pages behind MappedAllocator: `bytes` rounded up to whole pages, zero-filled.
+void* map_pages(std::size_t bytes);
+void unmap_pages(void* data, std::size_t bytes) noexcept;
+
+// Allocates memory mapped on its own (mmap) and unmaps it when freed, for the big buffers of
+// SharedBuffer. Such a buffer freed by malloc stays in the malloc arena of the thread that
+// allocated it, with its pages: an Apache child's threads use up to 8 arenas per CPU, and after
+// a burst of big responses each kept the pages of a 64 KiB buffer (about 4 MiB over the four
+// children of the benchmark's configuration). Unmapped, they go back to the kernel at once.
+// Sizes are rounded up to whole pages. Throws std::bad_alloc when mmap() fails. Any thread.
+template <typename T>
+struct MappedAllocator {
+    using value_type = T;
+    MappedAllocator() = default;
+    template <typename U>
+    MappedAllocator(const MappedAllocator<U>& /*other*/) noexcept {}
+    T* allocate(std::size_t count) { return static_cast<T*>(map_pages(count * sizeof(T))); }
+    void deallocate(T* data, std::size_t count) noexcept { unmap_pages(data, count * sizeof(T)); }
+    friend bool operator==(const MappedAllocator&, const MappedAllocator&) { return true; }
+};
+
+// A string whose memory is mapped on its own (MappedAllocator).
+using MappedString = std::basic_string<char, std::char_traits<char>, MappedAllocator<char>>;
+
 // A buffer from a set the process's threads share, for big data a thread holds for a while
 // (a big frame in FrameReader, the first body bytes an Apache child sends with a request):
 // taken on construction, given back on destruction, so that the process keeps a few such
 // buffers (FrameReader::kMaxKeptBuffers, each up to FrameReader::kMaxKeptBuffer) rather than
-// one per thread or per connection. Its size is what it last held (0 when new); resize it as
-// needed. No GIL needed; any thread.
+// one per thread or per connection; one not kept is unmapped (MappedAllocator). Its size is
+// what it last held (0 when new); resize it as needed. No GIL needed; any thread.
 class SharedBuffer {
 public:
     SharedBuffer();
     ~SharedBuffer();
     SharedBuffer(const SharedBuffer&) = delete;
     SharedBuffer& operator=(const SharedBuffer&) = delete;
-    std::string& get() { return buffer_; }
+    MappedString& get() { return buffer_; }
+    const MappedString& get() const { return buffer_; }
 
 private:
-    std::string buffer_;
+    MappedString buffer_;
 };
 
 // Reads the frames of one connection through a buffer, so that a frame and those the peer sent
@@ -120,14 +145,16 @@ private:
     void take_big_buffer(std::size_t needed);
     // Gives the shared buffer back (nothing pending in it) and reads into `storage` again.
     void give_back_big_buffer();
+    // Where bytes are received: the shared buffer while there is one, else `storage`.
+    char* data() { return big_ ? big_->get().data() : small_.data(); }
+    std::size_t size() const { return big_ ? big_->get().size() : small_.size(); }
     // With the shared buffer in use and nothing pending: receives what has arrived into it,
     // or gives it back when nothing has. kOk either way; else as fill().
     IoStatus receive_ready();
 
     int fd_;
     std::string& small_;
-    std::optional<SharedBuffer> big_;  // while a big frame needs it
-    std::string* buffer_;              // small_ or big_'s: where bytes are received
+    std::optional<SharedBuffer> big_;  // while a big frame needs it; bytes are received there
     bool timed_;
     std::size_t start_ = 0;  // first byte not yet handed out
     std::size_t end_ = 0;    // end of the bytes received

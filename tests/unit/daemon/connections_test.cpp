@@ -2,6 +2,7 @@
 // the Apache child's ConnectionPool and the daemon process's DaemonListener.
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -12,8 +13,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -216,6 +219,36 @@ TEST(FrameReader, GivesTheSharedBufferBackWhenItsFramesAreUsed) {
     EXPECT_LE(FrameReader::kept_buffers(), FrameReader::kMaxKeptBuffers);
     close(pair.a);
     close(pair.b);
+}
+
+// Whether the page at `address` is mapped in this process (msync fails with ENOMEM on a
+// page that is not).
+bool page_mapped(const char* address) {
+    errno = 0;
+    return msync(const_cast<char*>(address), 1, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+// Shared buffers have memory of their own, not malloc's: one the process does not keep goes
+// back to the kernel when given back (in an arena it would keep its pages), the kept ones stay.
+TEST(SharedBuffer, OneNotKeptIsUnmappedAndTheKeptOnesStay) {
+    std::vector<std::unique_ptr<SharedBuffer>> held;
+    std::vector<const char*> addresses;
+    // The first kMaxKeptBuffers take whatever the process keeps; one more is always new.
+    for (std::size_t i = 0; i <= FrameReader::kMaxKeptBuffers; ++i) {
+        held.push_back(std::make_unique<SharedBuffer>());
+        held.back()->get().resize(64 * 1024, 'x');
+        addresses.push_back(held.back()->get().data());
+    }
+    ASSERT_EQ(FrameReader::kept_buffers(), 0U);
+    for (const char* address : addresses) {
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(address) % sysconf(_SC_PAGESIZE), 0U);
+        EXPECT_TRUE(page_mapped(address));
+    }
+    held.clear();  // given back in order: the last one finds the process keeping enough
+    EXPECT_EQ(FrameReader::kept_buffers(), FrameReader::kMaxKeptBuffers);
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        EXPECT_EQ(page_mapped(addresses[i]), i < FrameReader::kMaxKeptBuffers) << "buffer " << i;
+    }
 }
 
 // Big frames that have already arrived when the one before is used are received straight into
