@@ -50,10 +50,11 @@ void unmap_pages(void* data, std::size_t bytes) noexcept;
 
 // Allocates memory mapped on its own (mmap) and unmaps it when freed, for the big buffers of
 // SharedBuffer. Such a buffer freed by malloc stays in the malloc arena of the thread that
-// allocated it, with its pages: an Apache child's threads use up to 8 arenas per CPU, and after
-// a burst of big responses each kept the pages of a 64 KiB buffer (about 4 MiB over the four
-// children of the benchmark's configuration). Unmapped, they go back to the kernel at once.
-// Sizes are rounded up to whole pages. Throws std::bad_alloc when mmap() fails. Any thread.
+// allocated it, with its pages (glibc gives a process up to 8 arenas per CPU, and returns an
+// arena's free memory only past 128 KiB at its top); unmapped, the pages go back to the kernel
+// at once. Measured on the benchmark's daemon configuration after its 1 MiB and POST points:
+// about 1.5 MiB less over all processes. Sizes are rounded up to whole pages. Throws
+// std::bad_alloc when mmap() fails. Any thread.
 template <typename T>
 struct MappedAllocator {
     using value_type = T;
