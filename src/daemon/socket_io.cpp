@@ -233,7 +233,12 @@ SharedBuffer::~SharedBuffer() { big_buffers().give(std::move(buffer_)); }
 void FrameReader::take_big_buffer(std::size_t needed) {
     MappedString& big = big_.emplace().get();
     if (big.size() < needed) {
-        big.resize(needed);
+        try {
+            big.resize(needed);
+        } catch (...) {
+            big_.reset();  // the pending bytes stay in `storage`, where data() finds them
+            throw;
+        }
     }
     std::memcpy(big.data(), small_.data() + start_, end_ - start_);
     end_ -= start_;

@@ -63,7 +63,10 @@ struct MappedAllocator {
     MappedAllocator(const MappedAllocator<U>& /*other*/) noexcept {}
     T* allocate(std::size_t count) { return static_cast<T*>(map_pages(count * sizeof(T))); }
     void deallocate(T* data, std::size_t count) noexcept { unmap_pages(data, count * sizeof(T)); }
-    friend bool operator==(const MappedAllocator&, const MappedAllocator&) { return true; }
+    template <typename U>
+    bool operator==(const MappedAllocator<U>& /*other*/) const noexcept {
+        return true;  // stateless: memory from one is freed by any other
+    }
 };
 
 // A string whose memory is mapped on its own (MappedAllocator).
@@ -142,7 +145,8 @@ public:
 private:
     // Makes at least `needed` bytes from start_ available in the buffer.
     IoStatus fill(std::size_t needed, Millis timeout);
-    // Moves the pending bytes into a shared buffer of at least `needed` bytes.
+    // Moves the pending bytes into a shared buffer of at least `needed` bytes. Throws
+    // std::bad_alloc when there is no memory for it, leaving the reader as it was.
     void take_big_buffer(std::size_t needed);
     // Gives the shared buffer back (nothing pending in it) and reads into `storage` again.
     void give_back_big_buffer();

@@ -244,7 +244,9 @@ TEST(SharedBuffer, OneNotKeptIsUnmappedAndTheKeptOnesStay) {
         EXPECT_EQ(reinterpret_cast<std::uintptr_t>(address) % sysconf(_SC_PAGESIZE), 0U);
         EXPECT_TRUE(page_mapped(address));
     }
-    held.clear();  // given back in order: the last one finds the process keeping enough
+    for (auto& buffer : held) {
+        buffer.reset();  // given back in order: the last one finds the process keeping enough
+    }
     EXPECT_EQ(FrameReader::kept_buffers(), FrameReader::kMaxKeptBuffers);
     for (std::size_t i = 0; i < addresses.size(); ++i) {
         EXPECT_EQ(page_mapped(addresses[i]), i < FrameReader::kMaxKeptBuffers) << "buffer " << i;
