@@ -308,8 +308,7 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
 IoStatus FrameReader::receive_ready() {
     start_ = end_ = 0;
     while (true) {
-        MappedString& big = big_->get();
-        ssize_t got = receive(fd_, big.data(), big.size(), fds_, MSG_DONTWAIT);
+        ssize_t got = receive(fd_, data(), size(), fds_, MSG_DONTWAIT);
         if (got > 0) {
             end_ = static_cast<std::size_t>(got);
             return IoStatus::kOk;
