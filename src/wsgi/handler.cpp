@@ -393,6 +393,37 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
     }
 }
 
+namespace {
+
+// Sets r->filename for a URL that an alias mapped onto `target`: the target plus the rest of
+// the URL, from which Apache's directory walk (ap_directory_walk) splits the path info off by
+// lstat()ing each component of the path in turn, since the path as a whole does not exist.
+// Where the target is an existing regular file and the URL goes on past it, the split is done
+// here instead with one stat() of the target: r->filename is the script, r->path_info the
+// rest, r->finfo the script's, which the directory walk takes as found. The request ends up
+// as the walk would have left it (the walk appends r->path_info to what it has not consumed),
+// and the walk still lstat()s every component where the Options do not allow any symbolic
+// link (FollowSymLinks off, or SymLinksIfOwnerMatch).
+void map_alias_target(request_rec* r, std::string_view uri, std::string_view location,
+                      std::size_t matched, std::string_view target) {
+    std::string_view rest = location == "/" ? uri : uri.substr(matched);
+    if (!rest.empty() && rest.front() == '/' && !target.empty() && target.back() != '/') {
+        const char* script = apr_pstrmemdup(r->pool, target.data(), target.size());
+        apr_finfo_t finfo;
+        if (apr_stat(&finfo, script, APR_FINFO_MIN, r->pool) == APR_SUCCESS &&
+            finfo.filetype == APR_REG) {
+            r->filename = const_cast<char*>(script);
+            r->path_info = apr_pstrmemdup(r->pool, rest.data(), rest.size());
+            r->finfo = finfo;
+            return;
+        }
+    }
+    std::string filename = common::alias_filename(uri, location, matched, target);
+    r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
+}
+
+}  // namespace
+
 int translate_name(request_rec* r) noexcept {
     try {
         if (r->uri == nullptr || (r->uri[0] != '/' && r->uri[0] != '\0')) {
@@ -416,16 +447,13 @@ int translate_name(request_rec* r) noexcept {
                     continue;
                 }
                 std::string location(uri.substr(0, matched));
-                std::string filename = common::alias_filename(uri, location, matched, target);
-                r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
+                map_alias_target(r, uri, location, matched, target);
             } else {
                 matched = common::alias_match_length(uri, alias.location);
                 if (matched == 0) {
                     continue;
                 }
-                std::string filename =
-                    common::alias_filename(uri, alias.location, matched, alias.target);
-                r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
+                map_alias_target(r, uri, alias.location, matched, alias.target);
             }
             r->handler = kHandlerName;
             ap_set_module_config(r->request_config, &wsgi_module,

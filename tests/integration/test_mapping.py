@@ -1,9 +1,13 @@
 """URL to script mapping: WSGIScriptAlias forms, handlers, SCRIPT_NAME / PATH_INFO."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 import requests
 
-from conftest import environ_of
+from conftest import APPS, environ_of
 
 PREFIX_CONFIG = """
 WSGIScriptAlias /app {apps}/env.wsgi
@@ -136,3 +140,73 @@ def test_set_handler_runs_any_file_as_script(prefix_server):
     r = get(prefix_server, "/h3/where.py")
     assert r.status_code == 200
     assert r.json() == {"script": "sethandler", "SCRIPT_NAME": "/h3/where.py", "PATH_INFO": ""}
+
+
+# A script alias whose URL goes on past the script: the module splits the path info off with one
+# stat() of the script instead of leaving Apache's directory walk to lstat() each component.
+# The request must come out as the walk would have left it, the walk's symbolic link checks
+# included.
+LINK_CONFIG = """
+WSGIScriptAlias /follow {site}/follow/env.wsgi
+WSGIScriptAlias /strict {site}/strict/env.wsgi
+WSGIScriptAlias /bare {apps}/dir
+WSGIScriptAlias /nopath {apps}/env.wsgi
+<Location /nopath>
+    AcceptPathInfo Off
+</Location>
+<Directory {site}>
+    Require all granted
+</Directory>
+<Directory {site}/follow>
+    Options +FollowSymLinks
+</Directory>
+<Directory {site}/strict>
+    Options -FollowSymLinks
+</Directory>
+"""
+
+
+@pytest.fixture(scope="module")
+def link_server(module_apache):
+    # A directory Apache's child user can traverse (pytest's tmp_path is private to root).
+    site = Path(tempfile.mkdtemp(prefix="mod-wsgi-links-"))
+    try:
+        for name in ("real", "follow", "strict"):
+            (site / name).mkdir()
+        shutil.copy(APPS / "env.wsgi", site / "real" / "env.wsgi")
+        (site / "follow" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
+        (site / "strict" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
+        for path in [site, *site.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        server = module_apache(LINK_CONFIG.replace("{site}", str(site)))
+        server.site = site
+        yield server
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.mark.parametrize("path, path_info", [("/follow", ""), ("/follow/x/y", "/x/y"), ("/follow/", "/")])
+def test_script_through_allowed_symlink(link_server, path, path_info):
+    env = environ_of(get(link_server, path))
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/follow", path_info)
+    assert env["SCRIPT_FILENAME"] == f"{link_server.site}/follow/env.wsgi"
+
+
+@pytest.mark.parametrize("path", ["/strict", "/strict/x/y"])
+def test_symlinked_script_refused_without_follow_symlinks(link_server, path):
+    link_server.expect_log(r"Symbolic link not allowed")
+    r = get(link_server, path)
+    assert r.status_code == 403
+    assert "SCRIPT_NAME" not in r.text
+
+
+def test_directory_target_without_trailing_slash(link_server):
+    one = get(link_server, "/bare/one.wsgi/x/y").json()
+    assert one == {"script": "one", "SCRIPT_NAME": "/bare/one.wsgi", "PATH_INFO": "/x/y"}
+
+
+def test_accept_path_info_off_refuses_path_info(link_server):
+    assert environ_of(get(link_server, "/nopath"))["PATH_INFO"] == ""
+    link_server.expect_log(r"WSGI0137")
+    assert get(link_server, "/nopath/x").status_code == 404
