@@ -1,5 +1,6 @@
 """URL to script mapping: WSGIScriptAlias forms, handlers, SCRIPT_NAME / PATH_INFO."""
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -151,6 +152,9 @@ WSGIScriptAlias /follow {site}/follow/env.wsgi
 WSGIScriptAlias /strict {site}/strict/env.wsgi
 WSGIScriptAlias /bare {apps}/dir
 WSGIScriptAlias /nopath {apps}/env.wsgi
+WSGIScriptAlias /named {site}/named/env.wsgi
+WSGIScriptAlias /fifo {site}/pipe
+WSGIScriptAlias /dotdot {site}/jump/../env.wsgi
 <Location /nopath>
     AcceptPathInfo Off
 </Location>
@@ -163,6 +167,9 @@ WSGIScriptAlias /nopath {apps}/env.wsgi
 <Directory {site}/strict>
     Options -FollowSymLinks
 </Directory>
+<Directory {site}/named/*>
+    Require all denied
+</Directory>
 """
 
 
@@ -171,13 +178,16 @@ def link_server(module_apache):
     # A directory Apache's child user can traverse (pytest's tmp_path is private to root).
     site = Path(tempfile.mkdtemp(prefix="mod-wsgi-links-"))
     try:
-        for name in ("real", "follow", "strict"):
+        for name in ("real", "real/deep", "follow", "strict", "named"):
             (site / name).mkdir()
         shutil.copy(APPS / "env.wsgi", site / "real" / "env.wsgi")
+        shutil.copy(APPS / "env.wsgi", site / "named" / "env.wsgi")
+        os.mkfifo(site / "pipe")
+        (site / "jump").symlink_to(site / "real" / "deep")
         (site / "follow" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
         (site / "strict" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
         for path in [site, *site.rglob("*")]:
-            if not path.is_symlink():
+            if not path.is_symlink() and not path.is_fifo():
                 path.chmod(0o755 if path.is_dir() else 0o644)
         server = module_apache(LINK_CONFIG.replace("{site}", str(site)))
         server.site = site
@@ -210,3 +220,24 @@ def test_accept_path_info_off_refuses_path_info(link_server):
     assert environ_of(get(link_server, "/nopath"))["PATH_INFO"] == ""
     link_server.expect_log(r"WSGI0137")
     assert get(link_server, "/nopath/x").status_code == 404
+
+
+def test_directory_section_naming_the_script(link_server):
+    # Given the script's own path, Apache's directory walk takes the file for one more directory
+    # level and applies <Directory> sections that name it; finding it at the end of a longer
+    # path, it does not (as with mod_wsgi 4.x). Both stay so.
+    link_server.expect_log(r"AH01630")
+    assert get(link_server, "/named").status_code == 403
+    assert environ_of(get(link_server, "/named/x"))["PATH_INFO"] == "/x"
+
+
+def test_fifo_target_with_path_info_is_forbidden(link_server):
+    link_server.expect_log(r"AH00038|doesn't point to a file or directory")
+    assert get(link_server, "/fifo/x").status_code == 403
+
+
+def test_dot_dot_in_target_is_resolved_as_text(link_server):
+    # {site}/jump/../env.wsgi is {site}/env.wsgi to Apache (which does not exist), though the
+    # kernel would follow the symbolic link to {site}/real/deep and find {site}/real/env.wsgi.
+    link_server.expect_log(r"WSGI0135|not found|unable to stat|does not exist")
+    assert get(link_server, "/dotdot/x").status_code == 404
