@@ -150,6 +150,11 @@ int check_target(request_rec* r) {
     if (r->finfo.filetype == APR_DIR) {
         return log_refusal(r, HTTP_FORBIDDEN, "WSGI0136", "Attempt to invoke directory as WSGI application");
     }
+    if (r->finfo.filetype != APR_REG) {
+        // A FIFO would block the thread that opened it to read the script until some process
+        // wrote to it; a device or socket is no script either.
+        return log_refusal(r, HTTP_FORBIDDEN, "WSGI0138", "Target WSGI script is not a regular file");
+    }
     if (r->used_path_info == AP_REQ_REJECT_PATH_INFO && r->path_info != nullptr &&
         *r->path_info != '\0') {
         return log_refusal(r, HTTP_NOT_FOUND, "WSGI0137", "AcceptPathInfo off disallows user's path");
