@@ -134,8 +134,10 @@ def chart_p99(res: Results, path: Path) -> None:
 
 
 def shortfall(fraction: float) -> str:
-    """A miss as a percentage: whole percents, or one decimal below 1% (never "by 0%")."""
+    """A miss as a percentage: whole percents, one decimal below 1%, "<0.1%" below that."""
     percent = fraction * 100
+    if percent < 0.1:
+        return "<0.1%"
     return f"{percent:.1f}%" if percent < 1 else f"{percent:.0f}%"
 
 

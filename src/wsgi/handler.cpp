@@ -1,7 +1,6 @@
 #include "wsgi/handler.hpp"
 
 #include <ap_mpm.h>
-#include <apr_fnmatch.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -15,6 +14,7 @@
 #include <cstring>
 #include <exception>
 
+#include "apache/directory_walk.hpp"
 #include "apache/log.hpp"
 #include "auth/dispatch.hpp"
 #include "common/script_alias.hpp"
@@ -151,8 +151,8 @@ int check_target(request_rec* r) {
         return log_refusal(r, HTTP_FORBIDDEN, "WSGI0136", "Attempt to invoke directory as WSGI application");
     }
     if (r->finfo.filetype != APR_REG) {
-        // A FIFO would block the thread that opened it to read the script until some process
-        // wrote to it; a device or socket is no script either.
+        // Opening a FIFO to read the script would block the thread until some process opened
+        // it for writing; a device or socket is no script either.
         return log_refusal(r, HTTP_FORBIDDEN, "WSGI0138", "Target WSGI script is not a regular file");
     }
     if (r->used_path_info == AP_REQ_REJECT_PATH_INFO && r->path_info != nullptr &&
@@ -401,79 +401,17 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
 
 namespace {
 
-// Whether a path or wildcard <Directory> section of the request's server names `dir_form`, a
-// script's canonical path with '/' appended, as ap_directory_walk matches sections level by
-// level (regex ones are matched against the final r->filename, which does not depend on how
-// the path info was split off).
-bool directory_section_names(request_rec* r, const char* dir_form) {
-    auto* server =
-        static_cast<core_server_config*>(ap_get_core_module_config(r->server->module_config));
-    const int components = ap_count_dirs(dir_form);
-    auto** sections = reinterpret_cast<ap_conf_vector_t**>(server->sec_dir->elts);
-    for (int i = 0; i < server->sec_dir->nelts; ++i) {
-        const auto* section =
-            static_cast<const core_dir_config*>(ap_get_core_module_config(sections[i]));
-        if (section->r != nullptr || section->d == nullptr ||
-            static_cast<int>(section->d_components) != components) {
-            continue;
-        }
-        if (section->d_is_fnmatch
-                ? apr_fnmatch(section->d, dir_form, APR_FNM_PATHNAME) == APR_SUCCESS
-                : std::strcmp(section->d, dir_form) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // Sets r->filename for a URL that an alias mapped onto `target`: the target plus the rest of
-// the URL (as mod_alias and mod_wsgi do), from which Apache's directory walk
-// (ap_directory_walk) splits the path info off by lstat()ing each component of the path in
-// turn, since the path as a whole does not exist.
-//
-// Where the target is an existing regular file and the URL goes on past it, the split is done
-// here instead with one stat() of the script: r->filename is the script and r->path_info the
-// rest, both canonicalised as the walk does (apr_filepath_merge), and r->finfo the script's,
-// which the walk takes as found. The request ends up as the walk would have left it: the walk
-// appends r->path_info to what it has not consumed, and still lstat()s every component where
-// the Options do not allow every symbolic link (FollowSymLinks off, SymLinksIfOwnerMatch).
-// One difference would remain: given an existing file, the walk treats it as one more
-// directory level and applies the <Directory> sections naming it (with FollowSymLinks), which
-// it does not when it finds the file by lstat(); so where a section names the script the split
-// is left to the walk. Saves one system call per path component (docs/benchmarks.md).
+// the URL, as mod_alias and mod_wsgi do, or, where the target is a script and the URL goes on
+// past it, the script with the rest as path info (apache::split_path_info).
 void map_alias_target(request_rec* r, std::string_view uri, std::string_view location,
                       std::size_t matched, std::string_view target) {
     std::string filename = common::alias_filename(uri, location, matched, target);
     r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
     std::string_view rest = location == "/" ? uri : uri.substr(matched);
-    if (rest.empty() || rest.front() != '/' || target.empty() || target.back() == '/') {
-        return;
+    if (!rest.empty() && rest.front() == '/') {
+        apache::split_path_info(r, target);
     }
-    const char* raw_script = apr_pstrmemdup(r->pool, target.data(), target.size());
-    char* script = nullptr;
-    char* whole = nullptr;
-    if (apr_filepath_merge(&script, nullptr, raw_script, APR_FILEPATH_NOTRELATIVE, r->pool) !=
-            APR_SUCCESS ||
-        apr_filepath_merge(&whole, nullptr, r->filename, APR_FILEPATH_NOTRELATIVE, r->pool) !=
-            APR_SUCCESS) {
-        return;
-    }
-    const std::size_t length = std::strlen(script);
-    if (length == 0 || script[length - 1] == '/' || std::strncmp(whole, script, length) != 0 ||
-        whole[length] != '/') {
-        return;
-    }
-    if (directory_section_names(r, apr_pstrcat(r->pool, script, "/", nullptr))) {
-        return;
-    }
-    apr_finfo_t finfo;
-    if (apr_stat(&finfo, script, APR_FINFO_MIN, r->pool) != APR_SUCCESS ||
-        finfo.filetype != APR_REG) {
-        return;
-    }
-    r->filename = script;
-    r->path_info = whole + length;
-    r->finfo = finfo;
 }
 
 }  // namespace
@@ -495,8 +433,17 @@ int translate_name(request_rec* r) noexcept {
                     continue;
                 }
                 matched = static_cast<std::size_t>(matches[0].rm_eo);
-                target = ap_pregsub(r->pool, alias.target.c_str(), r->uri, AP_MAX_REG_MATCH,
-                                    matches);
+                const char* substituted = ap_pregsub(r->pool, alias.target.c_str(), r->uri,
+                                                     AP_MAX_REG_MATCH, matches);
+                if (substituted == nullptr) {
+                    // Longer than ap_pregsub allows (AP_PREGSUB_MAXLEN, 64 KiB), as mod_alias
+                    // answers it.
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                                  "WSGI0139: WSGIScriptAliasMatch target for this URL is longer "
+                                  "than a regex substitution may make (64 KiB).");
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+                target = substituted;
                 if (matched == 0) {
                     continue;
                 }

@@ -144,25 +144,27 @@ def test_set_handler_runs_any_file_as_script(prefix_server):
 
 
 # A script alias whose URL goes on past the script: the module splits the path info off with one
-# stat() of the script instead of leaving Apache's directory walk to lstat() each component.
-# The request must come out as the walk would have left it, the walk's symbolic link checks
-# included.
+# stat() of the script instead of leaving Apache's directory walk to lstat() each component
+# (apache/directory_walk.hpp; a trace3 line says when it did). The request must come out as the
+# walk would have left it, the walk's symbolic link checks included.
 LINK_CONFIG = """
+LogLevel wsgi:trace3
 WSGIScriptAlias /follow {site}/follow/env.wsgi
 WSGIScriptAlias /strict {site}/strict/env.wsgi
 WSGIScriptAlias /bare {apps}/dir
 WSGIScriptAlias /nopath {apps}/env.wsgi
 WSGIScriptAlias /named {site}/named/env.wsgi
+WSGIScriptAlias /exact {site}/exact/env.wsgi
 WSGIScriptAlias /fifo {site}/pipe
 WSGIScriptAlias /dotdot {site}/jump/../env.wsgi
+WSGIScriptAliasMatch ^/m/([a-z]+) {site}/real/$1.wsgi
+WSGIScriptAliasMatch ^/long/(.*) {site}/$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1
 <Location /nopath>
     AcceptPathInfo Off
 </Location>
 <Directory {site}>
-    Require all granted
-</Directory>
-<Directory {site}/follow>
     Options +FollowSymLinks
+    Require all granted
 </Directory>
 <Directory {site}/strict>
     Options -FollowSymLinks
@@ -170,7 +172,12 @@ WSGIScriptAlias /dotdot {site}/jump/../env.wsgi
 <Directory {site}/named/*>
     Require all denied
 </Directory>
+<Directory {site}/exact/env.wsgi>
+    Require all denied
+</Directory>
 """
+
+SPLIT = "path info split off at the script"
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +185,14 @@ def link_server(module_apache):
     # A directory Apache's child user can traverse (pytest's tmp_path is private to root).
     site = Path(tempfile.mkdtemp(prefix="mod-wsgi-links-"))
     try:
-        for name in ("real", "real/deep", "follow", "strict", "named"):
+        for name in ("real", "real/deep", "follow", "strict", "named", "exact"):
             (site / name).mkdir()
-        shutil.copy(APPS / "env.wsgi", site / "real" / "env.wsgi")
-        shutil.copy(APPS / "env.wsgi", site / "named" / "env.wsgi")
+        for name in ("real", "named", "exact"):
+            shutil.copy(APPS / "env.wsgi", site / name / "env.wsgi")
         os.mkfifo(site / "pipe")
-        (site / "jump").symlink_to(site / "real" / "deep")
         (site / "follow" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
         (site / "strict" / "env.wsgi").symlink_to(site / "real" / "env.wsgi")
+        (site / "jump").symlink_to(site / "real" / "deep")
         for path in [site, *site.rglob("*")]:
             if not path.is_symlink() and not path.is_fifo():
                 path.chmod(0o755 if path.is_dir() else 0o644)
@@ -196,6 +203,11 @@ def link_server(module_apache):
         shutil.rmtree(site, ignore_errors=True)
 
 
+def split_lines(server, path):
+    """The trace lines saying the path info of a request for `path` was split off at the script."""
+    return [line for line in server.error_log().splitlines() if SPLIT in line and f"path info {path}" in line]
+
+
 @pytest.mark.parametrize("path, path_info", [("/follow", ""), ("/follow/x/y", "/x/y"), ("/follow/", "/")])
 def test_script_through_allowed_symlink(link_server, path, path_info):
     env = environ_of(get(link_server, path))
@@ -203,12 +215,21 @@ def test_script_through_allowed_symlink(link_server, path, path_info):
     assert env["SCRIPT_FILENAME"] == f"{link_server.site}/follow/env.wsgi"
 
 
+def test_path_info_is_split_off_at_the_script(link_server):
+    env = environ_of(get(link_server, "/follow/split/me"))
+    assert env["PATH_INFO"] == "/split/me"
+    assert split_lines(link_server, "/split/me"), link_server.error_log()[-2000:]
+    env = environ_of(get(link_server, "/m/env/regex/split"))
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/m/env", "/regex/split")
+    assert split_lines(link_server, "/regex/split")
+
+
 @pytest.mark.parametrize("path", ["/strict", "/strict/x/y"])
 def test_symlinked_script_refused_without_follow_symlinks(link_server, path):
-    link_server.expect_log(r"Symbolic link not allowed")
     r = get(link_server, path)
     assert r.status_code == 403
     assert "SCRIPT_NAME" not in r.text
+    link_server.wait_log(r"AH00037: Symbolic link not allowed", expect=False)
 
 
 def test_directory_target_without_trailing_slash(link_server):
@@ -222,25 +243,36 @@ def test_accept_path_info_off_refuses_path_info(link_server):
     assert get(link_server, "/nopath/x").status_code == 404
 
 
-def test_directory_section_naming_the_script(link_server):
+@pytest.mark.parametrize("name", ["named", "exact"])
+def test_directory_section_naming_the_script(link_server, name):
     # Given the script's own path, Apache's directory walk takes the file for one more directory
-    # level and applies <Directory> sections that name it; finding it at the end of a longer
-    # path, it does not (as with mod_wsgi 4.x). Both stay so.
-    link_server.expect_log(r"AH01630")
-    assert get(link_server, "/named").status_code == 403
-    assert environ_of(get(link_server, "/named/x"))["PATH_INFO"] == "/x"
+    # level and applies <Directory> sections that name it (here a wildcard and the exact path);
+    # finding it at the end of a longer path, it does not (as with mod_wsgi 4.x). Both stay so:
+    # the split is left to the walk.
+    assert get(link_server, f"/{name}").status_code == 403
+    link_server.wait_log(r"AH01630: client denied by server configuration: " + f"{link_server.site}/{name}/env.wsgi", expect=False)
+    assert environ_of(get(link_server, f"/{name}/z{name}"))["PATH_INFO"] == f"/z{name}"
+    assert not split_lines(link_server, f"/z{name}")
 
 
 def test_fifo_target_is_forbidden(link_server):
     # Refused before anything opens it: opening a FIFO to read it would block the thread.
     link_server.expect_log(r"WSGI0138")
     assert get(link_server, "/fifo").status_code == 403
-    link_server.expect_log(r"AH00038|doesn't point to a file or directory")
+    link_server.wait_log(r"WSGI0138: Target WSGI script is not a regular file")
     assert get(link_server, "/fifo/x").status_code == 403
+    link_server.wait_log(r"AH00038: Forbidden: .*pipe doesn't point to a file or directory", expect=False)
 
 
 def test_dot_dot_in_target_is_resolved_as_text(link_server):
     # {site}/jump/../env.wsgi is {site}/env.wsgi to Apache (which does not exist), though the
     # kernel would follow the symbolic link to {site}/real/deep and find {site}/real/env.wsgi.
-    link_server.expect_log(r"WSGI0135|not found|unable to stat|does not exist")
+    link_server.expect_log(r"WSGI0135")
     assert get(link_server, "/dotdot/x").status_code == 404
+
+
+def test_script_alias_match_target_too_long(link_server):
+    # 20 copies of a 4000-byte match: past the 64 KiB ap_pregsub allows.
+    link_server.expect_log(r"WSGI0139")
+    assert get(link_server, "/long/" + "a" * 4000).status_code == 500
+    link_server.wait_log(r"WSGI0139: WSGIScriptAliasMatch target")
