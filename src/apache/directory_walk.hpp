@@ -17,7 +17,7 @@ namespace wsgi::apache {
 //
 // The walk, given a path that does not exist, finds where the file ends by lstat()ing the
 // components one by one (a failed stat() of the whole path, then one lstat() per component);
-// given the script, it makes one stat() here instead, or none with FollowSymLinks and
+// given the script and its stat() from here, it makes none with FollowSymLinks and
 // AllowOverride None (the defaults). The request comes out as the walk would have left it:
 // the walk appends r->path_info to what it has not consumed, and still lstat()s each component
 // where the Options do not allow every symbolic link. Left to the walk: subrequests and
