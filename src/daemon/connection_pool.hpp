@@ -18,9 +18,11 @@ public:
     ConnectionPool& operator=(const ConnectionPool&) = delete;
     ~ConnectionPool();
 
-    // An idle connection that still looks usable, now owned by the caller, or -1. A
-    // connection that has something to read (the daemon process sent kRestart, or closed it)
-    // or is in error is stale: it is closed and the next one is tried.
+    // The most recently used idle connection, now owned by the caller, or -1. Not checked
+    // (that would cost a poll() per request): a daemon process that restarts or stops sends a
+    // kRestart frame on its idle connections and closes them, so the first send on such a
+    // connection fails (EPIPE or ECONNRESET) before the daemon process has read anything, and
+    // the caller sends the request again on a new connection (client.cpp).
     int take();
 
     // Gives a connection back after a conversation that ended cleanly; closes it when the
@@ -35,9 +37,5 @@ private:
     std::vector<int> idle_;
     std::size_t capacity_;
 };
-
-// Whether `fd`, an idle connection, has neither data nor a hang-up or error pending (poll()
-// with no wait).
-bool idle_connection_usable(int fd);
 
 }  // namespace wsgi::daemon
