@@ -664,7 +664,13 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         // Blocking reads with the receive timeout; only connections that have it are kept.
         const bool timed = reused || set_receive_timeout(socket.get(), socket_timeout);
         if (write_all(socket.get(), parts, socket_timeout) != IoStatus::kOk) {
-            continue;  // the process went away before reading: try again
+            // The process went away before reading: try again. A kept connection that its
+            // process handed back or closed while idle (ConnectionPool::take) is not a try;
+            // fresh_only makes it happen once at most.
+            if (reused) {
+                --attempt;
+            }
+            continue;
         }
         if (!keep_body && early_length > 0) {
             // Gone out: the daemon process hands it back if need be.

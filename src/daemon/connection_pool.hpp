@@ -19,10 +19,11 @@ public:
     ~ConnectionPool();
 
     // The most recently used idle connection, now owned by the caller, or -1. Not checked
-    // (that would cost a poll() per request): a daemon process that restarts or stops sends a
-    // kRestart frame on its idle connections and closes them, so the first send on such a
-    // connection fails (EPIPE or ECONNRESET) before the daemon process has read anything, and
-    // the caller sends the request again on a new connection (client.cpp).
+    // (that would cost a poll() per request): a daemon process that restarts or stops shuts
+    // down the reading side of each idle connection before it sends the kRestart frame there
+    // (send_restart() in daemon_listener.cpp), and one that dies has its descriptors closed, so
+    // the first send on such a connection fails (EPIPE or ECONNRESET) before anything has read
+    // it, and the caller sends the request again on a new connection (client.cpp).
     int take();
 
     // Gives a connection back after a conversation that ended cleanly; closes it when the
