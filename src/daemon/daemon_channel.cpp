@@ -28,6 +28,7 @@ DaemonChannel::DaemonChannel(int fd, FrameReader& reader, const DaemonRequest& r
     : fd_(fd), reader_(reader), request_(request), server_(server), timeout_(timeout) {}
 
 bool DaemonChannel::write(std::string_view frame, std::string_view more, std::string& error) {
+    std::lock_guard lock(write_mutex_);
     IoStatus status = write_all(fd_, {out_, frame, more}, timeout_);
     out_.clear();
     if (status != IoStatus::kOk) {
@@ -214,6 +215,7 @@ bool DaemonChannel::send_file(int fd, std::int64_t offset, std::int64_t length, 
         file.use_sendfile = use_sendfile;
         file.end = end;
         out_ += protocol::encode_file(file);
+        std::lock_guard lock(write_mutex_);
         IoStatus status = write_with_fd(fd_, out_, fd, timeout_);
         out_.clear();
         if (status != IoStatus::kOk) {
@@ -272,7 +274,11 @@ void DaemonChannel::abandon_with_timeout() {
     // it could write it) still allow the 504: the request thread's later write fails on the
     // shut down socket.
     headers_sent_ = true;
-    if (!wrote_) {
+    // A write in progress has begun the answer (or asked for body data): then only the
+    // shutdown, which also ends that write. Otherwise the request thread writes nothing
+    // between the check and the 504.
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (lock.owns_lock() && !wrote_) {
         write_all(fd_, protocol::encode_error(FrameType::kError, {504, "request-timeout"}),
                   Millis(1000));
     }

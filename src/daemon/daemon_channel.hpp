@@ -12,6 +12,7 @@
 #include <httpd.h>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 
 #include "daemon/protocol.hpp"
@@ -62,9 +63,10 @@ public:
     // the reader's buffer; they are forgotten when it reads again).
     void send_restart();
 
-    // From another thread, for a request stuck past request-timeout: answers 504 if no
-    // headers went out yet, then shuts the connection down so the Apache child is released
-    // whatever the stuck application thread does later.
+    // From another thread, for a request stuck past request-timeout: answers 504 if no frame
+    // went out yet and none is being written, then shuts the connection down so the Apache
+    // child is released whatever the stuck application thread does later. Never waits for
+    // the request thread (it only tries write_mutex_).
     void abandon_with_timeout();
 
     // Whether the conversation ended cleanly (a last frame went out, no write or read on the
@@ -99,6 +101,9 @@ private:
     bool ended_ = false;
     bool body_done_ = false;
     std::atomic<bool> broken_{false};
+    // Held by the request thread while it writes a frame, so that abandon_with_timeout()
+    // cannot put its 504 in the middle of one or after the last one.
+    std::mutex write_mutex_;
 };
 
 }  // namespace wsgi::daemon
