@@ -34,14 +34,14 @@ std::size_t alias_match_length(std::string_view uri, std::string_view alias) {
     return u;
 }
 
+std::string_view alias_rest(std::string_view uri, std::string_view alias, std::size_t matched) {
+    return alias == "/" ? uri : uri.substr(matched);
+}
+
 std::string alias_filename(std::string_view uri, std::string_view alias, std::size_t matched,
                            std::string_view target) {
     std::string filename(target);
-    if (alias == "/") {
-        filename.append(uri);
-    } else {
-        filename.append(uri.substr(matched));
-    }
+    filename.append(alias_rest(uri, alias, matched));
     return filename;
 }
 

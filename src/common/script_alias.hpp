@@ -15,8 +15,11 @@ namespace wsgi::common {
 // match.
 std::size_t alias_match_length(std::string_view uri, std::string_view alias);
 
-// Builds r->filename for a matched alias: the target plus the unmatched rest of the URI. A
-// mount at "/" keeps the whole URI so that the mount point is the empty SCRIPT_NAME.
+// The part of `uri` that follows the target of a matched alias: the unmatched rest of the
+// URI, or all of it for a mount at "/", so that the mount point is the empty SCRIPT_NAME.
+std::string_view alias_rest(std::string_view uri, std::string_view alias, std::size_t matched);
+
+// Builds r->filename for a matched alias: the target plus alias_rest().
 std::string alias_filename(std::string_view uri, std::string_view alias, std::size_t matched,
                            std::string_view target);
 

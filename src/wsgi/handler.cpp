@@ -408,7 +408,7 @@ void map_alias_target(request_rec* r, std::string_view uri, std::string_view loc
                       std::size_t matched, std::string_view target) {
     std::string filename = common::alias_filename(uri, location, matched, target);
     r->filename = apr_pstrmemdup(r->pool, filename.data(), filename.size());
-    std::string_view rest = location == "/" ? uri : uri.substr(matched);
+    std::string_view rest = common::alias_rest(uri, location, matched);
     if (!rest.empty() && rest.front() == '/') {
         apache::split_path_info(r, target);
     }
