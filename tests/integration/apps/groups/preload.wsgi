@@ -5,7 +5,8 @@ this one) and writes <server root>/tmp/preload-<group>-<pid> ("global" for the m
 interpreter) holding JSON: group, interpreter id, pid, time. There is no environ at process
 start, so the server root comes from the -d argument on the process's command line.
 
-/  -- JSON: the loads recorded in this interpreter, the pid, the interpreter id, the group.
+/  -- JSON: the loads recorded in this interpreter, the pid, the interpreter id, the group, and
+      when Apache read the request (mod_wsgi.request_start).
 """
 
 import json
@@ -44,6 +45,7 @@ def application(environ, start_response):
             "pid": os.getpid(),
             "interpreter_id": int(_xxsubinterpreters.get_current()),
             "group": environ["mod_wsgi.application_group"],
+            "request_start": environ["mod_wsgi.request_start"],
         }
     ).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
