@@ -27,9 +27,19 @@ constexpr int kMaxAdopted = 256;
 // How often the watcher looks again while every thread is busy.
 constexpr int kWatchMillis = 20;
 
+// The listening socket: one-shot, re-armed once the event was taken (rearm_listen).
+bool arm_listen(int epoll_fd, int op, int fd) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLONESHOT;
+    event.data.u64 = kListenId;
+    return epoll_ctl(epoll_fd, op, fd, &event) == 0;
+}
+
+// A kept connection: edge-triggered, an event for each arrival of bytes (or the end) from now
+// on; for ADD and MOD, bytes that have arrived already give one at once.
 bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
     epoll_event event{};
-    event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     event.data.u64 = id;
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
@@ -86,7 +96,7 @@ bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std
         return false;
     }
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0 || !arm(epoll_fd_, EPOLL_CTL_ADD, listen_fd, kListenId)) {
+    if (epoll_fd_ < 0 || !arm_listen(epoll_fd_, EPOLL_CTL_ADD, listen_fd)) {
         error = std::string("epoll on the listening socket: ") + std::strerror(errno);
         return false;
     }
@@ -107,7 +117,7 @@ bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std
 }
 
 bool DaemonListener::rearm_listen() {
-    return arm(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, kListenId);
+    return arm_listen(epoll_fd_, EPOLL_CTL_MOD, listen_fd_);
 }
 
 void DaemonListener::became_busy() {
@@ -158,6 +168,10 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
         auto it = connections_.find(event.data.u64);
         if (it == connections_.end()) {
             continue;  // closed by stop() or the watcher meanwhile
+        }
+        if (it->second.busy) {
+            it->second.pending = true;  // its thread looks again when it releases it
+            continue;
         }
         it->second.busy = true;
         became_busy();
@@ -218,10 +232,17 @@ void DaemonListener::release(const Connection& connection, After after) {
         return;
     }
     if (after == After::kKeep) {
+        if (entry.registered && !entry.quiet && !entry.pending) {
+            entry.busy = false;  // still armed: what arrives from now on gives an event
+            return;
+        }
+        // Added, turned back on, or looked at again: an event at once if bytes are waiting.
         if (arm(epoll_fd_, entry.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, entry.fd,
                 connection.id)) {
             entry.registered = true;
             entry.busy = false;
+            entry.pending = false;
+            entry.quiet = false;
         } else {
             // No memory for the epoll entry: the Apache child may already have sent its next
             // request, which goes elsewhere.
@@ -234,6 +255,22 @@ void DaemonListener::release(const Connection& connection, After after) {
     }
     close(entry.fd);
     connections_.erase(it);
+}
+
+void DaemonListener::quiet(const Connection& connection) {
+    std::lock_guard lock(mutex_);
+    auto it = connections_.find(connection.id);
+    if (it == connections_.end() || !it->second.registered || it->second.quiet) {
+        return;
+    }
+    // No events asked for: EPOLLHUP and EPOLLERR still come, once (EPOLLONESHOT), and are
+    // noted as pending.
+    epoll_event event{};
+    event.events = EPOLLONESHOT;
+    event.data.u64 = connection.id;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, &event) == 0) {
+        it->second.quiet = true;
+    }
 }
 
 void DaemonListener::stop() {
@@ -282,7 +319,9 @@ void DaemonListener::watch() {
                 if (it == connections_.end()) {
                     continue;
                 }
-                if (idle_ > 0) {
+                if (it->second.busy) {
+                    it->second.pending = true;  // its thread looks again when it releases it
+                } else if (idle_ > 0) {
                     arm(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, it->first);  // a thread is free
                 } else {
                     close_with_restart(it);  // every thread busy: serve it elsewhere

@@ -4,13 +4,23 @@
 // No httpd, no Python: call without the GIL.
 //
 // The threads wait in one epoll instance on the listening socket and on every kept
-// connection, each registered EPOLLONESHOT, so that exactly one thread takes each event and an
-// idle kept connection never pins a thread. A thread that takes a listen event serves the
-// connection it accepts and registers the rest of the backlog with the kept connections, so
-// that a burst of new connections queues in arrival order rather than one accept per turn of
-// the ready list. In a group of several processes a thread accepts one connection per listen
-// event instead: a process takes no more new connections than it has idle threads, and a
-// process whose threads are all busy leaves the backlog to the group's other processes.
+// connection, so that an idle kept connection never pins a thread. The listening socket is
+// registered EPOLLONESHOT: exactly one thread takes each listen event. Kept connections are
+// edge-triggered (EPOLLET) and stay armed, so that giving one back after its request costs no
+// system call (re-arming a one-shot entry cost an epoll_ctl per request). The price is the
+// events that come while a thread serves the connection. One that a thread takes then is
+// noted (`pending`) and the connection looked at again when it is released. One that reaches
+// a thread only after the release may be for bytes the serving thread read meanwhile, so a
+// kept connection handed out may have nothing to read (Connection::kept). And each wakes a
+// thread for nothing: a request thread about to wait for more bytes on its connection (a
+// request arriving in pieces, a body asked for with kRead) quiet()s it until release().
+//
+// A thread that takes a listen event serves the connection it accepts and registers the rest
+// of the backlog with the kept connections, so that a burst of new connections queues in
+// arrival order rather than one accept per turn of the ready list. In a group of several
+// processes a thread accepts one connection per listen event instead: a process takes no
+// more new connections than it has idle threads, and a process whose threads are all busy
+// leaves the backlog to the group's other processes.
 //
 // With several processes in the group (`bounce_when_busy`), a watcher thread sees requests
 // that arrive on kept connections while every thread is busy and hands them back with a
@@ -37,7 +47,10 @@ public:
     struct Connection {
         std::uint64_t id = 0;
         int fd = -1;
-        bool kept = false;  // a kept connection: its peer was checked when it was accepted
+        // A kept connection: its peer was checked when it was accepted. Its event may be for
+        // bytes already read by the thread that served its last request: the caller receives
+        // without waiting first, and releases it with kKeep when nothing has arrived.
+        bool kept = false;
     };
 
     // What release() does with a connection once its request was served.
@@ -69,9 +82,16 @@ public:
     // that way (then it waits kAcceptRetry). Set before open(); may be empty.
     void on_accept_error(std::function<void(int)> handler) { accept_error_ = std::move(handler); }
 
-    // Request threads: gives a connection back after its request. kKeep re-arms it, unless
-    // the listener is stopping: then it gets a kRestart frame and is closed.
+    // Request threads: gives a connection back after its request. kKeep watches it again
+    // (no system call unless it was quiet()ed or an event came meanwhile), unless the listener
+    // is stopping: then it gets a kRestart frame and is closed.
     void release(const Connection& connection, After after);
+
+    // The request thread holding `connection`, before it waits for more bytes on it (the
+    // rest of its request, a body asked for with kRead): no thread is woken for what arrives
+    // on it until release(). One epoll_ctl the first time for a connection in the epoll set;
+    // none after, or for a connection not yet in it.
+    void quiet(const Connection& connection);
 
     // Any thread, once the process decides to stop or restart: no more connections are
     // taken; idle kept connections get a kRestart frame (a request the Apache child sends at
@@ -88,6 +108,8 @@ private:
         bool busy = true;
         bool registered = false;  // added to the epoll set once
         bool adopted = false;     // accepted by adopt_backlog(), its first request not yet served
+        bool pending = false;     // an event came while busy: look at it again on release
+        bool quiet = false;       // busy and its events off (quiet()): turn them on on release
     };
 
     void watch();

@@ -256,23 +256,26 @@ bool same_secret(const std::string& given, const std::string& expected) {
 // What became of one request on a connection.
 enum class Served {
     kNothing,  // the Apache child closed its kept connection: no request
+    kIdle,     // nothing has arrived on the kept connection (its event was for older bytes)
     kKeep,     // answered; the connection can carry the next request
     kClose,    // answered or refused; close the connection
 };
 
-Served serve_request(int fd, bool kept, Millis timeout);
+Served serve_request(const DaemonListener::Connection& connection, Millis timeout);
 
-// Serves one request on `fd`; a kept connection was checked when it was accepted.
-Served serve_connection(int fd, bool kept) {
-    if (!kept && !peer_allowed(fd)) {
+// Serves one request on the connection; a kept connection was checked when it was accepted.
+Served serve_connection(const DaemonListener::Connection& connection) {
+    if (!connection.kept && !peer_allowed(connection.fd)) {
         return Served::kClose;
     }
     Millis timeout = millis(options().socket_timeout.value_or(
         config::Seconds(apr_time_sec(g_state.server->timeout))));
-    return serve_request(fd, kept, timeout);
+    return serve_request(connection, timeout);
 }
 
-Served serve_request(int fd, bool kept, Millis timeout) {
+Served serve_request(const DaemonListener::Connection& connection, Millis timeout) {
+    const int fd = connection.fd;
+    const bool kept = connection.kept;
     const config::DaemonOptions& opts = options();
     // A new connection gets its receive timeout once; a kept one has it already (only a
     // connection that got it is kept, see the end).
@@ -280,6 +283,10 @@ Served serve_request(int fd, bool kept, Millis timeout) {
     const bool timed = timeout.count() > 0 && (kept || set_receive_timeout(fd, timeout));
     const bool keepable = timed || timeout.count() <= 0;
     FrameReader reader(fd, read_storage, timed);
+    // Before the thread waits for more of this request (its pieces, its body), no other
+    // thread is to be woken for what arrives on the connection (daemon_listener.hpp).
+    auto quiet = [&connection] { g_listener.quiet(connection); };
+    reader.before_waiting(quiet);
     auto bad_request = [&opts](const std::string& why) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                      "WSGI0033: Daemon process '%s' received a bad request from the Apache "
@@ -290,7 +297,15 @@ Served serve_request(int fd, bool kept, Millis timeout) {
     protocol::FrameHeader header{};
     std::string_view payload;
     std::string error;
-    IoStatus io = reader.next(header, payload, timeout, error);
+    // A kept connection's event may be for bytes read by the thread that served it last
+    // (daemon_listener.hpp): nothing may have arrived, and waiting would pin this thread.
+    IoStatus io = kept ? reader.receive_now() : IoStatus::kOk;
+    if (io == IoStatus::kTimeout) {
+        return Served::kIdle;
+    }
+    if (io == IoStatus::kOk) {
+        io = reader.next(header, payload, timeout, error);
+    }
     if (kept && io == IoStatus::kClosed) {
         return Served::kNothing;
     }
@@ -309,6 +324,7 @@ Served serve_request(int fd, bool kept, Millis timeout) {
         return Served::kClose;
     }
     DaemonChannel channel(fd, reader, request, g_state.server, timeout);
+    channel.before_body_read(quiet);
     // The connection carries the next request when this one ended cleanly and nothing came
     // past it (the Apache child sends nothing past its answer to a read).
     auto served = [&reader, keepable](const DaemonChannel& ended) {
@@ -411,7 +427,7 @@ void* request_thread(void* argument) {
         g_request_slots[slot].started = Clock::now().time_since_epoch().count();
         Served served_as = Served::kClose;
         try {
-            served_as = serve_connection(connection->fd, connection->kept);
+            served_as = serve_connection(*connection);
         } catch (const std::exception& e) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                          "WSGI0009: Internal error in daemon process '%s': %s",
@@ -419,12 +435,14 @@ void* request_thread(void* argument) {
         }
         g_request_slots[slot].started = 0;
         // An Apache child closing an idle kept connection is no activity (inactivity-timeout).
-        if (served_as != Served::kNothing) {
+        if (served_as != Served::kNothing && served_as != Served::kIdle) {
             g_state.last_activity = Clock::now().time_since_epoch().count();
         }
         --g_state.active;
-        if (served_as == Served::kNothing) {
-            g_listener.release(*connection, DaemonListener::After::kClose);
+        if (served_as == Served::kNothing || served_as == Served::kIdle) {
+            g_listener.release(*connection, served_as == Served::kIdle
+                                                ? DaemonListener::After::kKeep
+                                                : DaemonListener::After::kClose);
             continue;
         }
         std::int64_t served = ++g_state.requests;

@@ -282,7 +282,8 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
         }
     }
     while (end_ - start_ < needed) {
-        ssize_t got = receive(fd_, data() + end_, size() - end_, fds_, timed_ ? 0 : MSG_DONTWAIT);
+        const int flags = timed_ && !before_waiting_ ? 0 : MSG_DONTWAIT;
+        ssize_t got = receive(fd_, data() + end_, size() - end_, fds_, flags);
         if (got > 0) {
             end_ += static_cast<std::size_t>(got);
             continue;
@@ -291,6 +292,10 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
             continue;
         }
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (before_waiting_) {
+                std::exchange(before_waiting_, nullptr)();
+                continue;  // and now wait
+            }
             if (timed_) {
                 return IoStatus::kTimeout;  // SO_RCVTIMEO ran out
             }
@@ -321,6 +326,30 @@ IoStatus FrameReader::receive_ready() {
         errno = saved_errno;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return IoStatus::kOk;  // nothing yet: fill() waits, in `storage`
+        }
+        return ended(got);
+    }
+}
+
+IoStatus FrameReader::receive_now() {
+    if (start_ != end_ || big_) {
+        return IoStatus::kOk;  // bytes are here already
+    }
+    start_ = end_ = 0;
+    if (small_.size() < kSmallBuffer) {
+        small_.resize(kSmallBuffer);
+    }
+    while (true) {
+        ssize_t got = receive(fd_, small_.data(), small_.size(), fds_, MSG_DONTWAIT);
+        if (got > 0) {
+            end_ = static_cast<std::size_t>(got);
+            return IoStatus::kOk;
+        }
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return IoStatus::kTimeout;
         }
         return ended(got);
     }

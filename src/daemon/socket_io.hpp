@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -121,6 +122,18 @@ public:
     IoStatus next(protocol::FrameHeader& header, std::string_view& payload, Millis timeout,
                   std::string& error);
 
+    // Before the first next(): one receive without waiting, for a connection that may have
+    // nothing to read (an edge-triggered event for bytes read earlier, daemon_listener.hpp).
+    // kOk when bytes arrived (next() goes on from them), kTimeout when none have, else as
+    // next().
+    IoStatus receive_now();
+
+    // `hook` is called once, the first time the reader is about to wait for bytes that have
+    // not arrived; until then it receives without waiting (one more receive, failing, before
+    // the first wait). The daemon process quiets the connection's events then
+    // (DaemonListener::quiet): a request that arrives in pieces wakes no other thread.
+    void before_waiting(std::function<void()> hook) { before_waiting_ = std::move(hook); }
+
     // The oldest descriptor passed with the frames read (SCM_RIGHTS) and not yet taken, now
     // owned by the caller; -1 when there is none.
     int take_fd();
@@ -161,6 +174,7 @@ private:
     std::string& small_;
     std::optional<SharedBuffer> big_;  // while a big frame needs it; bytes are received there
     bool timed_;
+    std::function<void()> before_waiting_;  // cleared once called
     std::size_t start_ = 0;  // first byte not yet handed out
     std::size_t end_ = 0;    // end of the bytes received
     std::deque<int> fds_;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -390,6 +391,166 @@ TEST_F(ListenerTest, AKeptConnectionComesBackWithItsNextRequest) {
     close(client);
 }
 
+// Kept connections are edge-triggered: an event that comes while a thread serves the
+// connection is not lost, but looked at again when the thread releases it.
+TEST_F(ListenerTest, BytesArrivingWhileAConnectionIsServedAreHandedOutOnceItIsReleased) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
+    int client = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    listener.release(*first, DaemonListener::After::kKeep);
+    ASSERT_EQ(write(client, "a", 1), 1);
+    auto serving = listener.next(Millis(1000));
+    ASSERT_TRUE(serving.has_value());
+    ASSERT_TRUE(serving->kept);
+    // The next request comes before this one is released: no other thread takes it meanwhile.
+    ASSERT_EQ(write(client, "b", 1), 1);
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    char byte = 0;
+    ASSERT_EQ(read(serving->fd, &byte, 1), 1);  // this request's byte only
+    listener.release(*serving, DaemonListener::After::kKeep);
+    auto next = listener.next(Millis(1000));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->id, serving->id);
+    ASSERT_EQ(read(next->fd, &byte, 1), 1);
+    EXPECT_EQ(byte, 'b');
+    listener.release(*next, DaemonListener::After::kKeep);
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());  // nothing more arrived
+    close(client);
+}
+
+// Bytes that arrive while a connection is served and that its thread reads itself (a request
+// in pieces, a body) hand nothing out once it is released; what arrives after does.
+TEST_F(ListenerTest, BytesTheServingThreadReadItselfAreNotHandedOutAgain) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
+    int client = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    listener.release(*first, DaemonListener::After::kKeep);
+    ASSERT_EQ(write(client, "a", 1), 1);
+    auto serving = listener.next(Millis(1000));
+    ASSERT_TRUE(serving.has_value());
+    ASSERT_EQ(write(client, "b", 1), 1);
+    char bytes[2] = {};
+    ASSERT_EQ(read(serving->fd, bytes, 2), 2);
+    listener.release(*serving, DaemonListener::After::kKeep);
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    ASSERT_EQ(write(client, "c", 1), 1);
+    auto next = listener.next(Millis(1000));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->id, serving->id);
+    listener.release(*next, DaemonListener::After::kClose);
+    close(client);
+}
+
+// A thread about to read a request body quiets the connection: the body's bytes wake no one,
+// and once released the connection is watched again, bytes already waiting included.
+TEST_F(ListenerTest, AQuietedConnectionIsWatchedAgainOnceReleased) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
+    int client = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    listener.quiet(*first);  // not in the epoll set yet: nothing to do
+    listener.release(*first, DaemonListener::After::kKeep);
+    ASSERT_EQ(write(client, "a", 1), 1);
+    auto serving = listener.next(Millis(1000));
+    ASSERT_TRUE(serving.has_value());
+    listener.quiet(*serving);
+    listener.quiet(*serving);  // once is enough
+    ASSERT_EQ(write(client, "b", 1), 1);
+    EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    char byte = 0;
+    ASSERT_EQ(read(serving->fd, &byte, 1), 1);
+    listener.release(*serving, DaemonListener::After::kKeep);
+    auto next = listener.next(Millis(1000));
+    ASSERT_TRUE(next.has_value());
+    ASSERT_EQ(read(next->fd, &byte, 1), 1);
+    EXPECT_EQ(byte, 'b');
+    listener.release(*next, DaemonListener::After::kKeep);
+    close(client);  // the end of the connection is an event too
+    auto closed = listener.next(Millis(1000));
+    ASSERT_TRUE(closed.has_value());
+    EXPECT_EQ(read(closed->fd, &byte, 1), 0);
+    listener.release(*closed, DaemonListener::After::kClose);
+    EXPECT_EQ(listener.kept_count(), 0u);
+}
+
+// For a kept connection handed out by an event for bytes that another thread read meanwhile:
+// a receive that does not wait tells that nothing has arrived.
+TEST(FrameReader, ReceiveNowTellsWhetherAnythingHasArrived) {
+    Pair pair;
+    std::string storage;
+    {
+        FrameReader reader(pair.b, storage, true);
+        EXPECT_EQ(reader.receive_now(), IoStatus::kTimeout);
+    }
+    protocol::RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}};
+    send_bytes(pair.a, protocol::encode_request(request));
+    {
+        FrameReader reader(pair.b, storage, true);
+        ASSERT_EQ(reader.receive_now(), IoStatus::kOk);
+        protocol::FrameHeader header{};
+        std::string_view payload;
+        std::string error;
+        ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(header.type, FrameType::kRequest);
+        EXPECT_EQ(reader.pending(), 0u);
+    }
+    close(pair.a);
+    FrameReader reader(pair.b, storage, true);
+    EXPECT_EQ(reader.receive_now(), IoStatus::kClosed);
+    close(pair.b);
+}
+
+// The daemon quiets a connection only when its request thread is about to wait on it: not
+// for a frame that has arrived whole, once for one still arriving.
+TEST(FrameReader, CallsTheHookOnceBeforeItFirstWaits) {
+    Pair pair;
+    std::string storage;
+    protocol::RequestFrame request;
+    request.meta = {{"script", "/srv/app.wsgi"}};
+    const std::string frame = protocol::encode_request(request);
+    int calls = 0;
+    {
+        send_bytes(pair.a, frame);
+        FrameReader reader(pair.b, storage, true);
+        reader.before_waiting([&calls] { ++calls; });
+        protocol::FrameHeader header{};
+        std::string_view payload;
+        std::string error;
+        ASSERT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        EXPECT_EQ(calls, 0);
+    }
+    {
+        send_bytes(pair.a, frame.substr(0, 5));
+        FrameReader reader(pair.b, storage, true);
+        reader.before_waiting([&] {
+            ++calls;
+            send_bytes(pair.a, frame.substr(5, 10));  // arrives before the wait
+        });
+        std::thread rest([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            send_bytes(pair.a, frame.substr(15));
+        });
+        protocol::FrameHeader header{};
+        std::string_view payload;
+        std::string error;
+        EXPECT_EQ(reader.next(header, payload, Millis(1000), error), IoStatus::kOk) << error;
+        rest.join();
+        EXPECT_EQ(header.type, FrameType::kRequest);
+        EXPECT_EQ(calls, 1);
+    }
+    close(pair.a);
+    close(pair.b);
+}
+
 TEST_F(ListenerTest, StoppingSendsRestartOnIdleConnectionsAndClosesThem) {
     DaemonListener listener;
     std::string error;
@@ -659,6 +820,34 @@ TEST_F(ListenerTest, ARequestOnAKeptConnectionIsBouncedWhenEveryThreadIsBusy) {
     listener.release(*busy, DaemonListener::After::kClose);
     close(busy_client);
     close(kept_client);
+}
+
+// With every thread busy the watcher hands requests on idle kept connections back, but bytes
+// arriving on the connection a thread serves (its request's body) are that thread's.
+TEST_F(ListenerTest, TheWatcherLeavesBytesOnABusyConnectionToItsThread) {
+    DaemonListener listener;
+    std::string error;
+    ASSERT_TRUE(listener.open(listen_fd_, 1, true, error)) << error;
+    int client = connect_client();
+    auto first = listener.next(Millis(1000));
+    ASSERT_TRUE(first.has_value());
+    listener.release(*first, DaemonListener::After::kKeep);
+    ASSERT_EQ(write(client, "a", 1), 1);
+    auto serving = listener.next(Millis(1000));  // the only thread is now busy
+    ASSERT_TRUE(serving.has_value());
+    ASSERT_EQ(write(client, "b", 1), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the watcher looks
+    char bytes[2] = {};
+    ASSERT_EQ(read(serving->fd, bytes, 2), 2);
+    EXPECT_EQ(std::string(bytes, 2), "ab");
+    listener.release(*serving, DaemonListener::After::kKeep);
+    EXPECT_EQ(listener.kept_count(), 1u);
+    ASSERT_EQ(write(client, "c", 1), 1);
+    auto next = listener.next(Millis(1000));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->id, serving->id);
+    listener.release(*next, DaemonListener::After::kClose);
+    close(client);
 }
 
 }  // namespace
