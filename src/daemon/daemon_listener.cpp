@@ -35,13 +35,21 @@ bool arm_listen(int epoll_fd, int op, int fd) {
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
 
-// A kept connection: edge-triggered, an event for each arrival of bytes (or the end) from now
-// on; for ADD and MOD, bytes that have arrived already give one at once.
+// A kept connection: edge-triggered, an event when bytes (or the end) arrive from now on,
+// arrivals merged while one is waiting to be taken; for ADD and MOD, bytes that have arrived
+// already give one at once.
 bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
     epoll_event event{};
     event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     event.data.u64 = id;
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
+}
+
+// Whether nothing is waiting to be read on `fd` (not the end either).
+bool nothing_arrived(int fd) {
+    char byte = 0;
+    ssize_t got = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 // How long handing a connection back may wait for room to send the body bytes back.
@@ -171,6 +179,7 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
         }
         if (it->second.busy) {
             it->second.pending = true;  // its thread looks again when it releases it
+            ++busy_events_;
             continue;
         }
         it->second.busy = true;
@@ -290,6 +299,11 @@ void DaemonListener::stop() {
     all_busy_.notify_all();
 }
 
+std::size_t DaemonListener::busy_events() {
+    std::lock_guard lock(mutex_);
+    return busy_events_;
+}
+
 std::size_t DaemonListener::kept_count() {
     std::lock_guard lock(mutex_);
     return connections_.size();
@@ -321,8 +335,12 @@ void DaemonListener::watch() {
                 }
                 if (it->second.busy) {
                     it->second.pending = true;  // its thread looks again when it releases it
+                    ++busy_events_;
                 } else if (idle_ > 0) {
                     arm(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, it->first);  // a thread is free
+                } else if (nothing_arrived(it->second.fd)) {
+                    // The event was for bytes the thread that served it last read after the
+                    // event was taken: it stays armed, idle.
                 } else {
                     close_with_restart(it);  // every thread busy: serve it elsewhere
                 }

@@ -23,7 +23,7 @@
 // leaves the backlog to the group's other processes.
 //
 // With several processes in the group (`bounce_when_busy`), a watcher thread sees requests
-// that arrive on kept connections while every thread is busy and hands them back with a
+// that arrive on idle kept connections while every thread is busy and hands them back with a
 // kRestart frame, so that the Apache child sends them again on a new connection which an
 // idle process accepts (without it a kept connection would tie a request to a busy process).
 
@@ -83,8 +83,9 @@ public:
     void on_accept_error(std::function<void(int)> handler) { accept_error_ = std::move(handler); }
 
     // Request threads: gives a connection back after its request. kKeep watches it again
-    // (no system call unless it was quiet()ed or an event came meanwhile), unless the listener
-    // is stopping: then it gets a kRestart frame and is closed.
+    // (no system call for a connection already in the epoll set, unless it was quiet()ed or a
+    // thread took an event for it meanwhile), unless the listener is stopping: then it gets a
+    // kRestart frame and is closed.
     void release(const Connection& connection, After after);
 
     // The request thread holding `connection`, before it waits for more bytes on it (the
@@ -101,6 +102,10 @@ public:
 
     // Kept connections open now (idle or in use), for tests and logging.
     std::size_t kept_count();
+
+    // Events taken for a connection while a thread was serving it (a thread woken for
+    // nothing) since open(), for tests.
+    std::size_t busy_events();
 
 private:
     struct Entry {
@@ -125,9 +130,10 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<int> idle_{0};             // threads waiting in next()
     std::atomic<bool> listen_parked_{false};  // the watcher took the listen event: re-arm later
-    std::mutex mutex_;                     // guards connections_ and next_id_
+    std::mutex mutex_;                     // guards connections_, next_id_, busy_events_
     std::unordered_map<std::uint64_t, Entry> connections_;
     std::uint64_t next_id_ = 1;
+    std::size_t busy_events_ = 0;          // guarded by mutex_
     bool bounce_ = false;
     std::function<void(int)> accept_error_;
     std::mutex watch_mutex_;

@@ -324,7 +324,10 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
         return Served::kClose;
     }
     DaemonChannel channel(fd, reader, request, g_state.server, timeout);
-    channel.before_body_read(quiet);
+    channel.before_body_read([&reader, &quiet] {
+        reader.before_waiting(nullptr);  // quiet already: the kRead's answer is waited for
+        quiet();
+    });
     // The connection carries the next request when this one ended cleanly and nothing came
     // past it (the Apache child sends nothing past its answer to a read).
     auto served = [&reader, keepable](const DaemonChannel& ended) {

@@ -408,6 +408,7 @@ TEST_F(ListenerTest, BytesArrivingWhileAConnectionIsServedAreHandedOutOnceItIsRe
     // The next request comes before this one is released: no other thread takes it meanwhile.
     ASSERT_EQ(write(client, "b", 1), 1);
     EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    EXPECT_EQ(listener.busy_events(), 1u);
     char byte = 0;
     ASSERT_EQ(read(serving->fd, &byte, 1), 1);  // this request's byte only
     listener.release(*serving, DaemonListener::After::kKeep);
@@ -465,6 +466,7 @@ TEST_F(ListenerTest, AQuietedConnectionIsWatchedAgainOnceReleased) {
     listener.quiet(*serving);  // once is enough
     ASSERT_EQ(write(client, "b", 1), 1);
     EXPECT_FALSE(listener.next(Millis(50)).has_value());
+    EXPECT_EQ(listener.busy_events(), 0u);  // no thread was woken for it
     char byte = 0;
     ASSERT_EQ(read(serving->fd, &byte, 1), 1);
     listener.release(*serving, DaemonListener::After::kKeep);
@@ -837,6 +839,7 @@ TEST_F(ListenerTest, TheWatcherLeavesBytesOnABusyConnectionToItsThread) {
     ASSERT_TRUE(serving.has_value());
     ASSERT_EQ(write(client, "b", 1), 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the watcher looks
+    EXPECT_EQ(listener.busy_events(), 1u);
     char bytes[2] = {};
     ASSERT_EQ(read(serving->fd, bytes, 2), 2);
     EXPECT_EQ(std::string(bytes, 2), "ab");
