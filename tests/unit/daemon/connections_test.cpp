@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -351,6 +352,22 @@ protected:
         EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
         return fd;
     }
+    // Connects a client whose connection `listener` keeps (taken, then released with kKeep),
+    // sends a byte on it and lets a thread take it again, as for a request: `taken` is what the
+    // thread holds. Returns the client's end.
+    int keep_then_take(DaemonListener& listener,
+                       std::optional<DaemonListener::Connection>& taken) {
+        int client = connect_client();
+        auto first = listener.next(Millis(1000));
+        EXPECT_TRUE(first.has_value());
+        if (first) {
+            listener.release(*first, DaemonListener::After::kKeep);
+        }
+        EXPECT_EQ(write(client, "a", 1), 1);
+        taken = listener.next(Millis(1000));
+        EXPECT_TRUE(taken && taken->kept);
+        return client;
+    }
     std::string dir_;
     std::string path_;
     int listen_fd_ = -1;
@@ -397,14 +414,9 @@ TEST_F(ListenerTest, BytesArrivingWhileAConnectionIsServedAreHandedOutOnceItIsRe
     DaemonListener listener;
     std::string error;
     ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
-    int client = connect_client();
-    auto first = listener.next(Millis(1000));
-    ASSERT_TRUE(first.has_value());
-    listener.release(*first, DaemonListener::After::kKeep);
-    ASSERT_EQ(write(client, "a", 1), 1);
-    auto serving = listener.next(Millis(1000));
+    std::optional<DaemonListener::Connection> serving;
+    int client = keep_then_take(listener, serving);
     ASSERT_TRUE(serving.has_value());
-    ASSERT_TRUE(serving->kept);
     // The next request comes before this one is released: no other thread takes it meanwhile.
     ASSERT_EQ(write(client, "b", 1), 1);
     EXPECT_FALSE(listener.next(Millis(50)).has_value());
@@ -428,12 +440,8 @@ TEST_F(ListenerTest, BytesTheServingThreadReadItselfAreNotHandedOutAgain) {
     DaemonListener listener;
     std::string error;
     ASSERT_TRUE(listener.open(listen_fd_, 2, false, error)) << error;
-    int client = connect_client();
-    auto first = listener.next(Millis(1000));
-    ASSERT_TRUE(first.has_value());
-    listener.release(*first, DaemonListener::After::kKeep);
-    ASSERT_EQ(write(client, "a", 1), 1);
-    auto serving = listener.next(Millis(1000));
+    std::optional<DaemonListener::Connection> serving;
+    int client = keep_then_take(listener, serving);
     ASSERT_TRUE(serving.has_value());
     ASSERT_EQ(write(client, "b", 1), 1);
     char bytes[2] = {};
@@ -830,12 +838,8 @@ TEST_F(ListenerTest, TheWatcherLeavesBytesOnABusyConnectionToItsThread) {
     DaemonListener listener;
     std::string error;
     ASSERT_TRUE(listener.open(listen_fd_, 1, true, error)) << error;
-    int client = connect_client();
-    auto first = listener.next(Millis(1000));
-    ASSERT_TRUE(first.has_value());
-    listener.release(*first, DaemonListener::After::kKeep);
-    ASSERT_EQ(write(client, "a", 1), 1);
-    auto serving = listener.next(Millis(1000));  // the only thread is now busy
+    std::optional<DaemonListener::Connection> serving;
+    int client = keep_then_take(listener, serving);  // the only thread is now busy
     ASSERT_TRUE(serving.has_value());
     ASSERT_EQ(write(client, "b", 1), 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the watcher looks
