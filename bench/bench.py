@@ -10,8 +10,10 @@ For each server, workload and connection count: a warm-up run, then a measured r
 ``--runs`` times; the medians are reported. The runs go in rounds: each round starts every
 server afresh and measures each of its points once, so that a slow spell of the machine falls
 on one run of several servers rather than on every run of one. Around each measured run the
-CPU time (utime+stime from /proc/<pid>/stat) of all of the server's processes is read, and after
-it their RSS and PSS (/proc/<pid>/smaps_rollup).
+CPU time (utime+stime from /proc/<pid>/stat) of all of the server's processes is read, with
+their minor page faults and their threads' context switches (kept per run, to tell what moved
+when one round costs more than the others), and after it their RSS and PSS
+(/proc/<pid>/smaps_rollup).
 
 Output: a JSON file with every run and a CSV of the medians (``--out``, default docs/benchmarks/
 for a full run, the private root for ``--quick``), then bench/report.py renders the chart and
@@ -185,6 +187,32 @@ def cpu_ticks(root: int) -> int:
         if pid == root:
             total += int(f[13]) + int(f[14])
     return total
+
+
+def event_counts(root: int) -> tuple[int, int]:
+    """(minor page faults, context switches) of every live process of the tree: what to look at
+    when one round of a point costs much more CPU than the others. Faults are counted per
+    process, context switches per thread (/proc/<pid>/task/*/status), so those of threads that
+    ended meanwhile are missed."""
+    faults = switches = 0
+    for pid in process_tree(root):
+        f = _stat_fields(pid)
+        if not f:
+            continue
+        faults += int(f[7])  # minflt
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                text = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if "ctxt_switches:" in line:
+                    switches += int(line.split()[1])
+    return faults, switches
 
 
 def memory_kib(root: int) -> tuple[int, int, int]:
@@ -719,9 +747,11 @@ def main() -> int:
                         profiler = None
                         if args.profile and round_number == 1:
                             profiler = start_profile(server.pid, out / "profiles", f"{sname}-{wname}-c{conns}", duration)
+                        events_before = event_counts(server.pid)
                         before = cpu_ticks(server.pid)
                         r = run_wrk(server.url(path), conns, duration, script)
                         after = cpu_ticks(server.pid)
+                        events_after = event_counts(server.pid)
                         if profiler is not None:
                             finish_profile(*profiler)
                         rss, pss, n = memory_kib(server.pid)
@@ -729,6 +759,8 @@ def main() -> int:
                             round=round_number,
                             cpu_s=(after - before) / CLK_TCK,
                             cpu_us_per_req=((after - before) / CLK_TCK * 1e6 / r["requests"]) if r["requests"] else None,
+                            faults_per_req=((events_after[0] - events_before[0]) / r["requests"]) if r["requests"] else None,
+                            switches_per_req=((events_after[1] - events_before[1]) / r["requests"]) if r["requests"] else None,
                             rss_kib=rss,
                             pss_kib=pss,
                             processes=n,
@@ -738,7 +770,8 @@ def main() -> int:
                             f"[{done}/{total} {time.monotonic() - t0:.0f}s] {sname:17} {wname:8} c={conns:<3} "
                             f"{r['rps']:9.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
                             f"p99 {r['p99_ms']:.2f} ms  errors {r['errors']}  "
-                            f"cpu {r['cpu_us_per_req'] or 0:.0f} us/req  pss {pss / 1024:.0f} MiB"
+                            f"cpu {r['cpu_us_per_req'] or 0:.0f} us/req  pss {pss / 1024:.0f} MiB  "
+                            f"faults {r['faults_per_req'] or 0:.2f}/req  switches {r['switches_per_req'] or 0:.2f}/req"
                         )
             finally:
                 server.stop()
