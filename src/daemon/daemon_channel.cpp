@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <utility>
 
 #include "apache/log.hpp"
 
@@ -59,9 +58,7 @@ wsgi::Channel::ReadStatus DaemonChannel::request_body(std::size_t max, std::stri
     }
     // The next read reuses the reader's buffer that the early body bytes were in.
     sent_early_body_ = {};
-    if (before_body_read_) {
-        std::exchange(before_body_read_, nullptr)();
-    }
+    reader_.waiting_soon();  // before the kRead: its answer may come at once
     auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(max, protocol::kMaxPayload));
     if (!write(protocol::encode_read(limit), {}, error)) {
         error_status = 400;

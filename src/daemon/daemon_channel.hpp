@@ -12,7 +12,6 @@
 #include <httpd.h>
 
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -56,10 +55,6 @@ public:
         early_body_complete_ = complete;
     }
 
-    // Called once, before the first kRead asks the Apache child for body bytes beyond those
-    // sent with the request (the listener quiets the connection's events: DaemonListener::quiet).
-    void before_body_read(std::function<void()> hook) { before_body_read_ = std::move(hook); }
-
     // Answers with an HTTP status when nothing was sent yet (kError frame).
     void send_error(int status, const std::string& message);
     // Tells the Apache child to send the request again (kRestart frame), handing back the body
@@ -94,7 +89,6 @@ private:
     const DaemonRequest& request_;
     server_rec* server_;
     Millis timeout_;
-    std::function<void()> before_body_read_;  // cleared once called
     std::optional<protocol::HeadersFrame> pending_headers_;
     std::string out_;        // frames waiting to be written
     std::string_view early_body_;  // body bytes sent with the request, not yet read

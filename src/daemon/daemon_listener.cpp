@@ -27,22 +27,24 @@ constexpr int kMaxAdopted = 256;
 // How often the watcher looks again while every thread is busy.
 constexpr int kWatchMillis = 20;
 
-// The listening socket: one-shot, re-armed once the event was taken (rearm_listen).
-bool arm_listen(int epoll_fd, int op, int fd) {
+// What the epoll set watches. The listening socket: one-shot, re-armed once the event was
+// taken (rearm_listen). A kept connection: edge-triggered, an event when bytes (or the end)
+// arrive from now on, arrivals merged while one is waiting to be taken; for ADD and MOD, bytes
+// that have arrived already give one at once. A quiet()ed connection: no events asked for;
+// EPOLLHUP and EPOLLERR still come, once, and are noted as pending.
+constexpr std::uint32_t kListenEvents = EPOLLIN | EPOLLONESHOT;
+constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t kQuietEvents = EPOLLONESHOT;
+
+bool watch_fd(int epoll_fd, int op, int fd, std::uint64_t id, std::uint32_t events) {
     epoll_event event{};
-    event.events = EPOLLIN | EPOLLONESHOT;
-    event.data.u64 = kListenId;
+    event.events = events;
+    event.data.u64 = id;
     return epoll_ctl(epoll_fd, op, fd, &event) == 0;
 }
 
-// A kept connection: edge-triggered, an event when bytes (or the end) arrive from now on,
-// arrivals merged while one is waiting to be taken; for ADD and MOD, bytes that have arrived
-// already give one at once.
 bool arm(int epoll_fd, int op, int fd, std::uint64_t id) {
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-    event.data.u64 = id;
-    return epoll_ctl(epoll_fd, op, fd, &event) == 0;
+    return watch_fd(epoll_fd, op, fd, id, kConnectionEvents);
 }
 
 // Whether nothing is waiting to be read on `fd` (not the end either).
@@ -104,7 +106,7 @@ bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std
         return false;
     }
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0 || !arm_listen(epoll_fd_, EPOLL_CTL_ADD, listen_fd)) {
+    if (epoll_fd_ < 0 || !watch_fd(epoll_fd_, EPOLL_CTL_ADD, listen_fd, kListenId, kListenEvents)) {
         error = std::string("epoll on the listening socket: ") + std::strerror(errno);
         return false;
     }
@@ -125,7 +127,7 @@ bool DaemonListener::open(int listen_fd, int threads, bool bounce_when_busy, std
 }
 
 bool DaemonListener::rearm_listen() {
-    return arm_listen(epoll_fd_, EPOLL_CTL_MOD, listen_fd_);
+    return watch_fd(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, kListenId, kListenEvents);
 }
 
 void DaemonListener::became_busy() {
@@ -272,12 +274,7 @@ void DaemonListener::quiet(const Connection& connection) {
     if (it == connections_.end() || !it->second.registered || it->second.quiet) {
         return;
     }
-    // No events asked for: EPOLLHUP and EPOLLERR still come, once (EPOLLONESHOT), and are
-    // noted as pending.
-    epoll_event event{};
-    event.events = EPOLLONESHOT;
-    event.data.u64 = connection.id;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, &event) == 0) {
+    if (watch_fd(epoll_fd_, EPOLL_CTL_MOD, it->second.fd, connection.id, kQuietEvents)) {
         it->second.quiet = true;
     }
 }

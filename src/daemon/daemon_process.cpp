@@ -285,8 +285,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
     FrameReader reader(fd, read_storage, timed);
     // Before the thread waits for more of this request (its pieces, its body), no other
     // thread is to be woken for what arrives on the connection (daemon_listener.hpp).
-    auto quiet = [&connection] { g_listener.quiet(connection); };
-    reader.before_waiting(quiet);
+    reader.before_waiting([&connection] { g_listener.quiet(connection); });
     auto bad_request = [&opts](const std::string& why) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                      "WSGI0033: Daemon process '%s' received a bad request from the Apache "
@@ -324,10 +323,6 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
         return Served::kClose;
     }
     DaemonChannel channel(fd, reader, request, g_state.server, timeout);
-    channel.before_body_read([&reader, &quiet] {
-        reader.before_waiting(nullptr);  // quiet already: the kRead's answer is waited for
-        quiet();
-    });
     // The connection carries the next request when this one ended cleanly and nothing came
     // past it (the Apache child sends nothing past its answer to a read).
     auto served = [&reader, keepable](const DaemonChannel& ended) {

@@ -293,7 +293,7 @@ IoStatus FrameReader::fill(std::size_t needed, Millis timeout) {
         }
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (before_waiting_) {
-                std::exchange(before_waiting_, nullptr)();
+                waiting_soon();
                 continue;  // and now wait
             }
             if (timed_) {
@@ -335,23 +335,16 @@ IoStatus FrameReader::receive_now() {
     if (start_ != end_ || big_) {
         return IoStatus::kOk;  // bytes are here already
     }
-    start_ = end_ = 0;
     if (small_.size() < kSmallBuffer) {
         small_.resize(kSmallBuffer);
     }
-    while (true) {
-        ssize_t got = receive(fd_, small_.data(), small_.size(), fds_, MSG_DONTWAIT);
-        if (got > 0) {
-            end_ = static_cast<std::size_t>(got);
-            return IoStatus::kOk;
-        }
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return IoStatus::kTimeout;
-        }
-        return ended(got);
+    IoStatus status = receive_ready();  // into `storage`, there being no shared buffer
+    return status == IoStatus::kOk && end_ == 0 ? IoStatus::kTimeout : status;
+}
+
+void FrameReader::waiting_soon() {
+    if (before_waiting_) {
+        std::exchange(before_waiting_, nullptr)();
     }
 }
 

@@ -133,6 +133,9 @@ public:
     // the first wait). The daemon process quiets the connection's events then
     // (DaemonListener::quiet): a request that arrives in pieces wakes no other thread.
     void before_waiting(std::function<void()> hook) { before_waiting_ = std::move(hook); }
+    // Calls that hook now, if it has not been called: the caller is about to ask the peer for
+    // bytes (a kRead), so what answers is to be waited for whether or not it is quick.
+    void waiting_soon();
 
     // The oldest descriptor passed with the frames read (SCM_RIGHTS) and not yet taken, now
     // owned by the caller; -1 when there is none.
