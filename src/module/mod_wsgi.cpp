@@ -3,9 +3,11 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "apache/connection_input.hpp"
 #include "config/config.hpp"
 #include "auth/providers.hpp"
 #include "config/directives.hpp"
@@ -23,6 +25,9 @@ void register_hooks(apr_pool_t* pool) noexcept {
     ap_hook_child_init(wsgi::wsgi::child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_translate_name(wsgi::wsgi::translate_name, kBefore, kAfter, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi::wsgi::handle_request, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // The core's own runs at APR_HOOK_REALLY_LAST: another module's network bucket wins.
+    ap_hook_insert_network_bucket(wsgi::apache::insert_network_bucket, nullptr, nullptr,
+                                  APR_HOOK_LAST);
     wsgi::auth::register_auth_hooks(pool);
 }
 

@@ -59,6 +59,7 @@ private:
     request_rec* r_;
     apr_bucket_brigade* out_;
     apr_bucket_brigade* in_ = nullptr;  // body data read but not yet taken
+    apr_off_t body_left_;               // of the declared Content-Length (bytes), -1: unknown
     bool body_ended_ = false;           // the input filters gave EOS
     bool eos_sent_ = false;
     bool deferred_ = false;

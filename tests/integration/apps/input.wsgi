@@ -5,10 +5,12 @@ PATH_INFO picks the mode:
         return JSON [[call, result]] with bytes results decoded as latin-1;
   /sha256  -- read the body in 64 KiB blocks until b'' and return "<length> <sha256 hex>";
   /all     -- read() everything at once and return "<length> <sha256 hex>".
+  /late    -- wait 0.3 s for the whole body to arrive, then read it as /sha256 does.
 """
 
 import hashlib
 import json
+import time
 
 
 def run_ops(stream, ops):
@@ -30,20 +32,27 @@ def run_ops(stream, ops):
     return results
 
 
+def read_blocks(stream):
+    digest, length = hashlib.sha256(), 0
+    for _ in range(100000):  # bounded: 6 GiB at 64 KiB a read
+        block = stream.read(65536)
+        if not block:
+            break
+        digest.update(block)
+        length += len(block)
+    return f"{length} {digest.hexdigest()}"
+
+
 def application(environ, start_response):
     stream = environ["wsgi.input"]
     mode = environ["PATH_INFO"]
     if mode == "/ops":
         body = json.dumps(run_ops(stream, environ["QUERY_STRING"])).encode()
     elif mode == "/sha256":
-        digest, length = hashlib.sha256(), 0
-        for _ in range(100000):  # bounded: 6 GiB at 64 KiB a read
-            block = stream.read(65536)
-            if not block:
-                break
-            digest.update(block)
-            length += len(block)
-        body = f"{length} {digest.hexdigest()}".encode()
+        body = read_blocks(stream).encode()
+    elif mode == "/late":
+        time.sleep(0.3)
+        body = read_blocks(stream).encode()
     elif mode == "/all":
         data = stream.read()
         body = f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()
