@@ -1,5 +1,6 @@
 """The WSGI environ built for each request (PEP 3333 and the mod_wsgi additions)."""
 
+import base64
 import json
 import re
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 import requests
 
+import conftest
 from conftest import HTTPD, environ_of, environ_types_of, raw_request, split_response
 
 CONFIG = """
@@ -17,6 +19,8 @@ WSGIScriptAlias /auth {apps}/env.wsgi
     WSGIPassAuthorization On
 </Location>
 SetEnv FOO bar
+LogFormat "%L %U" request_ids
+CustomLog {root}/logs/request_ids request_ids
 """
 
 
@@ -177,3 +181,28 @@ def test_repeated_header_is_joined(server):
 def test_application_runs_in_a_child_not_the_parent(server):
     env = get_env(server)
     assert int(env["__pid__"]) != server.pid
+
+
+# mod_wsgi.request_id is Apache's log id for the request (%L), which the module makes (its
+# generate_log_id hook, as the core's but without a getpid per request): the request time in
+# microseconds XOR the process id from bit 40 XOR the thread from bit 32, base64 unpadded.
+def test_request_id_is_the_log_id_apache_logs(server):
+    envs = [get_env(server, f"/env/id{n}") for n in range(6)]
+    ids = [env["mod_wsgi.request_id"] for env in envs]
+    assert len(set(ids)) == len(ids), ids
+    logged = {}
+    for line in conftest.wait_for(lambda: _id_lines(server, 6), 5.0):
+        log_id, path = line.split()
+        logged[path] = log_id
+    for n, (env, request_id) in enumerate(zip(envs, ids)):
+        assert re.fullmatch(r"[A-Za-z0-9+/]{11}", request_id), request_id
+        assert logged[f"/env/id{n}"] == request_id
+        value = int.from_bytes(base64.b64decode(request_id + "="), "little")
+        start = round(float(env["mod_wsgi.request_start"]) * 1e6)
+        assert (value ^ start) & 0xFFFFFFFF == 0, (request_id, start)
+
+
+def _id_lines(server, count: int) -> list[str]:
+    path = server.root / "logs" / "request_ids"
+    lines = [line for line in path.read_text().splitlines() if " /env/id" in line]
+    return lines if len(lines) >= count else []
