@@ -18,7 +18,9 @@ namespace wsgi::apache {
 int generate_log_id(const conn_rec* c, const request_rec* r, const char** id) noexcept;
 
 // Makes a child process forget the parent's remembered process id (pthread_atfork); called
-// once by register_hooks, in the parent, before any fork.
+// once by register_hooks, in the parent, before any fork. Apache's children, daemon processes
+// and an application's os.fork() all go through fork(); a process made by a raw clone()
+// without exec would keep its parent's id in its log ids.
 void forget_process_id_on_fork() noexcept;
 
 }  // namespace wsgi::apache

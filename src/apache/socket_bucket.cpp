@@ -25,7 +25,7 @@ apr_bucket* make_socket_bucket(SocketSource* source, apr_bucket_alloc_t* list) {
     bucket->list = list;
     bucket->type = &kSocketBucketType;
     bucket->length = static_cast<apr_size_t>(-1);
-    bucket->start = 0;
+    bucket->start = -1;  // as APR's socket bucket: no offset into anything
     bucket->data = source;
     return bucket;
 }
@@ -64,6 +64,13 @@ apr_status_t read_socket_bucket(apr_bucket* bucket, const char** str, apr_size_t
         apr_bucket_immortal_make(bucket, "", 0);
         *str = static_cast<const char*>(bucket->data);
         return APR_SUCCESS;
+    }
+    // What the reader expects is that much nearer: the next reads of the same ap_get_brigade
+    // (the core input filter reads on while data keeps coming) allocate only what is still to
+    // come, so that the buffers alive at once add up to about what was asked for, as they do
+    // with 8000-byte reads.
+    if (source->size != nullptr) {
+        source->size->wanted -= std::min(source->size->wanted, *len);
     }
     // The data read becomes a heap bucket owning the buffer; the source moves to a new
     // socket bucket after it, which reads what comes next.

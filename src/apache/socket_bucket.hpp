@@ -36,24 +36,26 @@ extern const apr_bucket_type_t kSocketBucketType;
 // it, e.g. both in the connection pool). Reading it (apr_bucket_read) does one recv of the
 // current size, blocking or not as asked (APR_NONBLOCK_READ gives APR_EAGAIN when nothing
 // has arrived, the bucket unchanged); data morphs the bucket into a heap bucket followed by a
-// new socket bucket; the end of the stream morphs it into an empty bucket, no socket bucket
-// after it; a socket error is returned as is.
+// new socket bucket, and lowers size->wanted by its length; the end of the stream morphs it
+// into an empty bucket, no socket bucket after it; a socket error is returned as is.
 apr_bucket* socket_bucket_create(apr_socket_t* socket, SocketReadSize* size,
                                  apr_bucket_alloc_t* list);
 
 // Raises a connection's socket read size to `wanted` bytes (clamped to kMaxSocketRead) for
-// the scope's lifetime, then puts it back to 0. A null `size` (a connection whose input is
-// not read through this bucket, e.g. an HTTP/2 stream) makes it do nothing.
+// the scope's lifetime, then puts back what it was. Each read through the bucket lowers it by
+// the bytes it got. A null `size` (a connection whose input is not read through this bucket,
+// e.g. an HTTP/2 stream) makes it do nothing.
 class SocketReadScope {
 public:
     SocketReadScope(SocketReadSize* size, apr_size_t wanted) noexcept : size_(size) {
         if (size_ != nullptr) {
+            previous_ = size_->wanted;
             size_->wanted = wanted < kMaxSocketRead ? wanted : kMaxSocketRead;
         }
     }
     ~SocketReadScope() {
         if (size_ != nullptr) {
-            size_->wanted = 0;
+            size_->wanted = previous_;
         }
     }
     SocketReadScope(const SocketReadScope&) = delete;
@@ -61,6 +63,7 @@ public:
 
 private:
     SocketReadSize* size_;
+    apr_size_t previous_ = 0;
 };
 
 }  // namespace wsgi::apache

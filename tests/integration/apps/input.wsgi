@@ -5,11 +5,13 @@ PATH_INFO picks the mode:
         return JSON [[call, result]] with bytes results decoded as latin-1;
   /sha256  -- read the body in 64 KiB blocks until b'' and return "<length> <sha256 hex>";
   /all     -- read() everything at once and return "<length> <sha256 hex>".
-  /late    -- wait 0.3 s for the whole body to arrive, then read it as /sha256 does.
+  /late    -- wait 0.3 s for the whole body to arrive, then read it as /sha256 does and return
+              "<length> <sha256 hex> <pid of the process>".
 """
 
 import hashlib
 import json
+import os
 import time
 
 
@@ -52,7 +54,7 @@ def application(environ, start_response):
         body = read_blocks(stream).encode()
     elif mode == "/late":
         time.sleep(0.3)
-        body = read_blocks(stream).encode()
+        body = f"{read_blocks(stream)} {os.getpid()}".encode()
     elif mode == "/all":
         data = stream.read()
         body = f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "apache/socket_bucket.hpp"
 
@@ -38,20 +39,37 @@ protected:
 
     void TearDown() override {
         if (peer_ >= 0) {
-            close(peer_);
+            close_peer();
         }
         apr_brigade_destroy(brigade_);
         apr_socket_close(socket_);
         apr_pool_destroy(pool_);
     }
 
-    // Writes `bytes` to the peer in full (it fits the socket buffer in these tests).
-    void send(std::string_view bytes) {
-        ASSERT_EQ(write(peer_, bytes.data(), bytes.size()),
-                  static_cast<ssize_t>(bytes.size()));
+    // Writes `bytes` to the peer in full, from another thread (more than the socket buffer
+    // holds waits for the reads); one at a time.
+    void send(std::string bytes) {
+        join_writer();
+        writer_ = std::thread([fd = peer_, bytes = std::move(bytes)] {
+            for (std::size_t sent = 0; sent < bytes.size();) {
+                ssize_t n = write(fd, bytes.data() + sent, bytes.size() - sent);
+                if (n <= 0) {
+                    return;
+                }
+                sent += static_cast<std::size_t>(n);
+            }
+        });
+    }
+
+    // Waits until what send() gave has gone into the socket.
+    void join_writer() {
+        if (writer_.joinable()) {
+            writer_.join();
+        }
     }
 
     void close_peer() {
+        join_writer();
         close(peer_);
         peer_ = -1;
     }
@@ -84,6 +102,7 @@ protected:
     apr_socket_t* socket_ = nullptr;
     SocketReadSize size_;
     int peer_ = -1;
+    std::thread writer_;
 };
 
 std::string pattern(std::size_t length) {
@@ -97,6 +116,7 @@ std::string pattern(std::size_t length) {
 TEST_F(SocketBucketTest, ReadsAsApacheDoesUnlessRaised) {
     const std::string body = pattern(64 * 1024);
     send(body);
+    join_writer();  // all of it waits in the socket
     std::string data;
     ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
     EXPECT_EQ(data, body.substr(0, APR_BUCKET_BUFF_SIZE));
@@ -110,10 +130,31 @@ TEST_F(SocketBucketTest, ReadsAsApacheDoesUnlessRaised) {
     ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
     EXPECT_EQ(data, body.substr(APR_BUCKET_BUFF_SIZE));
     EXPECT_EQ(APR_BRIGADE_LAST(brigade_)->type, &kSocketBucketType);
+    // What is still wanted is lowered by what came.
+    EXPECT_EQ(size_.wanted, APR_BUCKET_BUFF_SIZE);
+}
+
+TEST_F(SocketBucketTest, ReadsAddUpToWhatWasWanted) {
+    // Data arriving piece by piece (the core input filter reads on without waiting): each
+    // read allocates only what is still wanted, not the whole amount again.
+    size_.wanted = 100 * 1000;
+    std::size_t allocated = 0;
+    for (int piece = 0; piece < 4; ++piece) {
+        send(std::string(20 * 1000, 'x'));
+        join_writer();
+        std::string data;
+        ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+        EXPECT_EQ(data.size(), 20u * 1000);
+        allocated += static_cast<apr_bucket_heap*>(APR_BRIGADE_FIRST(brigade_)->data)->alloc_len;
+        drop_first();
+    }
+    EXPECT_EQ(size_.wanted, 20u * 1000);
+    EXPECT_EQ(allocated, (100 + 80 + 60 + 40) * 1000u);
 }
 
 TEST_F(SocketBucketTest, ReadSizeIsCappedAndKeptInTheHeapBucket) {
     send("x");
+    join_writer();
     size_.wanted = 4 * kMaxSocketRead;
     std::string data;
     ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
@@ -133,6 +174,7 @@ TEST_F(SocketBucketTest, NonBlockingReadOfNothingLeavesTheBucketAndTheTimeout) {
     EXPECT_EQ(timeout, apr_time_from_sec(5));
 
     send("late");
+    join_writer();
     ASSERT_EQ(read_first(APR_NONBLOCK_READ, data), APR_SUCCESS);
     EXPECT_EQ(data, "late");
 }
@@ -160,22 +202,26 @@ TEST_F(SocketBucketTest, SocketErrorIsReturnedAndTheBucketStays) {
 }
 
 TEST_F(SocketBucketTest, AWholeStreamArrivesIntactWhateverTheReadSizes) {
-    const std::string body = pattern(150 * 1000 + 17);
+    const std::string body = pattern(600 * 1000 + 17);  // more than the socket buffer holds
     send(body);
-    close_peer();
     std::string received;
     apr_size_t sizes[] = {0, 100, 64 * 1024, 3 * kMaxSocketRead, 9000};
     for (std::size_t i = 0;; ++i) {
+        if (received.size() == body.size()) {
+            close_peer();  // what follows is the end of the stream
+        }
         size_.wanted = sizes[i % 5];
+        const apr_size_t most = std::clamp<apr_size_t>(size_.wanted, APR_BUCKET_BUFF_SIZE,
+                                                        kMaxSocketRead);
         std::string data;
         ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
         if (data.empty()) {
             break;
         }
-        EXPECT_LE(data.size(), std::max<apr_size_t>(size_.wanted, APR_BUCKET_BUFF_SIZE));
+        EXPECT_LE(data.size(), most);
         received += data;
         drop_first();
-        ASSERT_LT(i, 100u);
+        ASSERT_LT(i, 1000u);
     }
     EXPECT_EQ(received, body);
 }
@@ -185,6 +231,11 @@ TEST(SocketReadScope, RaisesClampsAndPutsBack) {
     {
         SocketReadScope scope(&size, 70000);
         EXPECT_EQ(size.wanted, 70000u);
+        {
+            SocketReadScope inner(&size, 9000);
+            EXPECT_EQ(size.wanted, 9000u);
+        }
+        EXPECT_EQ(size.wanted, 70000u);  // an inner scope puts back the outer's
     }
     EXPECT_EQ(size.wanted, 0u);
     {
