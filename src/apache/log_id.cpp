@@ -1,7 +1,6 @@
 #include "apache/log_id.hpp"
 
 #include <apr_base64.h>
-#include <apr_strings.h>
 #include <apr_time.h>
 #include <pthread.h>
 #include <unistd.h>

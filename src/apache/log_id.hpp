@@ -9,7 +9,7 @@
 
 namespace wsgi::apache {
 
-// generate_log_id hook (http_core.h), registered at APR_HOOK_LAST: mod_unique_id or any other
+// generate_log_id hook (http_log.h), registered at APR_HOOK_LAST: mod_unique_id or any other
 // module's generator runs first; the core's, at APR_HOOK_REALLY_LAST, then does not run. The
 // id is the core's: the request time (else now), in microseconds, XOR the process id shifted
 // to bit 40 and its bits 24 and up to bit 56, XOR the thread's apr_thread_t pointer shifted to

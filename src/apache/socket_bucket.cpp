@@ -98,4 +98,5 @@ apr_bucket* socket_bucket_create(apr_socket_t* socket, SocketReadSize* size,
     *source = SocketSource{socket, size};
     return make_socket_bucket(source, list);
 }
+
 }  // namespace wsgi::apache
