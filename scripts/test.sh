@@ -41,11 +41,12 @@ if [[ $status -eq 5 ]]; then
 fi
 
 # The module built with ASan + UBSan (only the mod_wsgi target) and a core subset of the
-# integration tests against it: responses, input, start_response, daemon mode and the daemon
-# fault tests. httpd alone gets the sanitizer runtime preloaded (MOD_WSGI_TEST_PRELOAD, see
-# tests/integration/conftest.py); a sanitizer report in an error log fails the test. The large
-# upload/download tests are left out: they check that resident memory stays flat, which ASan's
-# quarantine of freed memory defeats.
+# integration tests against it: responses, input (and the client connection read through the
+# module's socket bucket under LimitRequestBody, mod_reqtimeout and HTTP/2), start_response,
+# daemon mode and the daemon fault tests. httpd alone gets the sanitizer runtime preloaded
+# (MOD_WSGI_TEST_PRELOAD, see tests/integration/conftest.py); a sanitizer report in an error
+# log fails the test. The large upload/download tests are left out: they check that resident
+# memory stays flat, which ASan's quarantine of freed memory defeats.
 echo "== integration tests against an ASan + UBSan build (core subset, bounded)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" </dev/null
@@ -56,6 +57,7 @@ MOD_WSGI_SO="$PWD/build-asan/mod_wsgi.so" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     timeout "${SANITIZER_TEST_SECONDS:-600}" "$python" -m pytest -q -p no:cacheprovider \
     tests/integration/test_response.py tests/integration/test_input.py \
+    tests/integration/test_connection_input.py \
     tests/integration/test_start_response.py tests/integration/test_daemon_mode.py \
     tests/integration/test_daemon_faults.py -k "not (large_download or large_upload)" \
     </dev/null || asan_status=$?
