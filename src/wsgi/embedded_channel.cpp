@@ -12,6 +12,7 @@
 
 #include "apache/connection_input.hpp"
 #include "apache/log.hpp"
+#include "common/http_validate.hpp"
 #include "common/text.hpp"
 
 namespace wsgi::wsgi {
@@ -30,24 +31,18 @@ apr_status_t close_duplicate_fd(void* data) noexcept {
 
 // The body length a request declares (bytes), -1 when unknown: chunked, or no valid
 // Content-Length (HTTP_IN then refuses the body or reads none).
-apr_off_t declared_body_length(request_rec* r) {
+std::int64_t declared_body_length(request_rec* r) {
     const char* length = apr_table_get(r->headers_in, "Content-Length");
-    apr_off_t value = -1;
-    char* end = nullptr;
-    if (length == nullptr || apr_table_get(r->headers_in, "Transfer-Encoding") != nullptr ||
-        apr_strtoff(&value, length, &end, 10) != APR_SUCCESS || end == length || *end != '\0' ||
-        value < 0) {
+    if (length == nullptr || apr_table_get(r->headers_in, "Transfer-Encoding") != nullptr) {
         return -1;
     }
-    return value;
+    return common::parse_content_length(length).value_or(-1);
 }
 
 }  // namespace
 
 EmbeddedChannel::EmbeddedChannel(request_rec* r)
-    : r_(r),
-      out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)),
-      body_left_(declared_body_length(r)) {}
+    : r_(r), out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
 
 template <class Take>
 Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_e block,
@@ -64,9 +59,12 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
         // The socket reads may take what the body still has to bring in one call (Apache's
         // own take 8000 bytes a call); what they take beyond `max` stays with the core input
         // filter for the next read.
+        if (!body_left_) {
+            body_left_ = declared_body_length(r_);  // at the first read: a GET never asks
+        }
         apr_size_t expected = max;
-        if (body_left_ >= 0 && static_cast<std::uint64_t>(body_left_) < expected) {
-            expected = static_cast<apr_size_t>(body_left_);
+        if (*body_left_ >= 0 && static_cast<std::uint64_t>(*body_left_) < expected) {
+            expected = static_cast<apr_size_t>(*body_left_);
         }
         apache::SocketReadScope larger_reads(apache::socket_read_size(r_->connection),
                                              expected);
@@ -118,8 +116,8 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
         if (length > 0) {  // never pass on a null `data`, even for no bytes
             take(data, static_cast<std::size_t>(length));
             taken += length;
-            if (body_left_ > 0) {
-                body_left_ -= std::min<apr_off_t>(body_left_, static_cast<apr_off_t>(length));
+            if (body_left_ && *body_left_ > 0) {
+                *body_left_ -= std::min(*body_left_, static_cast<std::int64_t>(length));
             }
         }
         if (hold != nullptr) {

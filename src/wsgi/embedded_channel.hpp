@@ -6,6 +6,8 @@
 #include <httpd.h>
 #include <apr_buckets.h>
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -59,7 +61,8 @@ private:
     request_rec* r_;
     apr_bucket_brigade* out_;
     apr_bucket_brigade* in_ = nullptr;  // body data read but not yet taken
-    apr_off_t body_left_;               // of the declared Content-Length (bytes), -1: unknown
+    // Of the declared Content-Length (bytes), -1: unknown; looked up at the first read.
+    std::optional<std::int64_t> body_left_;
     bool body_ended_ = false;           // the input filters gave EOS
     bool eos_sent_ = false;
     bool deferred_ = false;
