@@ -44,14 +44,50 @@ std::int64_t declared_body_length(request_rec* r) {
 EmbeddedChannel::EmbeddedChannel(request_rec* r)
     : r_(r), out_(apr_brigade_create(r->pool, r->connection->bucket_alloc)) {}
 
+std::int64_t EmbeddedChannel::body_left() {
+    if (!body_left_) {
+        body_left_ = declared_body_length(r_);  // at the first read: a GET never asks
+    }
+    return *body_left_;
+}
+
+bool EmbeddedChannel::reads_in_place() {
+    if (!in_place_) {
+        // Only where the body comes up from the socket unchanged (HTTP_IN with a
+        // Content-Length, mod_reqtimeout, mod_logio's count, the core's reading): under TLS, HTTP/2, chunked or
+        // any other filter the bytes read are not the bytes taken, and placing them would
+        // only cost copies to get them out of the way.
+        bool pass_through = apache::socket_read_size(r_->connection) != nullptr &&
+                            body_left() >= 0;
+        bool core_reached = false;
+        for (ap_filter_t* f = r_->input_filters; pass_through && f != nullptr; f = f->next) {
+            const char* name = f->frec->name;
+            if (std::strcmp(name, "core_in") == 0) {
+                core_reached = true;
+                break;
+            }
+            pass_through = std::strcmp(name, "http_in") == 0 ||
+                           std::strcmp(name, "reqtimeout") == 0 ||
+                           std::strcmp(name, "log_input_output") == 0;
+        }
+        in_place_ = pass_through && core_reached;
+    }
+    return *in_place_;
+}
+
 template <class Take>
 Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_e block,
                                                  Take&& take, int& error_status,
-                                                 std::string& error, apr_bucket_brigade* hold) {
+                                                 std::string& error, apr_bucket_brigade* hold,
+                                                 apache::ReadTarget target) {
+    apache::SocketReadSize* socket_reads = apache::socket_read_size(r_->connection);
     if (in_ == nullptr) {
         in_ = apr_brigade_create(r_->pool, r_->connection->bucket_alloc);
     }
     apr_status_t status = APR_SUCCESS;
+    // Until the pieces are taken: at its end, what the socket reads put in `target` and is
+    // still in a bucket (beyond `max`, or kept by a filter) is copied out of it.
+    std::optional<apache::SocketReadScope> scope;
     if (APR_BRIGADE_EMPTY(in_)) {
         if (body_ended_) {
             return ReadStatus::kEof;
@@ -59,15 +95,11 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
         // The socket reads may take what the body still has to bring in one call (Apache's
         // own take 8000 bytes a call); what they take beyond `max` stays with the core input
         // filter for the next read.
-        if (!body_left_) {
-            body_left_ = declared_body_length(r_);  // at the first read: a GET never asks
-        }
         apr_size_t expected = max;
-        if (*body_left_ >= 0 && static_cast<std::uint64_t>(*body_left_) < expected) {
-            expected = static_cast<apr_size_t>(*body_left_);
+        if (body_left() >= 0 && static_cast<std::uint64_t>(body_left()) < expected) {
+            expected = static_cast<apr_size_t>(body_left());
         }
-        apache::SocketReadScope larger_reads(apache::socket_read_size(r_->connection),
-                                             expected);
+        scope.emplace(socket_reads, expected, target);
         status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, block,
                                 static_cast<apr_off_t>(max));
         if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
@@ -111,6 +143,15 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
                 if (status != APR_SUCCESS) {
                     break;
                 }
+            }
+        }
+        if (length > 0 && target.destination != nullptr && data != target.destination + taken &&
+            apache::evict_placed(socket_reads, target.destination + taken, length)) {
+            // Bytes placed further on in the target are about to be overwritten: they were
+            // copied out, and this bucket may have been one of them.
+            status = apr_bucket_read(b, &data, &length, block);
+            if (status != APR_SUCCESS) {
+                break;
             }
         }
         if (length > 0) {  // never pass on a null `data`, even for no bytes
@@ -157,13 +198,26 @@ Channel::ReadStatus EmbeddedChannel::read_body_into(char* buffer, std::size_t ma
                                                     std::size_t& length, bool wait,
                                                     int& error_status, std::string& error) {
     length = 0;
-    return read_pieces(
-        max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ,
-        [buffer, &length](const char* data, std::size_t count) {
+    auto copy = [buffer, &length](const char* data, std::size_t count) {
+        if (data != buffer + length) {  // else the socket read put it there already
             std::memcpy(buffer + length, data, count);
-            length += count;
-        },
-        error_status, error);
+        }
+        length += count;
+    };
+    if (!reads_in_place()) {
+        return read_pieces(max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ, copy, error_status,
+                           error);
+    }
+    // Part of the body may have come with the request's headers and be held by the core
+    // input filter: that is taken first, so that what the socket brings next is read straight
+    // into `buffer` where it belongs.
+    ReadStatus status = read_pieces(max, APR_NONBLOCK_READ, copy, error_status, error, nullptr,
+                                    apache::ReadTarget{nullptr, 0, true});
+    if (status != ReadStatus::kData || length > 0) {
+        return status;
+    }
+    return read_pieces(max, wait ? APR_BLOCK_READ : APR_NONBLOCK_READ, copy, error_status, error,
+                       nullptr, apache::ReadTarget{buffer, max, false});
 }
 
 Channel::ReadStatus EmbeddedChannel::read_body_held(std::size_t max, bool wait,

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apache/socket_bucket.hpp"
 #include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
@@ -52,17 +53,28 @@ private:
     // Gives up to `max` bytes of body data to `take(data, length)`, piece by piece, from what
     // an earlier read left in in_ or else from one ap_get_brigade call. APR_NONBLOCK_READ:
     // kData with nothing taken when no data is ready. With `hold`, the buckets taken are
-    // moved there (their data stays valid) instead of deleted.
+    // moved there (their data stays valid) instead of deleted. `target` says where the
+    // socket reads of the call go (apache::ReadTarget): with a destination, the data of a
+    // piece given to `take` may already be at target.destination plus what was taken before
+    // it (and `take` need not copy it); any placed bytes a piece would overwrite are copied
+    // out first.
     template <class Take>
     ReadStatus read_pieces(std::size_t max, apr_read_type_e block, Take&& take,
                            int& error_status, std::string& error,
-                           apr_bucket_brigade* hold = nullptr);
+                           apr_bucket_brigade* hold = nullptr, apache::ReadTarget target = {});
+    // The declared Content-Length still to come (bytes), -1 when unknown.
+    std::int64_t body_left();
+    // Whether read_body_into may have the socket read straight into its buffer: the body
+    // comes through the module's socket bucket, with a Content-Length, and only through
+    // filters that pass it on unchanged. Looked up once per request.
+    bool reads_in_place();
 
     request_rec* r_;
     apr_bucket_brigade* out_;
     apr_bucket_brigade* in_ = nullptr;  // body data read but not yet taken
     // Of the declared Content-Length (bytes), -1: unknown; looked up at the first read.
     std::optional<std::int64_t> body_left_;
+    std::optional<bool> in_place_;      // reads_in_place(), once known
     bool body_ended_ = false;           // the input filters gave EOS
     bool eos_sent_ = false;
     bool deferred_ = false;

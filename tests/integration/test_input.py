@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 
 import pytest
 import requests
@@ -370,3 +371,60 @@ def test_a_request_pipelined_after_a_body_is_served(server, prefix, size):
     status, _headers, second_body = split_response(rest[length:])
     assert status.split()[1] == "200", (status, second_body[:300])
     assert json.loads(second_body) == [["read", ""]]
+
+
+# In embedded mode wsgi.input.read has the socket read straight into the bytes object it
+# returns: what Apache already holds (the part of the body that came with the headers) is
+# copied in first, and what the socket brings after it is read into place. Whatever the body's
+# size, however it is read and however it arrives, the bytes come out whole and in order.
+@pytest.mark.parametrize("size", [1, 7000, 8000, 65535, 65536, 65537, 300000])
+@pytest.mark.parametrize("mode", ["all", "sha256", "ops?read:1,read:7000,read:70000,read"])
+def test_embedded_bodies_read_into_place_arrive_whole(server, size, mode):
+    body = os.urandom(size)
+    r = requests.post(server.url(f"/input/{mode}"), data=body, timeout=15)
+    assert r.status_code == 200, r.text[:300]
+    if mode.startswith("ops"):
+        parts = b"".join(value.encode("latin-1") for _op, value in r.json())
+        assert [len(value) for _op, value in r.json()] == [
+            min(n, max(size - before, 0)) for n, before in ((1, 0), (7000, 1), (70000, 7001))
+        ] + [max(size - 77001, 0)]
+        assert parts == body
+    else:
+        assert r.text == f"{size} {hashlib.sha256(body).hexdigest()}"
+
+
+def post_in_pieces(port: int, path: str, pieces, pause: float = 0.15) -> bytes:
+    """POST the joined `pieces` as one body with a Content-Length, the headers together with
+    the first piece, each later piece after `pause` seconds; returns the raw response."""
+    length = sum(len(p) for p in pieces)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i, piece in enumerate(pieces):
+            if i > 0:
+                time.sleep(pause)
+            s.sendall(head + piece if i == 0 else piece)
+        chunks = []
+        for _ in range(10000):  # bounded: until the server closes
+            data = s.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+# Pieces arriving while the application waits: the blocking reads land each piece after the
+# one before, in one read() and across several.
+@pytest.mark.parametrize("mode", ["all", "sha256", "ops?read:50000,read:30000,read"])
+def test_an_embedded_body_arriving_in_pieces_is_read_into_place_in_order(server, mode):
+    pieces = [os.urandom(n) for n in (3000, 50000, 1, 70000, 9000)]
+    body = b"".join(pieces)
+    status, _headers, rest = split_response(post_in_pieces(server.port, f"/input/{mode}", pieces))
+    assert status.split()[1] == "200", (status, rest[:300])
+    if mode.startswith("ops"):
+        assert b"".join(value.encode("latin-1") for _op, value in json.loads(rest)) == body
+    else:
+        assert rest.decode() == f"{len(body)} {hashlib.sha256(body).hexdigest()}"

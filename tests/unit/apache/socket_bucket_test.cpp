@@ -226,6 +226,213 @@ TEST_F(SocketBucketTest, AWholeStreamArrivesIntactWhateverTheReadSizes) {
     EXPECT_EQ(received, body);
 }
 
+// Reads `bucket` (any data bucket) into a string.
+std::string contents(apr_bucket* bucket) {
+    const char* str = nullptr;
+    apr_size_t length = 0;
+    EXPECT_EQ(apr_bucket_read(bucket, &str, &length, APR_BLOCK_READ), APR_SUCCESS);
+    return std::string(str != nullptr ? str : "", length);
+}
+
+TEST_F(SocketBucketTest, AReadWithADestinationLandsThereAsAPlacedBucket) {
+    const std::string body = pattern(64 * 1024);
+    send(body);
+    join_writer();
+    std::string buffer(64 * 1024, '\0');
+    size_.wanted = 64 * 1024;
+    size_.destination = buffer.data();
+    size_.room = buffer.size();
+    apr_bucket* first = APR_BRIGADE_FIRST(brigade_);
+    const char* str = nullptr;
+    apr_size_t length = 0;
+    ASSERT_EQ(apr_bucket_read(first, &str, &length, APR_BLOCK_READ), APR_SUCCESS);
+    EXPECT_EQ(str, buffer.data());  // no copy: the bytes are where the reader wants them
+    ASSERT_EQ(length, body.size());
+    EXPECT_EQ(buffer, body);
+    EXPECT_EQ(first->type, &kPlacedBucketType);
+    EXPECT_EQ(first->length, body.size());
+    ASSERT_EQ(buckets(), 2u);
+    EXPECT_EQ(APR_BRIGADE_LAST(brigade_)->type, &kSocketBucketType);
+    // The destination moves on past the read; what is still wanted is lowered.
+    EXPECT_EQ(size_.destination, buffer.data() + buffer.size());
+    EXPECT_EQ(size_.room, 0u);
+    EXPECT_EQ(size_.wanted, 0u);
+    EXPECT_NE(size_.placed, nullptr);
+    drop_first();
+    EXPECT_EQ(size_.placed, nullptr);  // consumed: nothing left pointing into the buffer
+}
+
+TEST_F(SocketBucketTest, TheRoomLimitsAPlacedReadAndAfterItReadsGoToTheHeap) {
+    send(pattern(1000));
+    join_writer();
+    char buffer[100];
+    size_.wanted = 64 * 1024;
+    size_.destination = buffer;
+    size_.room = sizeof(buffer);
+    std::string data;
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    EXPECT_EQ(data, pattern(1000).substr(0, 100));
+    EXPECT_EQ(std::string_view(buffer, sizeof(buffer)), data);
+    drop_first();
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);  // no room left
+    EXPECT_EQ(data, pattern(1000).substr(100));
+    EXPECT_TRUE(APR_BUCKET_IS_HEAP(APR_BRIGADE_FIRST(brigade_)));
+}
+
+// Reads the bucket after `bucket` (a socket bucket) once `bytes` have arrived, as the core
+// input filter reads on; returns the data bucket it became.
+apr_bucket* read_next(apr_bucket* bucket) {
+    apr_bucket* next = APR_BUCKET_NEXT(bucket);
+    const char* str = nullptr;
+    apr_size_t length = 0;
+    EXPECT_EQ(apr_bucket_read(next, &str, &length, APR_BLOCK_READ), APR_SUCCESS);
+    return next;
+}
+
+const char* data_of(apr_bucket* bucket) {
+    const char* str = nullptr;
+    apr_size_t length = 0;
+    EXPECT_EQ(apr_bucket_read(bucket, &str, &length, APR_BLOCK_READ), APR_SUCCESS);
+    return str;
+}
+
+TEST_F(SocketBucketTest, EvictionCopiesOutOnlyTheReadsOverlappingTheRange) {
+    std::string buffer(4000, '\0');
+    size_.destination = buffer.data();
+    size_.room = buffer.size();
+    const std::string one = pattern(1000);
+    const std::string two(1000, 'z');
+    send(one);
+    join_writer();
+    std::string data;
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    apr_bucket* first = APR_BRIGADE_FIRST(brigade_);
+    send(two);
+    join_writer();
+    apr_bucket* second = read_next(first);  // placed at buffer + 1000
+    ASSERT_EQ(second->type, &kPlacedBucketType);
+    EXPECT_EQ(data_of(second), buffer.data() + 1000);
+
+    EXPECT_FALSE(evict_placed(&size_, buffer.data() + 2000, 2000));  // past both
+    EXPECT_TRUE(evict_placed(&size_, buffer.data() + 1999, 1));      // the second's last byte
+    EXPECT_EQ(data_of(first), buffer.data());                       // the first stays
+    EXPECT_NE(data_of(second), buffer.data() + 1000);               // the second moved out
+    std::fill(buffer.begin(), buffer.end(), '#');  // the reader writes over the second's place
+    EXPECT_EQ(contents(second), two);
+    EXPECT_EQ(contents(first), std::string(1000, '#'));  // the first is the buffer itself
+    EXPECT_FALSE(evict_placed(nullptr, buffer.data(), 1));
+}
+
+TEST_F(SocketBucketTest, SplitsAndCopiesShareAReadThatSetAsideMovesOutOfTheBuffer) {
+    std::string buffer(3000, '\0');
+    const std::string body = pattern(3000);
+    send(body);
+    join_writer();
+    size_.destination = buffer.data();
+    size_.room = buffer.size();
+    std::string data;
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    apr_bucket* first = APR_BRIGADE_FIRST(brigade_);
+    ASSERT_EQ(apr_bucket_split(first, 1000), APR_SUCCESS);
+    apr_bucket* second = APR_BUCKET_NEXT(first);
+    apr_bucket* copy = nullptr;
+    ASSERT_EQ(apr_bucket_copy(second, &copy), APR_SUCCESS);
+    APR_BRIGADE_INSERT_TAIL(brigade_, copy);
+    EXPECT_EQ(data_of(second), buffer.data() + 1000);
+    EXPECT_EQ(data_of(copy), buffer.data() + 1000);
+
+    // Whoever sets a bucket aside keeps it beyond the read: the read they share leaves the
+    // buffer, for all of them.
+    ASSERT_EQ(apr_bucket_setaside(first, pool_), APR_SUCCESS);
+    EXPECT_EQ(size_.placed, nullptr);
+    std::fill(buffer.begin(), buffer.end(), '#');
+    EXPECT_EQ(contents(first), body.substr(0, 1000));
+    EXPECT_EQ(contents(second), body.substr(1000));
+    EXPECT_EQ(contents(copy), body.substr(1000));
+    apr_bucket_delete(copy);
+}
+
+TEST_F(SocketBucketTest, TheEndOfAScopeMovesWhatIsStillPlacedOutOfTheBuffer) {
+    std::string buffer(5000, '\0');
+    const std::string body = pattern(5000);
+    send(body);
+    join_writer();
+    {
+        SocketReadScope scope(&size_, 64 * 1024, ReadTarget{buffer.data(), buffer.size()});
+        EXPECT_EQ(size_.destination, buffer.data());
+        std::string data;
+        ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+        EXPECT_EQ(data_of(APR_BRIGADE_FIRST(brigade_)), buffer.data());
+    }
+    EXPECT_EQ(size_.placed, nullptr);
+    EXPECT_EQ(size_.destination, nullptr);
+    EXPECT_EQ(size_.room, 0u);
+    EXPECT_NE(data_of(APR_BRIGADE_FIRST(brigade_)), buffer.data());
+    std::fill(buffer.begin(), buffer.end(), '#');  // the reader's buffer may now change or go
+    EXPECT_EQ(contents(APR_BRIGADE_FIRST(brigade_)), body);
+}
+
+TEST_F(SocketBucketTest, BufferedOnlyNonBlockingReadsLeaveTheSocketAlone) {
+    send("abc");
+    join_writer();
+    size_.buffered_only = true;
+    std::string data;
+    EXPECT_TRUE(APR_STATUS_IS_EAGAIN(read_first(APR_NONBLOCK_READ, data)));
+    ASSERT_EQ(buckets(), 1u);
+    EXPECT_EQ(APR_BRIGADE_FIRST(brigade_)->type, &kSocketBucketType);
+    size_.buffered_only = false;
+    ASSERT_EQ(read_first(APR_NONBLOCK_READ, data), APR_SUCCESS);  // still in the socket
+    EXPECT_EQ(data, "abc");
+    drop_first();
+
+    send("def");
+    join_writer();
+    size_.buffered_only = true;  // a blocking read is never refused
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    EXPECT_EQ(data, "def");
+}
+
+TEST_F(SocketBucketTest, TheEndOfTheStreamWithADestinationPlacesNothing) {
+    char buffer[100];
+    size_.destination = buffer;
+    size_.room = sizeof(buffer);
+    send("x");
+    close_peer();
+    std::string data;
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    EXPECT_EQ(data, "x");
+    drop_first();
+    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+    EXPECT_EQ(data, "");
+    ASSERT_EQ(buckets(), 1u);
+    EXPECT_NE(APR_BRIGADE_FIRST(brigade_)->type, &kSocketBucketType);
+    EXPECT_EQ(size_.placed, nullptr);
+    EXPECT_EQ(size_.destination, buffer + 1);
+}
+
+TEST_F(SocketBucketTest, AStreamReadIntoPlaceArrivesIntactWhateverTheRoom) {
+    const std::string body = pattern(600 * 1000 + 17);  // more than the socket buffer holds
+    send(body);
+    std::string buffer(body.size(), '\0');
+    apr_size_t rooms[] = {1, 70000, 100, 3 * kMaxSocketRead, 9000};
+    std::size_t filled = 0;
+    for (std::size_t i = 0; filled < body.size(); ++i) {
+        ASSERT_LT(i, 10000u);
+        SocketReadScope scope(&size_, rooms[i % 5],
+                              ReadTarget{buffer.data() + filled,
+                                         std::min(rooms[i % 5], body.size() - filled)});
+        const char* str = nullptr;
+        apr_size_t length = 0;
+        ASSERT_EQ(apr_bucket_read(APR_BRIGADE_FIRST(brigade_), &str, &length, APR_BLOCK_READ),
+                  APR_SUCCESS);
+        ASSERT_GT(length, 0u);
+        EXPECT_EQ(str, buffer.data() + filled);
+        filled += length;
+        drop_first();
+    }
+    EXPECT_EQ(buffer, body);
+}
+
 TEST(SocketReadScope, RaisesClampsAndPutsBack) {
     SocketReadSize size;
     {
@@ -243,6 +450,23 @@ TEST(SocketReadScope, RaisesClampsAndPutsBack) {
         EXPECT_EQ(size.wanted, kMaxSocketRead);
     }
     EXPECT_EQ(size.wanted, 0u);
+    char buffer[10];
+    {
+        SocketReadScope scope(&size, 9000, ReadTarget{buffer, sizeof(buffer)});
+        EXPECT_EQ(size.destination, buffer);
+        EXPECT_EQ(size.room, sizeof(buffer));
+        EXPECT_FALSE(size.buffered_only);
+        {
+            SocketReadScope inner(&size, 9000, ReadTarget{nullptr, 5, true});
+            EXPECT_EQ(size.destination, nullptr);
+            EXPECT_EQ(size.room, 0u);  // no room without a destination
+            EXPECT_TRUE(size.buffered_only);
+        }
+        EXPECT_EQ(size.destination, buffer);
+        EXPECT_FALSE(size.buffered_only);
+    }
+    EXPECT_EQ(size.destination, nullptr);
+    EXPECT_EQ(size.room, 0u);
     SocketReadScope nothing(nullptr, 70000);  // a connection not read through the bucket
 }
 
