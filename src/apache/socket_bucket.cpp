@@ -121,9 +121,12 @@ apr_status_t read_socket_bucket(apr_bucket* bucket, const char** str, apr_size_t
     if (block == APR_NONBLOCK_READ && size != nullptr && size->buffered_only) {
         return APR_EAGAIN;
     }
-    // Into the reader's buffer when it has room there (the record of the read allocated
-    // first: once bytes are in, nothing may fail), else into a new heap buffer.
-    const bool placed = size != nullptr && size->destination != nullptr && size->room > 0;
+    // Into the reader's buffer when it has room there for a read at least as large as
+    // APR's (the record of the read allocated first: once bytes are in, nothing may fail),
+    // else into a new heap buffer: a reader asking for a few bytes at a time is served from
+    // one 8000-byte read kept by the core input filter, not by a read call each.
+    const bool placed = size != nullptr && size->destination != nullptr &&
+                        size->room >= APR_BUCKET_BUFF_SIZE;
     apr_size_t capacity = read_size(*source);
     char* buffer = nullptr;
     PlacedRead* read = nullptr;

@@ -27,10 +27,11 @@ struct SocketReadSize {
     // The size of the next socket reads (bytes): 0 (or anything below 8000) for
     // APR_BUCKET_BUFF_SIZE, at most kMaxSocketRead.
     apr_size_t wanted = 0;
-    // Where the next read goes, when not null: the reader's own buffer (e.g. the bytes object
-    // wsgi.input.read returns), `room` bytes of it, moved on by each read. The bytes read
-    // there are handed out as kPlacedBucketType buckets; they are copied out of the buffer
-    // (evict_placed) before anything may change or free it.
+    // Where the next read goes, when not null and `room` is at least APR_BUCKET_BUFF_SIZE:
+    // the reader's own buffer (e.g. the bytes object wsgi.input.read returns), `room` bytes
+    // of it, moved on by each read. The bytes read there are handed out as kPlacedBucketType
+    // buckets; they are copied out of the buffer (evict_placed) before anything may change or
+    // free it.
     char* destination = nullptr;
     apr_size_t room = 0;  // bytes
     // A non-blocking read gives APR_EAGAIN at once, without asking the socket: a reader's
@@ -59,17 +60,19 @@ extern const apr_bucket_type_t kPlacedBucketType;
 // it, e.g. both in the connection pool). Reading it (apr_bucket_read) does one recv of the
 // current size, blocking or not as asked (APR_NONBLOCK_READ gives APR_EAGAIN when nothing
 // has arrived, or at once when size->buffered_only, the bucket unchanged); data morphs the
-// bucket into a heap bucket (or, when size->destination is set and has room, a placed bucket
-// over the destination, which moves on past it) followed by a new socket bucket, and lowers
+// bucket into a heap bucket (or, when size->destination is set with room for 8000 bytes or
+// more, a placed bucket over the destination, which moves on past it) followed by a new
+// socket bucket, and lowers
 // size->wanted by its length; the end of the stream morphs it into an empty bucket, no socket
 // bucket after it; a socket error is returned as is.
 apr_bucket* socket_bucket_create(apr_socket_t* socket, SocketReadSize* size,
                                  apr_bucket_alloc_t* list);
 
 // Copies the data of every placed read of `size` that overlaps [begin, begin + length) out of
-// the reader's buffer, so that the buffer may be written there; their buckets read the copy
-// from then on (a pointer got from apr_bucket_read before is stale: read the bucket again).
-// Returns whether any read was copied. A null `size` does nothing.
+// the reader's buffer (the whole read, into the bucket allocator), so that the buffer may be
+// written there; their buckets read the copy from then on (a pointer got from apr_bucket_read
+// before is stale: read the bucket again). Returns whether any read was copied. A null `size`
+// does nothing.
 bool evict_placed(SocketReadSize* size, const char* begin, apr_size_t length) noexcept;
 
 // Where the socket reads of one reader go (SocketReadScope).

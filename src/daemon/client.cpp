@@ -379,8 +379,10 @@ bool Relay::answer_read(std::string_view payload) {
 constexpr std::size_t kMaxEarlyBody = 64 * 1024;
 
 // Copies the body data that has already arrived, up to kMaxEarlyBody bytes, into `buffer`
-// without waiting; `length` is the count. Read one socket read's worth at a time
-// (APR_BUCKET_BUFF_SIZE) and freed as it is copied, the data takes one or two of the
+// without waiting; `length` is the count. Where the channel reads in place (the socket reads
+// straight into `buffer`, EmbeddedChannel::reads_in_place) in reads as large as what is
+// left; elsewhere (TLS, HTTP/2, chunked) one socket read's worth at a time
+// (APR_BUCKET_BUFF_SIZE), freed as it is copied, so that the data takes one or two of the
 // connection allocator's 8 KiB blocks at once rather than one for each piece of the body:
 // the allocator keeps as many blocks as a request of the connection ever held at once, for
 // every connection an Apache child has had open at the same moment. Returns whether the
@@ -391,12 +393,14 @@ bool copy_arrived_body(wsgi::EmbeddedChannel& channel, MappedString& buffer, std
         buffer.resize(kMaxEarlyBody);
     }
     length = 0;
+    const bool in_place = channel.reads_in_place();
     return read_arrived_body(
                length, kMaxEarlyBody, error,
                [&](std::size_t max, std::size_t& count, int& error_status, std::string& why) {
                    return channel.read_body_into(
-                       buffer.data() + length, std::min<std::size_t>(APR_BUCKET_BUFF_SIZE, max),
-                       count, false, error_status, why);
+                       buffer.data() + length,
+                       in_place ? max : std::min<std::size_t>(APR_BUCKET_BUFF_SIZE, max), count,
+                       false, error_status, why);
                }) == wsgi::Channel::ReadStatus::kEof;
 }
 

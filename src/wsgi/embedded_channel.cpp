@@ -54,9 +54,9 @@ std::int64_t EmbeddedChannel::body_left() {
 bool EmbeddedChannel::reads_in_place() {
     if (!in_place_) {
         // Only where the body comes up from the socket unchanged (HTTP_IN with a
-        // Content-Length, mod_reqtimeout, mod_logio's count, the core's reading): under TLS, HTTP/2, chunked or
-        // any other filter the bytes read are not the bytes taken, and placing them would
-        // only cost copies to get them out of the way.
+        // Content-Length, mod_reqtimeout, mod_logio's count, the core's reading): under TLS,
+        // HTTP/2, chunked or any other filter the bytes read are not the bytes taken, and
+        // placing them would only cost copies to get them out of the way.
         bool pass_through = apache::socket_read_size(r_->connection) != nullptr &&
                             body_left() >= 0;
         bool core_reached = false;

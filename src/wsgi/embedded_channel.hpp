@@ -46,6 +46,12 @@ public:
                               std::vector<std::string_view>& pieces, std::size_t& length,
                               int& error_status, std::string& error);
 
+    // Whether read_body_into has the socket read straight into its buffer (reads of 8000
+    // bytes or more): the body comes through the module's socket bucket, with a
+    // Content-Length, and only through filters that pass it on unchanged (HTTP_IN,
+    // mod_reqtimeout, mod_logio). Looked up once per request; the request's thread.
+    bool reads_in_place();
+
     request_rec* request() const { return r_; }
 
 private:
@@ -64,10 +70,6 @@ private:
                            apr_bucket_brigade* hold = nullptr, apache::ReadTarget target = {});
     // The declared Content-Length still to come (bytes), -1 when unknown.
     std::int64_t body_left();
-    // Whether read_body_into may have the socket read straight into its buffer: the body
-    // comes through the module's socket bucket, with a Content-Length, and only through
-    // filters that pass it on unchanged. Looked up once per request.
-    bool reads_in_place();
 
     request_rec* r_;
     apr_bucket_brigade* out_;

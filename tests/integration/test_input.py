@@ -428,3 +428,42 @@ def test_an_embedded_body_arriving_in_pieces_is_read_into_place_in_order(server,
         assert b"".join(value.encode("latin-1") for _op, value in json.loads(rest)) == body
     else:
         assert rest.decode() == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
+
+
+# Reads into place are made only where there is room for at least APR's 8000 bytes: an
+# application reading a few bytes at a time is served from one 8000-byte read that Apache
+# keeps, not by a read call for each of its reads (32 here).
+def test_small_embedded_reads_do_not_each_cost_a_read_call(server):
+    body = os.urandom(32000)
+    with requests.Session() as session:
+        r = session.post(server.url("/input/small"), data=b"x", timeout=10)
+        assert r.status_code == 200, r.text[:300]
+        pid = int(r.text.split()[2])
+        before = read_calls(pid)
+        r = session.post(server.url("/input/small"), data=body, timeout=10)
+        calls = read_calls(pid) - before
+    assert r.status_code == 200, r.text[:300]
+    assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()} {pid}"
+    assert calls <= 12, calls
+
+
+# Headers that fill Apache's first 8000-byte read, so that the body and a request pipelined
+# after it are still in the socket when the body is read: a read into place (in daemon mode,
+# the body sent ahead with the request) takes the next request's bytes too. Those stay with
+# Apache, copied out of the request's buffer, and are served in turn.
+@pytest.mark.parametrize("prefix", ["/input", "/daemon-input"])
+@pytest.mark.parametrize("size", [1000, 20000])
+def test_a_request_pipelined_after_a_body_read_into_place_is_served(server, prefix, size):
+    body = os.urandom(size)
+    head = f"POST {prefix}/all HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n"
+    padding = 7990 - len(head) - len("X-Padding: \r\n\r\n")
+    first = (head + "X-Padding: " + "p" * padding + "\r\n\r\n").encode() + body
+    second = f"GET {prefix}/ops?read HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    raw = raw_request(server.port, first + second.encode(), timeout=15)
+    status, headers, rest = split_response(raw)
+    assert status.split()[1] == "200", (status, rest[:300])
+    length = int(header(headers, "Content-Length"))
+    assert rest[:length] == f"{size} {hashlib.sha256(body).hexdigest()}".encode()
+    status, _headers, second_body = split_response(rest[length:])
+    assert status.split()[1] == "200", (status, second_body[:300])
+    assert json.loads(second_body) == [["read", ""]]

@@ -7,6 +7,7 @@ PATH_INFO picks the mode:
   /all     -- read() everything at once and return "<length> <sha256 hex>".
   /late    -- wait 0.3 s for the whole body to arrive, then read it as /sha256 does and return
               "<length> <sha256 hex> <pid of the process>".
+  /small   -- as /late, reading 1000 bytes at a time.
 """
 
 import hashlib
@@ -34,10 +35,10 @@ def run_ops(stream, ops):
     return results
 
 
-def read_blocks(stream):
+def read_blocks(stream, size=65536):
     digest, length = hashlib.sha256(), 0
     for _ in range(100000):  # bounded: 6 GiB at 64 KiB a read
-        block = stream.read(65536)
+        block = stream.read(size)
         if not block:
             break
         digest.update(block)
@@ -55,6 +56,9 @@ def application(environ, start_response):
     elif mode == "/late":
         time.sleep(0.3)
         body = f"{read_blocks(stream)} {os.getpid()}".encode()
+    elif mode == "/small":
+        time.sleep(0.3)
+        body = f"{read_blocks(stream, 1000)} {os.getpid()}".encode()
     elif mode == "/all":
         data = stream.read()
         body = f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode()
