@@ -582,6 +582,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.head_only = r->header_only != 0;
     wsgi::EnvironFacts facts = wsgi::embedded_facts(r);
     request.https = facts.https;
+    request.body_within_content_length = facts.body_within_content_length;
     request.request_start = facts.request_start;
     request.secret = runtime->secret;
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +

@@ -387,6 +387,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
             facts.multithread = opts.threads > 1;
             facts.multiprocess = opts.processes > 1 || opts.processes_given;
             facts.https = request.https;
+            facts.body_within_content_length = request.body_within_content_length;
             facts.request_start = request.request_start;
             status = wsgi::run_script(*interpreter, script, request.settings, channel,
                                       environ.get(), facts);

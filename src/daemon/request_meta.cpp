@@ -31,6 +31,7 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"script_mtime", std::to_string(request.script_mtime)},
         {"head_only", flag(request.head_only)},
         {"https", flag(request.https)},
+        {"body_within_content_length", flag(request.body_within_content_length)},
         {"request_start_us", std::to_string(static_cast<std::int64_t>(request.request_start * 1e6))},
         {"client", request.client},
         {"secret", request.secret},
@@ -85,6 +86,7 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !text("module_name", request.module_name) ||
         !integer("script_mtime", request.script_mtime) ||
         !boolean("head_only", request.head_only) || !boolean("https", request.https) ||
+        !boolean("body_within_content_length", request.body_within_content_length) ||
         !integer("request_start_us", start_us) || !text("client", request.client) ||
         !text("secret", request.secret)) {
         return false;

@@ -17,6 +17,7 @@ struct DaemonRequest {
     std::int64_t script_mtime = 0; // microseconds, from Apache's stat of the script
     bool head_only = false;        // HEAD: Apache drops the body
     bool https = false;
+    bool body_within_content_length = true;  // see wsgi::EnvironFacts
     double request_start = 0;      // seconds since the epoch
     std::string client;            // "address:port" of the client, for log lines
     std::string secret;            // the server start's secret (see GroupRuntime::secret)

@@ -538,7 +538,8 @@ PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
                     PyObject* environ, const EnvironFacts& facts) {
     RequestScope scope(channel, environ, facts);
-    Ref input = Ref::steal(new_input(&channel, declared_content_length(environ)));
+    Ref input = Ref::steal(new_input(
+        &channel, facts.body_within_content_length ? declared_content_length(environ) : -1));
     Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));
     auto* adapter = PyObject_New(
         AdapterObject, reinterpret_cast<PyTypeObject*>(wsgi_state().adapter_type.get()));

@@ -265,6 +265,7 @@ EnvironFacts embedded_facts(request_rec* r) {
     facts.multiprocess = mpm.multiprocess;
     facts.https = is_https(r);
     facts.request_start = static_cast<double>(r->request_time) / 1e6;
+    facts.body_within_content_length = r->input_filters == r->proto_input_filters;
     return facts;
 }
 

@@ -35,6 +35,11 @@ struct EnvironFacts {
     bool multiprocess = false;
     bool https = false;
     double request_start = 0;  // seconds since the epoch
+    // Whether the body the application reads is at most CONTENT_LENGTH bytes: no request
+    // input filter sits above HTTP_IN (which stops at the Content-Length) to change it, as
+    // mod_deflate's inflating does. When not, wsgi.input reads on to the end of the body, as
+    // mod_wsgi does (its Input_read: never truncate what the input filters give).
+    bool body_within_content_length = true;
 };
 
 // The facts for `r` served in embedded mode (MPM threading and processes).

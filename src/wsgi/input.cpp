@@ -35,9 +35,11 @@ struct InputState {
 
     std::size_t available() const { return buffer.size() - offset; }
 
-    // Counts bytes the channel gave. Apache's input filters never give more than the
-    // Content-Length, so once it is reached the body is complete: no read need wait for
-    // the end of stream, and read() need not grow its bytes to look for more.
+    // Counts bytes the channel gave. HTTP_IN never gives more than the Content-Length (and
+    // `declared` is -1 where a request input filter above it may change the body, see
+    // EnvironFacts::body_within_content_length), so once it is reached the body is complete:
+    // no read need wait for the end of stream, and read() need not grow its bytes to look
+    // for more.
     void add_received(std::size_t count) {
         received += static_cast<std::int64_t>(count);
         if (declared >= 0 && received >= declared) {

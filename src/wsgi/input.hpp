@@ -19,8 +19,11 @@ namespace wsgi::wsgi {
 PyObject* create_input_type();
 
 // A new wsgi.input object reading from `channel` (new reference), or nullptr with an
-// exception set. `content_length` is the request's CONTENT_LENGTH (-1: none, e.g. chunked),
-// used only to size reads. GIL held; the object must be expired before the request ends.
+// exception set. `content_length` is what the body is known not to exceed: the request's
+// CONTENT_LENGTH, or -1 when there is none (chunked) or a request input filter may change
+// the body (EnvironFacts::body_within_content_length); it sizes reads, and once that many
+// bytes have come the body has ended. GIL held; the object must be expired before the request
+// ends.
 PyObject* new_input(Channel* channel, std::int64_t content_length);
 
 // Detaches the object from its request: later reads raise. GIL held.

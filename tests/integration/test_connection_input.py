@@ -1,10 +1,12 @@
 """The client connection read through the module's socket bucket (src/apache/socket_bucket.hpp),
-with the input filters that sit above it: request body limits, mod_reqtimeout and HTTP/2.
+with the input filters that sit above it: request body limits, mod_reqtimeout, HTTP/2 and a
+request input filter (mod_deflate's).
 
 The module reads a request body from the socket in large reads; everything Apache's input
 filters do with those bytes must stay as with APR's own socket bucket.
 """
 
+import gzip
 import hashlib
 import os
 import subprocess
@@ -24,12 +26,17 @@ WSGIScriptAlias /limited {apps}/input.wsgi
 </Location>
 WSGIDaemonProcess connection-input threads=2
 WSGIScriptAlias /daemon-input {apps}/input.wsgi process-group=connection-input
+WSGIScriptAlias /inflated {apps}/input.wsgi
+WSGIScriptAlias /daemon-inflated {apps}/input.wsgi process-group=connection-input
+<LocationMatch "^/(daemon-)?inflated">
+    SetInputFilter DEFLATE
+</LocationMatch>
 """
 
 
 @pytest.fixture(scope="module")
 def server(module_apache):
-    server = module_apache(CONFIG, modules=("reqtimeout", "http2"))
+    server = module_apache(CONFIG, modules=("reqtimeout", "http2", "deflate"))
     yield server
     module_apache.release(server)
 
@@ -89,3 +96,23 @@ def test_a_body_over_http2_reaches_the_application_intact(server, tmp_path, pref
     response, _, status = result.stdout.rpartition(b"\n")
     assert status == b"2 200", (status, response[:300])
     assert response == f"{size} {hashlib.sha256(body).hexdigest()}".encode()
+
+
+# A request input filter that changes the body (mod_deflate inflating a gzip body): the bytes
+# the socket brings are not the bytes the application reads, so wsgi.input does not read them
+# into place (and would copy them out of the way if it did); the application gets the inflated
+# body whole, read all at once or in 64 KiB blocks, in both modes.
+@pytest.mark.parametrize("prefix", ["/inflated", "/daemon-inflated"])
+@pytest.mark.parametrize("mode", ["all", "sha256"])
+def test_a_body_through_a_request_input_filter_arrives_whole(server, prefix, mode):
+    body = os.urandom(100000) + b"a" * 300000  # some of it compresses, some does not
+    compressed = gzip.compress(body)
+    request = (
+        f"POST {prefix}/{mode} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Length: {len(compressed)}\r\nContent-Encoding: gzip\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + compressed
+    raw, _closed = raw_exchange(server.port, request, timeout=15)
+    status, _headers, response = split_response(raw)
+    assert status.split()[1] == "200", (status, response[:300])
+    assert response == f"{len(body)} {hashlib.sha256(body).hexdigest()}".encode()

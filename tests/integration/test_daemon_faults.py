@@ -443,6 +443,7 @@ def request_frame(script: str, secret: str, marker_dir: str) -> bytes:
         ("script_mtime", "0"),
         ("head_only", "0"),
         ("https", "0"),
+        ("body_within_content_length", "1"),
         ("request_start_us", str(int(time.time() * 1e6))),
         ("client", "127.0.0.1:1"),
         ("secret", secret),
