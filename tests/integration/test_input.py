@@ -335,17 +335,23 @@ def read_calls(pid: int) -> int:
 # read calls instead of 33 or more. On one kept-alive connection, so the same child serves
 # the warm-up (its first request loads the script, whose imports read files) and the body.
 def test_an_embedded_body_is_read_from_the_socket_in_large_reads(server):
-    body = os.urandom(256 * 1024)
+    assert read_calls_for_body(server, "/input/late", os.urandom(256 * 1024)) <= 16
+
+
+def read_calls_for_body(server, path: str, body: bytes) -> int:
+    """POST `body` to `path` (an input.wsgi mode answering "<length> <sha256> <pid>") after a
+    warm-up on the same kept-alive connection; returns the read calls the serving child made
+    for it, having checked the body arrived whole."""
     with requests.Session() as session:
-        r = session.post(server.url("/input/late"), data=b"x", timeout=10)
+        r = session.post(server.url(path), data=b"x", timeout=10)
         assert r.status_code == 200, r.text[:300]
         pid = int(r.text.split()[2])
         before = read_calls(pid)
-        r = session.post(server.url("/input/late"), data=body, timeout=10)
+        r = session.post(server.url(path), data=body, timeout=10)
         calls = read_calls(pid) - before
     assert r.status_code == 200, r.text[:300]
     assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()} {pid}"
-    assert calls <= 16, calls
+    return calls
 
 
 # A large read may take bytes past the body: the next request, pipelined on the same
@@ -362,12 +368,18 @@ def test_a_request_pipelined_after_a_body_is_served(server, prefix, size):
         first = (
             f"POST {prefix}/all HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n"
         ).encode() + body
+    expect_body_then_pipelined_get(server, prefix, first, body)
+
+
+def expect_body_then_pipelined_get(server, prefix: str, first: bytes, body: bytes):
+    """Send `first` (a POST of `body` to {prefix}/all) and a GET pipelined after it on the same
+    connection; both must be answered, the POST with the body whole."""
     second = f"GET {prefix}/ops?read HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     raw = raw_request(server.port, first + second.encode(), timeout=15)
     status, headers, rest = split_response(raw)
     assert status.split()[1] == "200", (status, rest[:300])
     length = int(header(headers, "Content-Length"))
-    assert rest[:length] == f"{size} {hashlib.sha256(body).hexdigest()}".encode()
+    assert rest[:length] == f"{len(body)} {hashlib.sha256(body).hexdigest()}".encode()
     status, _headers, second_body = split_response(rest[length:])
     assert status.split()[1] == "200", (status, second_body[:300])
     assert json.loads(second_body) == [["read", ""]]
@@ -434,17 +446,7 @@ def test_an_embedded_body_arriving_in_pieces_is_read_into_place_in_order(server,
 # application reading a few bytes at a time is served from one 8000-byte read that Apache
 # keeps, not by a read call for each of its reads (32 here).
 def test_small_embedded_reads_do_not_each_cost_a_read_call(server):
-    body = os.urandom(32000)
-    with requests.Session() as session:
-        r = session.post(server.url("/input/small"), data=b"x", timeout=10)
-        assert r.status_code == 200, r.text[:300]
-        pid = int(r.text.split()[2])
-        before = read_calls(pid)
-        r = session.post(server.url("/input/small"), data=body, timeout=10)
-        calls = read_calls(pid) - before
-    assert r.status_code == 200, r.text[:300]
-    assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()} {pid}"
-    assert calls <= 12, calls
+    assert read_calls_for_body(server, "/input/small", os.urandom(32000)) <= 12
 
 
 # Headers that fill Apache's first 8000-byte read, so that the body and a request pipelined
@@ -458,12 +460,4 @@ def test_a_request_pipelined_after_a_body_read_into_place_is_served(server, pref
     head = f"POST {prefix}/all HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n"
     padding = 7990 - len(head) - len("X-Padding: \r\n\r\n")
     first = (head + "X-Padding: " + "p" * padding + "\r\n\r\n").encode() + body
-    second = f"GET {prefix}/ops?read HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    raw = raw_request(server.port, first + second.encode(), timeout=15)
-    status, headers, rest = split_response(raw)
-    assert status.split()[1] == "200", (status, rest[:300])
-    length = int(header(headers, "Content-Length"))
-    assert rest[:length] == f"{size} {hashlib.sha256(body).hexdigest()}".encode()
-    status, _headers, second_body = split_response(rest[length:])
-    assert status.split()[1] == "200", (status, second_body[:300])
-    assert json.loads(second_body) == [["read", ""]]
+    expect_body_then_pipelined_get(server, prefix, first, body)

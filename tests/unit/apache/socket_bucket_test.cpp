@@ -87,6 +87,21 @@ protected:
     // Consumes the first bucket (a read data bucket).
     void drop_first() { apr_bucket_delete(APR_BRIGADE_FIRST(brigade_)); }
 
+    // Sends `last` and closes the peer, then reads as the core input filter does: `last`, then
+    // the end of the stream, an empty bucket with no socket bucket after it.
+    void expect_last_then_end(const std::string& last) {
+        send(last);
+        close_peer();
+        std::string data;
+        ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+        EXPECT_EQ(data, last);
+        drop_first();
+        ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
+        EXPECT_EQ(data, "");
+        ASSERT_EQ(buckets(), 1u);
+        EXPECT_NE(APR_BRIGADE_FIRST(brigade_)->type, &kSocketBucketType);
+    }
+
     std::size_t buckets() const {
         std::size_t count = 0;
         for (apr_bucket* b = APR_BRIGADE_FIRST(brigade_); b != APR_BRIGADE_SENTINEL(brigade_);
@@ -180,16 +195,7 @@ TEST_F(SocketBucketTest, NonBlockingReadOfNothingLeavesTheBucketAndTheTimeout) {
 }
 
 TEST_F(SocketBucketTest, EndOfStreamIsAnEmptyBucketWithNothingAfter) {
-    send("last");
-    close_peer();
-    std::string data;
-    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
-    EXPECT_EQ(data, "last");
-    drop_first();
-    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
-    EXPECT_EQ(data, "");
-    ASSERT_EQ(buckets(), 1u);
-    EXPECT_NE(APR_BRIGADE_FIRST(brigade_)->type, &kSocketBucketType);
+    expect_last_then_end("last");
 }
 
 TEST_F(SocketBucketTest, SocketErrorIsReturnedAndTheBucketStays) {
@@ -407,16 +413,7 @@ TEST_F(SocketBucketTest, TheEndOfTheStreamWithADestinationPlacesNothing) {
     char buffer[10000];
     size_.destination = buffer;
     size_.room = sizeof(buffer);
-    send("x");
-    close_peer();
-    std::string data;
-    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
-    EXPECT_EQ(data, "x");
-    drop_first();
-    ASSERT_EQ(read_first(APR_BLOCK_READ, data), APR_SUCCESS);
-    EXPECT_EQ(data, "");
-    ASSERT_EQ(buckets(), 1u);
-    EXPECT_NE(APR_BRIGADE_FIRST(brigade_)->type, &kSocketBucketType);
+    expect_last_then_end("x");
     EXPECT_EQ(size_.placed, nullptr);
     EXPECT_EQ(size_.destination, buffer + 1);
 }
