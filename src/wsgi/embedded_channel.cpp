@@ -39,6 +39,21 @@ std::int64_t declared_body_length(request_rec* r) {
     return common::parse_content_length(length).value_or(-1);
 }
 
+// Blocking reads in a row that the input filters may answer with no data and no end of the
+// body before the read fails.
+constexpr int kMaxEmptyReads = 10000;
+
+// Whether `bb` holds body data or its end (EOS), not only other metadata or empty buckets.
+bool holds_data_or_end(apr_bucket_brigade* bb) {
+    for (apr_bucket* b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b) || (!APR_BUCKET_IS_METADATA(b) && b->length != 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 EmbeddedChannel::EmbeddedChannel(request_rec* r)
@@ -100,8 +115,22 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
             expected = static_cast<apr_size_t>(body_left());
         }
         scope.emplace(socket_reads, expected, target);
-        status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, block,
-                                static_cast<apr_off_t>(max));
+        // A blocking read brings data or the end of the body, but a request input filter may
+        // answer one with nothing yet (mod_deflate, for a piece of a gzip body that inflates
+        // to nothing): read again rather than take that as the end. Each such read waits for
+        // the client; a filter that keeps answering nothing is given up on as an error.
+        for (int empty = 0;; ++empty) {
+            status = ap_get_brigade(r_->input_filters, in_, AP_MODE_READBYTES, block,
+                                    static_cast<apr_off_t>(max));
+            if (block != APR_BLOCK_READ || status != APR_SUCCESS || holds_data_or_end(in_)) {
+                break;
+            }
+            apr_brigade_cleanup(in_);  // nothing, or only metadata such as a FLUSH
+            if (empty == kMaxEmptyReads) {
+                status = APR_EGENERAL;
+                break;
+            }
+        }
         if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(status)) {
             apr_brigade_cleanup(in_);
             return ReadStatus::kData;  // nothing has arrived yet
@@ -179,7 +208,8 @@ Channel::ReadStatus EmbeddedChannel::read_pieces(std::size_t max, apr_read_type_
         return ReadStatus::kData;
     }
     if (taken == 0) {
-        // A blocking read returns data or EOS; take anything else as the end rather than spin.
+        // A blocking read gives data or EOS (see above); take anything else as the end rather
+        // than spin.
         body_ended_ = body_ended_ || APR_BRIGADE_EMPTY(in_);
         return ReadStatus::kEof;
     }

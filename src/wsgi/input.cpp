@@ -29,7 +29,7 @@ struct InputState {
     bool eof = false;
     bool busy = false;      // a read is in progress (GIL released) on some thread
     int error_status = 0;   // HTTP status of a failed read
-    std::int64_t declared = -1;  // CONTENT_LENGTH, or -1 when unknown (chunked)
+    std::int64_t declared = -1;  // CONTENT_LENGTH; -1: unknown (chunked, or an input filter)
     std::int64_t received = 0;   // bytes the channel gave so far
     InputCounts counts;     // for request_finished and the metrics
 

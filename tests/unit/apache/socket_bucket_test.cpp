@@ -195,7 +195,7 @@ TEST_F(SocketBucketTest, NonBlockingReadOfNothingLeavesTheBucketAndTheTimeout) {
 }
 
 TEST_F(SocketBucketTest, EndOfStreamIsAnEmptyBucketWithNothingAfter) {
-    expect_last_then_end("last");
+    ASSERT_NO_FATAL_FAILURE(expect_last_then_end("last"));
 }
 
 TEST_F(SocketBucketTest, SocketErrorIsReturnedAndTheBucketStays) {
@@ -413,7 +413,7 @@ TEST_F(SocketBucketTest, TheEndOfTheStreamWithADestinationPlacesNothing) {
     char buffer[10000];
     size_.destination = buffer;
     size_.room = sizeof(buffer);
-    expect_last_then_end("x");
+    ASSERT_NO_FATAL_FAILURE(expect_last_then_end("x"));
     EXPECT_EQ(size_.placed, nullptr);
     EXPECT_EQ(size_.destination, buffer + 1);
 }
