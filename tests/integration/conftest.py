@@ -710,16 +710,26 @@ def config_test(server_base):
 # Raw HTTP helpers
 
 
-def raw_exchange(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write: bool = False):
+def raw_exchange(port: int, data, timeout: float = 10.0, *, shutdown_write: bool = False,
+                 pause: float = 0.0):
     """Send `data` to 127.0.0.1:`port`, read until the server closes or `timeout` passes.
 
-    Returns (received bytes, closed) where closed is False when the timeout ended the read.
+    `data` is bytes, or a list of pieces sent one at a time (TCP_NODELAY) with `pause` seconds
+    between them. Returns (received bytes, closed) where closed is False when the timeout ended
+    the read.
     """
     chunks = []
     closed = False
     deadline = time.monotonic() + timeout
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
+        if isinstance(data, (bytes, bytearray)):
+            s.sendall(data)
+        else:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i, piece in enumerate(data):
+                if i > 0:
+                    time.sleep(pause)
+                s.sendall(piece)
         if shutdown_write:
             s.shutdown(socket.SHUT_WR)
         while True:

@@ -9,7 +9,6 @@ filters do with those bytes must stay as with APR's own socket bucket.
 import gzip
 import hashlib
 import os
-import socket
 import subprocess
 import time
 
@@ -134,18 +133,7 @@ def test_a_gzip_body_streamed_in_pieces_arrives_whole(server, prefix):
     # The gzip header, then one byte of the deflate stream (which inflates to nothing), then
     # the rest.
     pieces = [head + compressed[:10], compressed[10:11], compressed[11:]]
-    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for i, piece in enumerate(pieces):
-            if i > 0:
-                time.sleep(0.3)
-            s.sendall(piece)
-        chunks = []
-        for _ in range(10000):  # bounded: until the server closes
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    status, _headers, response = split_response(b"".join(chunks))
+    raw, _closed = raw_exchange(server.port, pieces, timeout=15, pause=0.3)
+    status, _headers, response = split_response(raw)
     assert status.split()[1] == "200", (status, response[:300])
     assert response == f"{len(body)} {hashlib.sha256(body).hexdigest()}".encode()

@@ -4,13 +4,12 @@ import hashlib
 import json
 import os
 import socket
-import time
 
 import pytest
 import requests
 
 import conftest
-from conftest import header, raw_request, split_response
+from conftest import header, raw_exchange, raw_request, split_response
 
 CONFIG = """
 WSGIScriptAlias /input {apps}/input.wsgi
@@ -413,19 +412,7 @@ def post_in_pieces(port: int, path: str, pieces, pause: float = 0.15) -> bytes:
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for i, piece in enumerate(pieces):
-            if i > 0:
-                time.sleep(pause)
-            s.sendall(head + piece if i == 0 else piece)
-        chunks = []
-        for _ in range(10000):  # bounded: until the server closes
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
+    return raw_exchange(port, [head + pieces[0], *pieces[1:]], timeout=15, pause=pause)[0]
 
 
 # Pieces arriving while the application waits: the blocking reads land each piece after the
