@@ -160,7 +160,6 @@ apr_status_t read_socket_bucket(apr_bucket* bucket, const char** str, apr_size_t
         return status;  // the bucket stays a socket bucket
     }
     if (end) {  // the end of the stream: as APR's bucket, an empty bucket, no socket after
-        *len = 0;
         apr_bucket_free(source);
         apr_bucket_immortal_make(bucket, "", 0);
         *str = static_cast<const char*>(bucket->data);

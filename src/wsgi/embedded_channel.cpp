@@ -54,6 +54,24 @@ bool holds_data_or_end(apr_bucket_brigade* bb) {
     return false;
 }
 
+// Whether the input filters from `f` down to the core's pass the body on as the socket brings
+// it (HTTP_IN with a Content-Length, mod_reqtimeout, mod_logio's count): under TLS, HTTP/2,
+// chunked or any other filter the bytes read are not the bytes taken, and placing them would
+// only cost copies to get them out of the way.
+bool passes_body_unchanged(ap_filter_t* f) {
+    for (; f != nullptr; f = f->next) {
+        const char* name = f->frec->name;
+        if (std::strcmp(name, "core_in") == 0) {
+            return true;
+        }
+        if (std::strcmp(name, "http_in") != 0 && std::strcmp(name, "reqtimeout") != 0 &&
+            std::strcmp(name, "log_input_output") != 0) {
+            return false;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 EmbeddedChannel::EmbeddedChannel(request_rec* r)
@@ -68,24 +86,8 @@ std::int64_t EmbeddedChannel::body_left() {
 
 bool EmbeddedChannel::reads_in_place() {
     if (!in_place_) {
-        // Only where the body comes up from the socket unchanged (HTTP_IN with a
-        // Content-Length, mod_reqtimeout, mod_logio's count, the core's reading): under TLS,
-        // HTTP/2, chunked or any other filter the bytes read are not the bytes taken, and
-        // placing them would only cost copies to get them out of the way.
-        bool pass_through = apache::socket_read_size(r_->connection) != nullptr &&
-                            body_left() >= 0;
-        bool core_reached = false;
-        for (ap_filter_t* f = r_->input_filters; pass_through && f != nullptr; f = f->next) {
-            const char* name = f->frec->name;
-            if (std::strcmp(name, "core_in") == 0) {
-                core_reached = true;
-                break;
-            }
-            pass_through = std::strcmp(name, "http_in") == 0 ||
-                           std::strcmp(name, "reqtimeout") == 0 ||
-                           std::strcmp(name, "log_input_output") == 0;
-        }
-        in_place_ = pass_through && core_reached;
+        in_place_ = apache::socket_read_size(r_->connection) != nullptr && body_left() >= 0 &&
+                    passes_body_unchanged(r_->input_filters);
     }
     return *in_place_;
 }
