@@ -123,6 +123,7 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
     Ref environ = wsgi::environ_from_request(r, settings);
     Ref errors = environ ? Ref::steal(wsgi::new_log_stream(&channel, "wsgi.errors")) : Ref();
     if (!errors || PyDict_SetItemString(environ.get(), "wsgi.errors", errors.get()) != 0) {
+        wsgi::expire_log_stream(errors.get());
         auto lines = python::take_exception_lines();
         GilRelease release;
         apache::log_lines(APLOG_ERR, r, nullptr, "WSGI0009: Building the environ failed.",

@@ -1,6 +1,8 @@
 #include "daemon/client.hpp"
 
+#include <apr_strings.h>
 #include <http_log.h>
+#include <http_request.h>
 #include <ap_mpm.h>
 #include <http_protocol.h>
 #include <sys/socket.h>
@@ -22,6 +24,7 @@
 
 #include "apache/log.hpp"
 #include "common/http_validate.hpp"
+#include "common/text.hpp"
 #include "daemon/connection_pool.hpp"
 #include "daemon/process_group.hpp"
 #include "daemon/protocol.hpp"
@@ -162,6 +165,36 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
     return "";
 }
 
+// The local URL a response asks Apache to serve in its place (mod_wsgi's "Delegating File
+// Serving To Apache", the CGI local redirect response of RFC 3875 section 6.2.2): a 200 with a
+// Location that is a path, with no scheme or host. Empty for any other response.
+std::string local_redirect(const protocol::HeadersFrame& headers) {
+    if (headers.status != 200) {
+        return "";
+    }
+    for (const auto& [name, value] : headers.headers) {
+        if (common::iequals(name, "Location")) {
+            bool path = !value.empty() && value[0] == '/' && (value.size() == 1 || value[1] != '/');
+            return path ? value : "";
+        }
+    }
+    return "";
+}
+
+// Serves `location` in place of the response (ap_internal_redirect: the new URL goes through
+// Apache's request processing, its access control included) as a GET without a body, as
+// mod_wsgi does. What the client sent of a body the application did not read is read and
+// dropped first, so that it is not taken for the next request on the connection.
+int serve_local_redirect(request_rec* r, const std::string& location) {
+    ap_discard_request_body(r);
+    r->method = "GET";
+    r->method_number = M_GET;
+    apr_table_unset(r->headers_in, "Content-Length");
+    apr_table_unset(r->headers_in, "Transfer-Encoding");
+    ap_internal_redirect(apr_pstrdup(r->pool, location.c_str()), r);
+    return OK;
+}
+
 // Reads the body data that has already arrived without waiting, until `length` reaches
 // `wanted`, through `read(max, count, error_status, why)`: one non-blocking read of the
 // channel's of at most `max` bytes. kEof once the body ended; a read error is kept in `error`
@@ -219,6 +252,8 @@ public:
     // Relays one conversation. Sets `status_` to the HTTP status for Apache (OK when sent).
     Outcome run();
     int status() const { return status_; }
+    // The local URL to serve in place of the response (local_redirect()); empty if none.
+    const std::string& redirect() const { return redirect_; }
     // Whether the conversation ended with its last frame, and nothing came after it, so the
     // connection can be kept.
     bool reusable() const { return clean_end_ && reader_.pending() == 0; }
@@ -263,10 +298,12 @@ private:
     // The daemon process broke the conversation: 502 if nothing went out yet, else the
     // client connection is cut.
     Outcome broken() {
-        status_ = headers_ ? OK : HTTP_BAD_GATEWAY;
-        if (headers_) {
+        const bool relaying = headers_ && redirect_.empty();
+        status_ = relaying ? OK : HTTP_BAD_GATEWAY;
+        if (relaying) {
             channel_.abort();
         }
+        redirect_.clear();
         return Outcome::kDone;
     }
     // The client left while the response was being relayed: closing the socket ends the
@@ -309,6 +346,7 @@ private:
     int status_ = OK;
     bool headers_ = false;
     int override_status_ = 0;  // WSGIErrorOverride: Apache's error page instead of the body
+    std::string redirect_;     // a local redirect: the body is read and dropped
     std::string handed_back_;
 };
 
@@ -439,10 +477,14 @@ Relay::Outcome Relay::run() {
                     why = "daemon process pid=" + std::to_string(death->pid) + " " + death->how;
                 }
             }
-            if (headers_) {
+            if (headers_ && redirect_.empty()) {
                 log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
                 channel_.abort();
                 status_ = OK;
+            } else if (headers_) {
+                log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
+                redirect_.clear();
+                status_ = HTTP_BAD_GATEWAY;
             } else if (io == IoStatus::kTimeout) {
                 log(APLOG_ERR, "WSGI0145", "no response within socket-timeout");
                 status_ = HTTP_GATEWAY_TIME_OUT;
@@ -473,6 +515,10 @@ Relay::Outcome Relay::run() {
                     override_status_ = headers.status;
                     break;
                 }
+                redirect_ = local_redirect(headers);
+                if (!redirect_.empty()) {
+                    break;
+                }
                 channel_.set_headers(headers.status, headers.status_line, headers.headers,
                                      headers.content_length);
                 break;
@@ -483,7 +529,7 @@ Relay::Outcome Relay::run() {
                     status_ = HTTP_BAD_GATEWAY;
                     return Outcome::kDone;
                 }
-                if (override_status_ == 0 &&
+                if (override_status_ == 0 && redirect_.empty() &&
                     !channel_.send_body(payload.data(), payload.size(),
                                         (header.flags & protocol::kLast) != 0
                                             ? wsgi::Pass::kEos
@@ -506,7 +552,7 @@ Relay::Outcome Relay::run() {
                         error.empty() ? "file frame without headers or descriptor" : error);
                     return broken();
                 }
-                if (override_status_ == 0 &&
+                if (override_status_ == 0 && redirect_.empty() &&
                     !channel_.send_file(passed.get(), static_cast<std::int64_t>(file.offset),
                                         static_cast<std::int64_t>(file.length), file.use_sendfile,
                                         file.end, error)) {
@@ -523,6 +569,8 @@ Relay::Outcome Relay::run() {
                     status_ = HTTP_BAD_GATEWAY;
                 } else if (override_status_ != 0) {
                     status_ = override_status_;
+                } else if (!redirect_.empty()) {
+                    status_ = OK;
                 } else {
                     channel_.finish(error);
                     status_ = OK;
@@ -531,10 +579,11 @@ Relay::Outcome Relay::run() {
                 return Outcome::kDone;
             case FrameType::kAbort:
                 clean_end_ = true;
-                if (headers_ && override_status_ == 0) {
+                if (headers_ && override_status_ == 0 && redirect_.empty()) {
                     channel_.abort();
                     status_ = OK;
                 } else {
+                    redirect_.clear();  // the application failed after all
                     status_ = override_status_ != 0 ? override_status_ : HTTP_INTERNAL_SERVER_ERROR;
                 }
                 return Outcome::kDone;
@@ -690,6 +739,9 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
             case Relay::Outcome::kDone:
                 if (pool != nullptr && timed && relay.reusable()) {
                     pool->put(socket.release());
+                }
+                if (!relay.redirect().empty() && relay.status() == OK) {
+                    return serve_local_redirect(r, relay.redirect());
                 }
                 return relay.status();
             case Relay::Outcome::kRetry:

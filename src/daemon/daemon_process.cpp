@@ -26,6 +26,7 @@
 #include "apache/log.hpp"
 #include "daemon/daemon_channel.hpp"
 #include "daemon/daemon_listener.hpp"
+#include "daemon/death_record.hpp"
 #include "daemon/request_meta.hpp"
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
@@ -398,6 +399,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
     }
     wsgi::set_current_channel(nullptr);
     channel.flush_deferred();  // the response's last block, now without the GIL
+    note_served();
     if (restart) {
         // Other modules may have changed with the script: a fresh process serves it.
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g_state.server,

@@ -47,7 +47,8 @@ struct Slot {
     int quick_deaths = 0;  // deaths in a row soon after starting (crash loop)
 };
 
-// A process that dies sooner than this after starting counts as crash looping.
+// A process that fails sooner than this after starting, before it served a request, counts
+// as crash looping.
 constexpr auto kQuickDeath = std::chrono::seconds(10);
 // The longest a crash-looping daemon process waits before starting again.
 constexpr int kMaxBackoffSeconds = 30;
@@ -99,9 +100,11 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
                              slot.process.pid, how);
                 return;
             }
-            // Only failures count: a process that ends normally (exit 0: maximum-requests, a
-            // changed script, restart-interval...) is replaced at once however young.
-            bool quick = ending.failed() &&
+            // Only failures before a first request count: a process that ends normally (exit
+            // 0: maximum-requests, a changed script, restart-interval...), or that crashed on a
+            // request after serving others, is replaced at once however young (as mod_wsgi
+            // does); one that cannot get as far as serving backs off.
+            bool quick = ending.failed() && !ending.served &&
                          std::chrono::steady_clock::now() - slot.started < kQuickDeath;
             slot.quick_deaths = quick ? slot.quick_deaths + 1 : 0;
             int delay = backoff_seconds(slot);

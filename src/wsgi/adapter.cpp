@@ -114,6 +114,29 @@ private:
     metrics::Micros write_time_ = 0;
 };
 
+// Raises the exception an exc_info tuple (type, value, traceback) holds, as start_response
+// must once headers went out (PEP 3333). Whatever else the tuple holds (sys.exc_info() called
+// outside an except block gives three Nones) raises TypeError instead: handing the
+// interpreter a non-exception as its current exception would crash it. GIL held.
+void reraise_exc_info(PyObject* exc_info) {
+    PyObject* type = PyTuple_GET_ITEM(exc_info, 0);
+    PyObject* value = PyTuple_GET_ITEM(exc_info, 1);
+    PyObject* traceback = PyTuple_GET_ITEM(exc_info, 2);
+    if (PyExceptionInstance_Check(value)) {
+        if (PyTraceBack_Check(traceback)) {
+            PyException_SetTraceback(value, traceback);
+        }
+        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(value)), value);
+    } else if (PyExceptionClass_Check(type)) {
+        PyErr_SetObject(type, value);  // instantiated as type(value), or type() for None
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "exc_info holds no exception (type %.200s): pass sys.exc_info() from "
+                     "within an except block",
+                     Py_TYPE(value)->tp_name);
+    }
+}
+
 struct AdapterObject {
     PyObject_HEAD
     Response* response;  // null once the request is over
@@ -136,11 +159,7 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
         }
         if (headers_sent_) {
             // PEP 3333: re-raise the original exception once headers went out.
-            PyObject* type = PyTuple_GET_ITEM(exc_info, 0);
-            PyObject* value = PyTuple_GET_ITEM(exc_info, 1);
-            PyObject* traceback = PyTuple_GET_ITEM(exc_info, 2);
-            PyErr_Restore(Py_NewRef(type), Py_NewRef(value),
-                          traceback == Py_None ? nullptr : Py_NewRef(traceback));
+            reraise_exc_info(exc_info);
             return false;
         }
     } else if (status_set_) {
@@ -386,7 +405,10 @@ bool Response::finish() {
     if (!headers_sent_ && !commit_headers()) {
         return false;
     }
-    if (content_length_ && sent_ < *content_length_ && !channel_.head_only()) {
+    // No body is owed to a HEAD request, nor with a 204 or a 304, whose Content-Length (if
+    // any) describes the representation the client already has (RFC 9110 8.6).
+    bool body_owed = !channel_.head_only() && status_ != 204 && status_ != 304;
+    if (content_length_ && sent_ < *content_length_ && body_owed) {
         GilRelease release;
         channel_.log(APLOG_WARNING,
                      "WSGI0010: Response of WSGI script '" + settings_.script_filename +
@@ -485,19 +507,17 @@ void log_application_error(Channel& channel, const RequestSettings& settings) {
     }
 }
 
-// Calls result.close() if it has one (PEP 3333: always, whatever happened). Returns false
-// when close() raised; the exception is logged.
-bool close_iterable(Channel& channel, const RequestSettings& settings, PyObject* result) {
+// Calls result.close() if it has one (PEP 3333: always, whatever happened); an exception it
+// raises is logged.
+void close_iterable(Channel& channel, const RequestSettings& settings, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
         !PyObject_HasAttrString(result, "close")) {
-        return true;
+        return;
     }
     Ref outcome = Ref::steal(PyObject_CallMethod(result, "close", nullptr));
-    if (outcome) {
-        return true;
+    if (!outcome) {
+        log_application_error(channel, settings);
     }
-    log_application_error(channel, settings);
-    return false;
 }
 
 // What request_finished and the metrics report of a request that ended with `status`.
@@ -548,6 +568,7 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
         !add_wsgi_objects(environ, facts, input.get(), errors.get()) ||
         !scope.add_environ_keys(environ)) {
         log_application_error(channel, settings);
+        expire_log_stream(errors.get());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     Response response(channel, settings);
@@ -575,8 +596,11 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
             log_application_error(channel, settings);
         }
     }
-    if (result && !close_iterable(channel, settings, result.get())) {
-        failed = true;
+    if (result) {
+        // A close() that raises is logged and changes nothing: the response the application
+        // produced goes out whole (as mod_wsgi does; PEP 3333 only asks that close() be
+        // called).
+        close_iterable(channel, settings, result.get());
     }
     if (!failed && !response.finish()) {
         log_application_error(channel, settings);

@@ -24,6 +24,18 @@ struct LogObject {
     PyObject* name;
 };
 
+// The wsgi.errors stream of the request the calling thread is serving (null outside one):
+// what the thread writes to sys.stdout and sys.stderr goes through it, as mod_wsgi does, so a
+// partial line is logged against its own request when the request ends rather than joined to
+// whatever another request writes next.
+thread_local LogObject* t_request_errors = nullptr;
+
+// Where a write to `self` goes: a standard stream written by a thread serving a request
+// writes through that request's wsgi.errors.
+LogObject* destination(LogObject* self) {
+    return !self->bound && t_request_errors != nullptr ? t_request_errors : self;
+}
+
 void emit_lines(LogObject* self, std::vector<std::string>& lines) {
     if (lines.empty()) {
         return;
@@ -67,7 +79,7 @@ void flush_pending(LogObject* self) {
 }
 
 PyObject* log_write(PyObject* obj, PyObject* arg) noexcept {
-    auto* self = reinterpret_cast<LogObject*>(obj);
+    auto* self = destination(reinterpret_cast<LogObject*>(obj));
     try {
         if (PyUnicode_Check(arg)) {
             Py_ssize_t size = 0;
@@ -124,7 +136,7 @@ PyObject* log_writelines(PyObject* obj, PyObject* arg) noexcept {
 
 PyObject* log_flush(PyObject* obj, PyObject*) noexcept {
     try {
-        flush_pending(reinterpret_cast<LogObject*>(obj));
+        flush_pending(destination(reinterpret_cast<LogObject*>(obj)));
     } catch (...) {
         PyErr_SetString(PyExc_MemoryError, "log flush failed");
         return nullptr;
@@ -153,8 +165,18 @@ PyObject* log_get_errors(PyObject*, void*) noexcept {
 
 PyObject* log_get_closed(PyObject*, void*) noexcept { Py_RETURN_FALSE; }
 
+// What io.TextIOWrapper offers and code writing to sys.stdout uses: the binary stream under
+// it (this stream takes bytes as well as text) and its line buffering (each line is logged
+// when complete).
+PyObject* log_get_buffer(PyObject* obj, void*) noexcept { return Py_NewRef(obj); }
+
+PyObject* log_get_true(PyObject*, void*) noexcept { Py_RETURN_TRUE; }
+
 void log_dealloc(PyObject* obj) noexcept {
     auto* self = reinterpret_cast<LogObject*>(obj);
+    if (t_request_errors == self) {
+        t_request_errors = nullptr;
+    }
     if (!self->pending->empty()) {
         try {
             flush_pending(self);
@@ -186,6 +208,9 @@ PyGetSetDef kLogGetSet[] = {
     {"encoding", log_get_encoding, nullptr, nullptr, nullptr},
     {"errors", log_get_errors, nullptr, nullptr, nullptr},
     {"closed", log_get_closed, nullptr, nullptr, nullptr},
+    {"buffer", log_get_buffer, nullptr, nullptr, nullptr},
+    {"line_buffering", log_get_true, nullptr, nullptr, nullptr},
+    {"write_through", log_get_true, nullptr, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -221,6 +246,9 @@ PyObject* new_log_stream(Channel* channel, const char* name) {
         Py_DECREF(self);
         return nullptr;
     }
+    if (self->bound) {
+        t_request_errors = self;
+    }
     return reinterpret_cast<PyObject*>(self);
 }
 
@@ -231,6 +259,9 @@ void expire_log_stream(PyObject* stream) {
     auto* self = reinterpret_cast<LogObject*>(stream);
     flush_pending(self);
     self->channel = nullptr;
+    if (t_request_errors == self) {
+        t_request_errors = nullptr;
+    }
 }
 
 bool install_standard_streams() {

@@ -15,11 +15,15 @@ namespace wsgi::wsgi {
 PyObject* create_log_type();
 
 // A new Log stream (new reference) bound to a request's channel (may be null: server log),
-// or nullptr with an exception set. GIL held.
+// or nullptr with an exception set. A stream bound to a request also takes what the calling
+// thread writes to sys.stdout and sys.stderr until expire_log_stream(), so that it is logged
+// against that request and a partial line is logged when the request ends (mod_wsgi's
+// per-thread log buffer). GIL held; the request's thread.
 PyObject* new_log_stream(Channel* channel, const char* name);
 
-// Flushes a buffered partial line and detaches the stream from its request: later writes go
-// to the server log. Call when the request ends. GIL held.
+// Flushes a buffered partial line (the thread's sys.stdout and sys.stderr writes included)
+// and detaches the stream from its request: later writes go to the server log. Call when the
+// request ends. GIL held; the request's thread.
 void expire_log_stream(PyObject* stream);
 
 // Replaces sys.stdout and sys.stderr of the current interpreter by Log streams. GIL held.

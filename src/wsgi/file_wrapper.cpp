@@ -1,5 +1,9 @@
 #include "wsgi/file_wrapper.hpp"
 
+#include <structmember.h>
+
+#include <cstddef>
+
 #include "python/ref.hpp"
 #include "wsgi/interpreter_setup.hpp"
 
@@ -82,6 +86,13 @@ int wrapper_clear(PyObject* obj) noexcept {
     return 0;
 }
 
+// As wsgiref's FileWrapper and mod_wsgi's have them: the wrapped object and the block size.
+PyMemberDef kWrapperMembers[] = {
+    {"filelike", T_OBJECT, offsetof(FileWrapperObject, filelike), READONLY, nullptr},
+    {"blksize", T_PYSSIZET, offsetof(FileWrapperObject, block_size), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
 PyMethodDef kWrapperMethods[] = {
     {"close", wrapper_close, METH_NOARGS, "Close the wrapped file-like."},
     {nullptr, nullptr, 0, nullptr},
@@ -94,6 +105,7 @@ PyType_Slot kWrapperSlots[] = {
     {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
     {Py_tp_iternext, reinterpret_cast<void*>(wrapper_iternext)},
     {Py_tp_methods, kWrapperMethods},
+    {Py_tp_members, kWrapperMembers},
     {Py_tp_init, reinterpret_cast<void*>(wrapper_init)},
     {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
     {Py_tp_doc, const_cast<char*>("wsgi.file_wrapper(filelike, blksize=8192)")},

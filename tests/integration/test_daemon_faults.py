@@ -655,6 +655,37 @@ def test_crash_loop_backs_off_while_apache_keeps_serving(apache):
     assert served >= 20
 
 
+SERVING_CRASH_CONFIG = f"""
+WSGIDaemonProcess crashing threads=2
+WSGIScriptAlias /crashing {APP} process-group=crashing application-group=%{{GLOBAL}}
+"""
+
+
+def test_a_process_that_served_is_replaced_at_once_after_a_crash(apache):
+    # A request that crashes the process it runs in (a faulty C extension) is not a crash
+    # loop: the process had served others, and its replacement comes without a back-off
+    # each time (as with mod_wsgi), where it once waited 1, 2, 4, 8... seconds.
+    server = apache(SERVING_CRASH_CONFIG)
+    server.expect_log(r"WSGI0146: Daemon process 'crashing'")
+    server.tolerate_log(r"AH00052: child pid \d+ exit signal Segmentation fault \(11\)")
+    server.tolerate_log(r"Daemon process 'crashing' \(pid=\d+\) terminated by signal 11 ")
+    waits = []
+    for _ in range(4):
+        assert get(server, "/crashing/echo?before").text.startswith("echo:before:")
+        assert get(server, "/crashing/segv").status_code == 502
+        started = time.monotonic()
+        while time.monotonic() - started < 20:
+            try:
+                if get(server, "/crashing/echo?after", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        waits.append(time.monotonic() - started)
+    assert max(waits) < 4, waits  # Apache reaps about once a second
+    assert "WSGI0165" not in server.error_log()
+
+
 def test_a_daemon_exit_status_is_logged_as_an_exit_status(apache):
     server = apache(CRASH_CONFIG)
     line = server.wait_log(r"Daemon process 'looping' \(pid=\d+\) [^;]*; restarting it", 10, expect=False)

@@ -248,6 +248,16 @@ WSGIScriptAlias /by-setenv {apps}/daemon/info.wsgi
     WSGIProcessGroup %{ENV:PICK_GROUP}
 </Location>
 
+WSGIScriptAlias /embedded-body {apps}/daemon/body.wsgi
+Alias /private {tmp}/private
+<Directory "{tmp}/private">
+    Require all granted
+</Directory>
+Alias /denied {tmp}/denied
+<Directory "{tmp}/denied">
+    Require all denied
+</Directory>
+
 WSGIScriptAlias /undefined {apps}/daemon/info.wsgi process-group=nosuchgroup
 WSGIScriptAlias /restricted {apps}/daemon/info.wsgi
 <Location /restricted>
@@ -434,6 +444,85 @@ def test_head_sends_no_body(server):
     assert status.split()[1] == "200", status
     assert header(headers, "Content-Length") == "11"
     assert body == b""
+
+
+@pytest.mark.parametrize("mount", ["/body", "/embedded-body"], ids=["daemon", "embedded"])
+@pytest.mark.parametrize("case, status", [("not-modified", "304"), ("no-content", "204")])
+def test_bodyless_status_with_content_length_is_sent_as_is(server, mount, case, status):
+    # Once a 500 in daemon mode, and in embedded mode a warning about a body shorter than its
+    # Content-Length and a closed connection: a 304's Content-Length describes the
+    # representation the client has (RFC 9110 8.6), and neither status has a body.
+    data, _closed = raw_exchange(
+        server.port,
+        f"GET {mount}/{case} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        + request_line("/body/single"),
+    )
+    assert data.startswith(f"HTTP/1.1 {status} ".encode()), data[:200]
+    second = data.index(b"HTTP/1.1", 1)  # the connection served the next request
+    assert data[second:].startswith(b"HTTP/1.1 200") and data.endswith(b"single item")
+    if case == "not-modified":
+        assert header(split_response(data[:second])[1], "ETag") == '"v1"'
+    assert "WSGI0010" not in server.error_log()
+
+
+def private_file(server, directory: str, content: bytes) -> str:
+    """A file under {tmp}/<directory> that Apache's static handler can serve; its URL."""
+    folder = server.tmp / directory
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    name = f"{uuid.uuid4().hex}.txt"
+    (folder / name).write_bytes(content)
+    (folder / name).chmod(0o644)
+    return f"/{directory}/{name}"
+
+
+def test_local_redirect_serves_the_url_in_place_of_the_response(server):
+    # mod_wsgi's "Delegating File Serving To Apache": a 200 with a Location that is a local
+    # path is served by Apache as that URL; the client sees neither the redirect nor the body.
+    url = private_file(server, "private", b"protected static file\n")
+    r = get(server, f"/body/delegate?{url}")
+    assert r.status_code == 200
+    assert r.content == b"protected static file\n"
+    assert "Location" not in r.headers
+    assert r.headers.get("ETag"), "Apache's static handler served it"
+
+
+def test_local_redirect_is_a_get_and_drops_an_unread_body(server):
+    url = private_file(server, "private", b"served by GET\n")
+    post = (
+        f"POST /body/delegate?{url} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: text/plain\r\nContent-Length: 11\r\n\r\nnot-read-by"
+    ).encode()
+    data, _closed = raw_exchange(server.port, post + request_line("/body/single"))
+    status, _headers, _body = split_response(data[: data.index(b"HTTP/1.1", 1)])
+    assert status.split()[1] == "200", status
+    assert b"served by GET\n" in data
+    second = data.index(b"HTTP/1.1", 1)
+    assert data[second:].startswith(b"HTTP/1.1 200") and data.endswith(b"single item")
+
+
+def test_local_redirect_goes_through_access_control(server):
+    server.expect_log(r"AH01630|denied")
+    url = private_file(server, "denied", b"never served\n")
+    r = get(server, f"/body/delegate?{url}")
+    assert r.status_code == 403
+    assert b"never served" not in r.content
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/body/delegate-302?/private/x.txt", 302),  # a client redirect stays one
+        ("/body/delegate?http://127.0.0.1/private/x.txt", 200),  # not a local path
+        ("/body/delegate?//127.0.0.1/private/x.txt", 200),  # a host: not a local path
+        ("/embedded-body/delegate?/private/x.txt", 200),  # daemon mode only
+    ],
+)
+def test_other_location_headers_pass_through(server, path, status):
+    r = get(server, path)
+    assert r.status_code == status
+    assert r.headers["Location"] == path.split("?", 1)[1]
+    assert r.content == b"ignored"
 
 
 def test_404_from_the_application_passes_through_with_its_body(server):

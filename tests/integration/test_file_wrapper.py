@@ -49,6 +49,13 @@ def test_whole_file(server, prefix):
     assert r.headers.get("Content-Length") == str(SIZE)
 
 
+def test_wrapper_exposes_filelike_and_blksize(server, prefix):
+    # As wsgiref's FileWrapper and mod_wsgi's do.
+    r = requests.get(server.url(f"{prefix}/attributes"), timeout=30)
+    assert r.status_code == 200
+    assert r.text == "True 777"
+
+
 def test_starts_at_current_file_position(server, prefix):
     r = requests.get(server.url(f"{prefix}/file?name=data.bin&seek=1000"), timeout=30)
     assert r.status_code == 200

@@ -1,5 +1,6 @@
 """wsgi.errors, sys.stdout and sys.stderr end up in Apache's error log."""
 
+import socket
 import uuid
 
 import pytest
@@ -37,3 +38,40 @@ def test_each_message_is_one_log_line(server):
     # One line per message, each carrying Apache's log prefix (no messages glued together).
     assert len(lines) == 5, lines
     assert all(line.startswith("[") and "wsgi:" in line for line in lines), lines
+
+
+def get_from_port(server, path: str) -> int:
+    """GET `path` on a connection of its own; returns the client port the server saw."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        port = s.getsockname()[1]
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"logged"), data
+    return port
+
+
+@pytest.mark.parametrize("mode, text", [("partial-err", "PARTIAL-ERR"), ("partial-out", "PARTIAL-OUT")])
+def test_partial_line_is_logged_with_its_request_when_it_ends(server, mode, text):
+    # Once kept in the stream's buffer until some later request wrote a newline, then logged
+    # joined to that request's line and against its client.
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    server.expect_log(f"{first}|{second}")
+    first_port = get_from_port(server, f"/log/{mode}?{first}")
+    second_port = get_from_port(server, f"/log/{mode}?{second}")
+    server.wait_log(rf"{text}-{first}")
+    server.wait_log(rf"{text}-{second}")
+    lines = [line for line in server.error_log().splitlines() if first in line or second in line]
+    assert len(lines) == 2, lines
+    by_marker = {marker: line for marker in (first, second) for line in lines if marker in line}
+    assert by_marker[first].endswith(f"{text}-{first}"), by_marker[first]
+    assert f"127.0.0.1:{first_port}]" in by_marker[first], by_marker[first]
+    assert f"127.0.0.1:{second_port}]" in by_marker[second], by_marker[second]
+
+
+def test_sys_stdout_buffer_takes_bytes(server):
+    marker = uuid.uuid4().hex
+    server.expect_log(marker)
+    get_from_port(server, f"/log/buffer?{marker}")
+    server.wait_log(rf"BUFFER-{marker}")

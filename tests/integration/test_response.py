@@ -88,6 +88,40 @@ def test_close_called_after_exception_mid_iteration(server):
     server.wait_log(r"RESP-CASE failure in the middle of the response")
 
 
+def test_close_raising_is_logged_and_the_response_stays_whole(server):
+    # As mod_wsgi does: the response the application produced goes out complete and the
+    # connection is kept for the next request; the exception is logged with its traceback.
+    server.expect_log(r"RESP-CASE close\(\) failed|response\.wsgi")
+    token = uuid.uuid4().hex
+    raw, _closed = raw_exchange(
+        server.port,
+        request_line(f"/resp/close-fails?id={token}", close=False) + request_line("/hello"),
+    )
+    second_response = raw.index(b"HTTP/1.1", 1)
+    status, headers, body = split_response(raw[:second_response])
+    assert status.split()[1] == "200", status
+    assert (header(headers, "Transfer-Encoding") or "").lower() == "chunked"
+    data, complete = dechunk(body)
+    assert data == b"ab"
+    assert complete, "the last chunk must be sent"
+    assert raw[second_response:].startswith(b"HTTP/1.1 200")
+    assert raw.endswith(b"Hello World!")
+    assert wait_close_record(server, token) == 2
+    server.wait_log(r"RESP-CASE close\(\) failed")
+
+
+def test_close_raising_after_an_empty_body_keeps_the_status(server):
+    server.expect_log(r"RESP-CASE close\(\) failed|response\.wsgi")
+    token = uuid.uuid4().hex
+    status, headers, body = split_response(
+        raw_request(server.port, request_line(f"/resp/close-fails-empty?id={token}"))
+    )
+    assert status.split()[1] == "200", status
+    assert header(headers, "Content-Length") == "0"
+    assert body == b""
+    assert wait_close_record(server, token) == 0
+
+
 def test_close_called_after_client_disconnect(server):
     # Losing the client is logged by some implementations; tolerate those lines.
     server.expect_log(r"(?i)failed to write|broken pipe|connection reset|abort|disconnect")

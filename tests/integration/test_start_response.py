@@ -109,6 +109,28 @@ def test_exc_info_after_headers_reraises_and_truncates(server):
     assert "SR-CASE exc-info-after-headers returned" not in server.error_log()
 
 
+@pytest.mark.parametrize(
+    "case, raised",
+    [
+        ("exc-info-three-nones", "TypeError"),
+        ("exc-info-instance-as-type", "TypeError"),
+        ("exc-info-ints", "TypeError"),
+        ("exc-info-class-and-message", "ValueError"),
+        ("exc-info-bad-traceback", "KeyError"),
+    ],
+)
+def test_odd_exc_info_after_headers_raises_without_crashing(server, case, raised):
+    # Each once crashed the Apache child: the tuple's items were made the interpreter's
+    # current exception whatever they were.
+    status, headers, body, raw = raw_get(server, f"/sr/{case}")
+    assert status.split()[1] == "200", status
+    data = dechunk(body)[0] if (header(headers, "Transfer-Encoding") or "").lower() == "chunked" else body
+    assert data == b"first;after"
+    server.wait_log(rf"SR-CASE {case} raised {raised}\b")
+    r = requests.get(server.url("/hello"), timeout=10)
+    assert r.text == "Hello World!"
+
+
 def test_write_callable(server):
     r = requests.get(server.url("/sr/write"), timeout=10)
     assert r.status_code == 200

@@ -1,4 +1,5 @@
-"""wsgi.file_wrapper.  /file?name=<file in TEST_TMP>&seek=N&cl=N, /bytesio?size=N."""
+"""wsgi.file_wrapper.  /file?name=<file in TEST_TMP>&seek=N&cl=N, /bytesio?size=N;
+/attributes: the wrapper's filelike and blksize attributes, as text."""
 
 import io
 import os
@@ -15,6 +16,12 @@ def application(environ, start_response):
         f = open(os.path.join(environ["TEST_TMP"], os.path.basename(query["name"])), "rb")
         if "seek" in query:
             f.seek(int(query["seek"]))
+    elif mode == "/attributes":
+        f = io.BytesIO(b"wrapped")
+        wrapper = environ["wsgi.file_wrapper"](f, 777)
+        body = f"{wrapper.filelike is f} {wrapper.blksize}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
     elif mode == "/bytesio":
         f = io.BytesIO(bytes(i % 251 for i in range(int(query["size"]))))
     else:

@@ -11,12 +11,13 @@ from urllib.parse import parse_qs
 class Recorder:
     """A response iterable with close(), yielding `blocks` and optionally failing."""
 
-    def __init__(self, environ, blocks, fail_after=None, delay=0.0):
+    def __init__(self, environ, blocks, fail_after=None, delay=0.0, close_fails=False):
         self.path = environ["CLOSE_LOG"]
         self.id = parse_qs(environ["QUERY_STRING"]).get("id", ["-"])[0]
         self.blocks = blocks
         self.fail_after = fail_after
         self.delay = delay
+        self.close_fails = close_fails
         self.sent = 0
 
     def __iter__(self):
@@ -31,6 +32,8 @@ class Recorder:
     def close(self):
         with open(self.path, "a") as f:
             f.write(f"{self.id} {self.sent}\n")
+        if self.close_fails:
+            raise RuntimeError("RESP-CASE close() failed")
 
 
 def stream():
@@ -62,6 +65,12 @@ def application(environ, start_response):
     if case == "close-raise":
         start_response("200 OK", text)
         return Recorder(environ, [b"before;", b"after"], fail_after=1)
+    if case == "close-fails":
+        start_response("200 OK", text)
+        return Recorder(environ, [b"a", b"b"], close_fails=True)
+    if case == "close-fails-empty":
+        start_response("200 OK", text)
+        return Recorder(environ, [], close_fails=True)
     if case == "close-disconnect":
         start_response("200 OK", text)
         return Recorder(environ, [b"x" * 65536] * 1000, delay=0.005)

@@ -32,6 +32,16 @@ BAD_HEADERS = {
     "content-length-negative": [("Content-Length", "-1")],
 }
 
+# exc_info values that hold no exception, or not in the usual form, passed once headers went
+# out: start_response must raise something the application can catch, never crash.
+ODD_EXC_INFO = {
+    "exc-info-three-nones": (None, None, None),  # sys.exc_info() outside an except block
+    "exc-info-instance-as-type": (ValueError("x"), None, None),
+    "exc-info-ints": (1, 2, 3),
+    "exc-info-class-and-message": (ValueError, "message", None),
+    "exc-info-bad-traceback": (KeyError, KeyError("k"), 5),
+}
+
 
 def checked(environ, case, func, *args):
     errors = environ["wsgi.errors"]
@@ -68,6 +78,14 @@ def application(environ, start_response):
     if case == "exc-info-after-headers":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return late_error(environ, start_response)
+    if case in ODD_EXC_INFO:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"first;")
+        try:
+            start_response("500 Too Late", [("Content-Type", "text/plain")], ODD_EXC_INFO[case])
+        except BaseException as e:
+            environ["wsgi.errors"].write(f"SR-CASE {case} raised {type(e).__name__}\n")
+        return [b"after"]
     if case == "write":
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"one,")

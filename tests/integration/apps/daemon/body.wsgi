@@ -12,6 +12,10 @@
                file SetEnv CLOSE_LOG names (?id=<token>)
   /raise       raises before start_response
   /pid         os.getpid() as text
+  /not-modified  a 304 with an ETag and a Content-Length of 12, no body
+  /no-content    a 204 with a Content-Length of 10, no body
+  /delegate?URL  a 200 with Location: URL and the body b"ignored" (the local redirect of
+                 "Delegating File Serving To Apache"); /delegate-302?URL the same as a 302
 """
 
 import hashlib
@@ -105,6 +109,15 @@ def application(environ, start_response):
         return CloseRecorder(environ)
     if case == "/raise":
         raise RuntimeError("DAEMON-CASE failure before start_response")
+    if case == "/not-modified":
+        start_response("304 Not Modified", [("ETag", '"v1"'), ("Content-Length", "12")])
+        return []
+    if case == "/no-content":
+        start_response("204 No Content", [("Content-Length", "10")])
+        return []
+    if case in ("/delegate", "/delegate-302"):
+        status = "200 OK" if case == "/delegate" else "302 Found"
+        return text(start_response, status, b"ignored", [("Location", environ["QUERY_STRING"])])
     if case == "/pid":
         return text(start_response, "200 OK", str(os.getpid()).encode())
     return text(start_response, "404 Not Found", b"unknown case\n")

@@ -4,6 +4,8 @@
 /echo?X     answers "echo:X:<pid>" (the test checks the body it asked for)
 /sleep?N    sleeps N seconds in Python (the GIL is released)
 /gil?N      sleeps N seconds in C with the GIL held (ctypes.PyDLL keeps it): a stuck GIL
+/segv       reads address 0 (ctypes): the daemon process dies of SIGSEGV, as with a crashing C
+            extension
 
 Every request first appends its pid to $MARKER_DIR/ran (MARKER_DIR comes from SetEnv), so a
 test can tell whether application code ran at all.
@@ -25,6 +27,8 @@ def application(environ, start_response):
         time.sleep(float(query or "30"))
     elif path == "/gil":
         ctypes.PyDLL(None).sleep(int(query or "60"))
+    elif path == "/segv":
+        ctypes.string_at(0)
     if path == "/echo":
         body = f"echo:{query}:{os.getpid()}"
     else:
