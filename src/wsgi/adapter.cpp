@@ -131,8 +131,8 @@ void reraise_exc_info(PyObject* exc_info) {
         PyErr_SetObject(type, value);  // instantiated as type(value), or type() for None
     } else {
         PyErr_Format(PyExc_TypeError,
-                     "exc_info holds no exception (type %.200s): pass sys.exc_info() from "
-                     "within an except block",
+                     "exc_info holds no exception (its value is %.200s): pass sys.exc_info() "
+                     "from within an except block",
                      Py_TYPE(value)->tp_name);
     }
 }

@@ -22,6 +22,7 @@ struct LogObject {
     bool bound;             // bound to one request (wsgi.errors) rather than a thread's
     std::string* pending;   // partial line not yet logged
     PyObject* name;
+    LogObject* outer;       // t_request_errors when this one took over (a nested request)
 };
 
 // The wsgi.errors stream of the request the calling thread is serving (null outside one):
@@ -175,7 +176,7 @@ PyObject* log_get_true(PyObject*, void*) noexcept { Py_RETURN_TRUE; }
 void log_dealloc(PyObject* obj) noexcept {
     auto* self = reinterpret_cast<LogObject*>(obj);
     if (t_request_errors == self) {
-        t_request_errors = nullptr;
+        t_request_errors = self->outer;
     }
     if (!self->pending->empty()) {
         try {
@@ -241,12 +242,16 @@ PyObject* new_log_stream(Channel* channel, const char* name) {
     self->channel = channel;
     self->bound = channel != nullptr;
     self->pending = new std::string();
+    self->outer = nullptr;
     self->name = PyUnicode_FromString(name);
     if (self->name == nullptr) {
         Py_DECREF(self);
         return nullptr;
     }
     if (self->bound) {
+        // A request inside another on the same thread (an Apache subrequest) hands the
+        // thread's streams back to the outer one when it ends.
+        self->outer = t_request_errors;
         t_request_errors = self;
     }
     return reinterpret_cast<PyObject*>(self);
@@ -260,8 +265,9 @@ void expire_log_stream(PyObject* stream) {
     flush_pending(self);
     self->channel = nullptr;
     if (t_request_errors == self) {
-        t_request_errors = nullptr;
+        t_request_errors = self->outer;
     }
+    self->outer = nullptr;
 }
 
 bool install_standard_streams() {
