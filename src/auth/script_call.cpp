@@ -21,18 +21,6 @@ namespace {
 using python::GilRelease;
 using python::Ref;
 
-// Makes the request's channel the one sys.stdout / sys.stderr log through, for the scope.
-class CurrentChannel {
-public:
-    explicit CurrentChannel(wsgi::Channel& channel) : previous_(wsgi::current_channel()) {
-        wsgi::set_current_channel(&channel);
-    }
-    ~CurrentChannel() { wsgi::set_current_channel(previous_); }
-
-private:
-    wsgi::Channel* previous_;
-};
-
 }  // namespace
 
 bool ScriptContext::defines(const char* function) const {
@@ -114,7 +102,7 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
         load.mtime = finfo.mtime;
     }
     wsgi::EmbeddedChannel channel(r);
-    CurrentChannel current(channel);
+    wsgi::RequestStreamsScope streams(channel);
     python::InterpreterLock lock(*interpreter);
     Ref module = wsgi::load_script(*interpreter, load, channel);
     if (!module) {

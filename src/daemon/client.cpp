@@ -184,9 +184,12 @@ std::string local_redirect(const protocol::HeadersFrame& headers) {
 // Serves `location` in place of the response (ap_internal_redirect: the new URL goes through
 // Apache's request processing, its access control included) as a GET without a body, as
 // mod_wsgi does. What the client sent of a body the application did not read is read and
-// dropped first, so that it is not taken for the next request on the connection.
+// dropped first, so that it is not taken for the next request on the connection; if that
+// fails, the connection ends with this response.
 int serve_local_redirect(request_rec* r, const std::string& location) {
-    ap_discard_request_body(r);
+    if (ap_discard_request_body(r) != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
     r->method = "GET";
     r->method_number = M_GET;
     apr_table_unset(r->headers_in, "Content-Length");
@@ -599,9 +602,7 @@ Relay::Outcome Relay::run() {
             }
             case FrameType::kRestart:
                 if (headers_) {
-                    channel_.abort();
-                    status_ = OK;
-                    return Outcome::kDone;
+                    return broken();
                 }
                 handed_back_.assign(payload);
                 return Outcome::kRestart;
@@ -690,7 +691,8 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     const int attempts = 2 * group.options.processes + 1;
     ConnectionPool* pool = kKeepConnections ? &pool_for(group.index, socket_timeout) : nullptr;
     bool fresh_only = false;  // after a failed try: a new connection, through the backlog
-    for (int attempt = 0; attempt < attempts; ++attempt) {
+    std::string redirect;     // a local redirect, served once the connection is let go
+    for (int attempt = 0; attempt < attempts && redirect.empty(); ++attempt) {
         Socket socket;
         bool reused = false;
         if (pool != nullptr && !fresh_only) {
@@ -740,10 +742,11 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                 if (pool != nullptr && timed && relay.reusable()) {
                     pool->put(socket.release());
                 }
-                if (!relay.redirect().empty() && relay.status() == OK) {
-                    return serve_local_redirect(r, relay.redirect());
+                if (relay.redirect().empty() || relay.status() != OK) {
+                    return relay.status();
                 }
-                return relay.status();
+                redirect = relay.redirect();
+                break;
             case Relay::Outcome::kRetry:
                 if (body_freed) {
                     // Not reached: only an idempotent request is retried, and it keeps its body.
@@ -773,6 +776,10 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                 body_freed = false;
                 break;
         }
+    }
+    if (!redirect.empty()) {
+        early_body.reset();
+        return serve_local_redirect(r, redirect);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   "WSGI0124: Daemon process group '%s' kept restarting; gave up after %d tries.",

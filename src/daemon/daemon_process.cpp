@@ -26,7 +26,6 @@
 #include "apache/log.hpp"
 #include "daemon/daemon_channel.hpp"
 #include "daemon/daemon_listener.hpp"
-#include "daemon/death_record.hpp"
 #include "daemon/request_meta.hpp"
 #include "python/gil.hpp"
 #include "python/interpreter.hpp"
@@ -371,10 +370,10 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
         channel.send_error(500, "interpreter");
         return served(channel);
     }
-    wsgi::set_current_channel(&channel);
     int status = 0;
     bool restart = false;
     {
+        wsgi::RequestStreamsScope streams(channel);
         python::InterpreterLock lock(*interpreter);
         wsgi::ScriptLoad script;
         script.path = request.settings.script_filename;
@@ -397,9 +396,10 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
             status = 500;
         }
     }
-    wsgi::set_current_channel(nullptr);
     channel.flush_deferred();  // the response's last block, now without the GIL
-    note_served();
+    if (!restart) {
+        note_served();
+    }
     if (restart) {
         // Other modules may have changed with the script: a fresh process serves it.
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, g_state.server,

@@ -29,9 +29,8 @@ struct NoteFields {
     bool virtual_limit = false;     // limit_bytes is virtual-memory-limit, not memory-limit
 };
 struct ExitNote {
-    std::atomic<pid_t> pid;   // 0: free; claimed with a compare-and-swap
-    std::atomic<int> ready;   // 1 once `fields` are written
-    std::atomic<int> served;  // 1 once the process completed a request (note_served())
+    std::atomic<pid_t> pid;  // 0: free; claimed with a compare-and-swap
+    std::atomic<int> ready;  // 1 once `fields` are written
     NoteFields fields;
 };
 
@@ -76,7 +75,6 @@ ExitNote* claim_note() noexcept {
     for (ExitNote& note : g_shared->notes) {
         pid_t expected = 0;
         if (note.pid.compare_exchange_strong(expected, g_own_pid)) {
-            note.served.store(0);
             return &note;
         }
     }
@@ -84,8 +82,6 @@ ExitNote* claim_note() noexcept {
         pid_t owner = note.pid.load();
         if (owner != 0 && kill(owner, 0) != 0 && errno == ESRCH &&
             note.pid.compare_exchange_strong(owner, g_own_pid)) {
-            note.ready.store(0);
-            note.served.store(0);
             return &note;
         }
     }
@@ -179,15 +175,9 @@ std::string describe_signal(int signal_number, const NoteFields* note) {
     return text;
 }
 
-// What a process left in its note: how it ended, if it noted that, and whether it served.
-struct TakenNote {
-    std::optional<NoteFields> fields;
-    bool served = false;
-};
-
-// Takes (and frees) the note of `pid`.
-TakenNote take_note(pid_t pid) {
-    TakenNote taken;
+// Takes (and frees) the note of `pid`, if it left a complete one.
+std::optional<NoteFields> take_note(pid_t pid) {
+    std::optional<NoteFields> taken;
     if (g_shared == nullptr) {
         return taken;
     }
@@ -196,11 +186,9 @@ TakenNote take_note(pid_t pid) {
             continue;
         }
         if (note.ready.load() == 1) {
-            taken.fields = note.fields;
+            taken = note.fields;
         }
-        taken.served = taken.served || note.served.load() == 1;
         note.ready.store(0);
-        note.served.store(0);
         note.pid.store(0);
     }
     return taken;
@@ -236,7 +224,6 @@ void watch_own_exit(std::uint64_t memory_limit, std::uint64_t virtual_memory_lim
             pid_t mine = g_own_pid;
             if (note.pid.load() == mine) {
                 note.ready.store(0);
-                note.served.store(0);
                 note.pid.compare_exchange_strong(mine, 0);
             }
         }
@@ -256,17 +243,6 @@ void watch_own_exit(std::uint64_t memory_limit, std::uint64_t virtual_memory_lim
 
 void note_exit(int status) noexcept { write_note(0, status & 0xff, 0, 0, false); }
 
-void note_served() noexcept {
-    static std::atomic<bool> noted{false};
-    if (noted.load(std::memory_order_relaxed) || g_shared == nullptr || g_own_pid == 0 ||
-        getpid() != g_own_pid || noted.exchange(true)) {
-        return;
-    }
-    if (ExitNote* note = claim_note()) {
-        note->served.store(1);
-    }
-}
-
 void end_daemon_process(int status) noexcept {
     note_exit(status);
     _exit(status);
@@ -275,13 +251,11 @@ void end_daemon_process(int status) noexcept {
 Ending record_death(std::size_t group_index, pid_t pid, int value) {
     // A note counts only if it says what httpd says: a process that noted an exit and was then
     // killed ended by the signal.
-    TakenNote taken = take_note(pid);
-    std::optional<NoteFields>& note = taken.fields;
+    std::optional<NoteFields> note = take_note(pid);
     bool noted_exit = note && note->signal_number == 0 && note->status == value;
     bool noted_signal = note && note->signal_number != 0 && note->signal_number == value;
     Ending ending;
     ending.code = value;
-    ending.served = taken.served;
     if (value < 0) {
         ending.how = "ended (its exit status was not reported)";
     } else if (noted_exit || (!noted_signal && (value == 0 || value > kHighestSignal))) {

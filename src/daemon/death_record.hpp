@@ -47,11 +47,6 @@ void watch_own_exit(std::uint64_t memory_limit, std::uint64_t virtual_memory_lim
 // nothing in a process other than the daemon process itself (a child it forked).
 void note_exit(int status) noexcept;
 
-// Daemon process: notes that it completed a request, for the parent to tell a process that
-// crashed while serving from one that cannot start (Ending::served). Cheap after the first
-// call. Any thread.
-void note_served() noexcept;
-
 // Daemon process: notes `status` and ends the process at once (_exit). Any thread.
 [[noreturn]] void end_daemon_process(int status) noexcept;
 
@@ -60,7 +55,6 @@ struct Ending {
     bool exited = false;  // false: killed by a signal (or unknown)
     int code = 0;         // exit status, or signal number
     std::string how;      // "exited with status 3", "terminated by signal 9 (Killed)"...
-    bool served = false;  // it had completed a request (note_served())
 
     // Whether the process ended other than by exit status 0.
     bool failed() const { return !exited || code != 0; }

@@ -8,6 +8,7 @@
 #include <mpm_common.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <unixd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <new>
 #include <cerrno>
 #include <csignal>
@@ -45,7 +47,44 @@ struct Slot {
     server_rec* server = nullptr;
     std::chrono::steady_clock::time_point started;
     int quick_deaths = 0;  // deaths in a row soon after starting (crash loop)
+    // Raised by the slot's process once it served a request (note_served()); in memory shared
+    // with it. Null if that memory could not be had: every early failure then counts.
+    std::atomic<int>* served = nullptr;
 };
+
+// The served flags of the current generation's slots: an anonymous shared mapping made by
+// the parent before it forks them (each process writes only its own slot's flag).
+struct ServedFlags {
+    std::atomic<int>* flags = nullptr;
+    std::size_t bytes = 0;
+    pid_t owner = 0;  // the parent, which alone unmaps it
+};
+ServedFlags g_served;
+
+// In a daemon process: its slot's flag.
+std::atomic<int>* g_own_served = nullptr;
+
+void map_served_flags(std::size_t count) {
+    g_served.bytes = std::max<std::size_t>(count, 1) * sizeof(std::atomic<int>);
+    void* memory = mmap(nullptr, g_served.bytes, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+        g_served = {};
+        return;
+    }
+    g_served.flags = static_cast<std::atomic<int>*>(memory);
+    for (std::size_t i = 0; i < count; ++i) {
+        new (&g_served.flags[i]) std::atomic<int>(0);
+    }
+    g_served.owner = getpid();
+}
+
+void unmap_served_flags() {
+    if (g_served.flags != nullptr && g_served.owner == getpid()) {
+        munmap(g_served.flags, g_served.bytes);
+    }
+    g_served = {};
+}
 
 // A process that fails sooner than this after starting, before it served a request, counts
 // as crash looping.
@@ -104,7 +143,8 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
             // 0: maximum-requests, a changed script, restart-interval...), or that crashed on a
             // request after serving others, is replaced at once however young (as mod_wsgi
             // does); one that cannot get as far as serving backs off.
-            bool quick = ending.failed() && !ending.served &&
+            bool served = slot.served != nullptr && slot.served->load() == 1;
+            bool quick = ending.failed() && !served &&
                          std::chrono::steady_clock::now() - slot.started < kQuickDeath;
             slot.quick_deaths = quick ? slot.quick_deaths + 1 : 0;
             int delay = backoff_seconds(slot);
@@ -137,10 +177,14 @@ void maintenance(int reason, void* data, apr_wait_t status) noexcept {
 }
 
 void spawn(Slot& slot) {
+    if (slot.served != nullptr) {
+        slot.served->store(0);
+    }
     apr_proc_t process{};
     apr_status_t status = apr_proc_fork(&process, slot.pool);
     int delay = backoff_seconds(slot);
     if (status == APR_INCHILD) {
+        g_own_served = slot.served;
         // never returns
         run_daemon_process(g_groups, slot.group, slot.number, slot.server, delay);
     }
@@ -269,6 +313,7 @@ apr_status_t end_generation(void*) noexcept {
     }
     g_slots.clear();
     g_groups.clear();
+    unmap_served_flags();  // the draining processes keep their own mapping
     return APR_SUCCESS;
 }
 
@@ -495,12 +540,19 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             g_groups.push_back(std::move(runtime));
         }
         close_carried_sockets();  // groups no longer configured
+        std::size_t slots = 0;
+        for (const GroupRuntime& runtime : g_groups) {
+            slots += static_cast<std::size_t>(std::max(runtime.group->options.processes, 0));
+        }
+        map_served_flags(slots);
+        std::size_t flag = 0;
         for (std::size_t index = 0; index < g_groups.size(); ++index) {
             const auto& options = g_groups[index].group->options;
             for (int number = 0; number < options.processes; ++number) {
                 Slot& slot = g_slots.emplace_back();
                 slot.group = index;
                 slot.number = number;
+                slot.served = g_served.flags != nullptr ? &g_served.flags[flag++] : nullptr;
                 slot.pool = pconf;
                 slot.server = g_groups[index].group->server != nullptr
                                   ? g_groups[index].group->server
@@ -513,6 +565,12 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "WSGI0009: Starting daemon processes: %s",
                      e.what());
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+void note_served() noexcept {
+    if (g_own_served != nullptr && g_own_served->load(std::memory_order_relaxed) == 0) {
+        g_own_served->store(1);
     }
 }
 

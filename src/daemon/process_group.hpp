@@ -8,6 +8,7 @@
 #include <apr_pools.h>
 #include <httpd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -50,5 +51,11 @@ const GroupRuntime* group_runtime(std::size_t index);
 // In an Apache child (child_init): closes the groups' listening sockets, which only daemon
 // processes may accept on.
 void close_group_listeners() noexcept;
+
+// In a daemon process: notes that it completed a request, so that should it then die (a
+// request that crashes it), the parent forks it again at once instead of backing off as for a
+// process that cannot start (WSGI0165). A store into memory shared with the parent; any
+// thread.
+void note_served() noexcept;
 
 }  // namespace wsgi::daemon

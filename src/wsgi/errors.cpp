@@ -22,7 +22,6 @@ struct LogObject {
     bool bound;             // bound to one request (wsgi.errors) rather than a thread's
     std::string* pending;   // partial line not yet logged
     PyObject* name;
-    LogObject* outer;       // t_request_errors when this one took over (a nested request)
 };
 
 // The wsgi.errors stream of the request the calling thread is serving (null outside one):
@@ -176,7 +175,7 @@ PyObject* log_get_true(PyObject*, void*) noexcept { Py_RETURN_TRUE; }
 void log_dealloc(PyObject* obj) noexcept {
     auto* self = reinterpret_cast<LogObject*>(obj);
     if (t_request_errors == self) {
-        t_request_errors = self->outer;
+        t_request_errors = nullptr;
     }
     if (!self->pending->empty()) {
         try {
@@ -242,16 +241,12 @@ PyObject* new_log_stream(Channel* channel, const char* name) {
     self->channel = channel;
     self->bound = channel != nullptr;
     self->pending = new std::string();
-    self->outer = nullptr;
     self->name = PyUnicode_FromString(name);
     if (self->name == nullptr) {
         Py_DECREF(self);
         return nullptr;
     }
     if (self->bound) {
-        // A request inside another on the same thread (an Apache subrequest) hands the
-        // thread's streams back to the outer one when it ends.
-        self->outer = t_request_errors;
         t_request_errors = self;
     }
     return reinterpret_cast<PyObject*>(self);
@@ -265,9 +260,8 @@ void expire_log_stream(PyObject* stream) {
     flush_pending(self);
     self->channel = nullptr;
     if (t_request_errors == self) {
-        t_request_errors = self->outer;
+        t_request_errors = nullptr;
     }
-    self->outer = nullptr;
 }
 
 bool install_standard_streams() {
@@ -279,8 +273,17 @@ bool install_standard_streams() {
     return PySys_SetObject("stdout", out.get()) == 0 && PySys_SetObject("stderr", err.get()) == 0;
 }
 
-void set_current_channel(Channel* channel) { t_current_channel = channel; }
-
 Channel* current_channel() { return t_current_channel; }
+
+RequestStreamsScope::RequestStreamsScope(Channel& channel)
+    : outer_channel_(t_current_channel), outer_errors_(t_request_errors) {
+    t_current_channel = &channel;
+    t_request_errors = nullptr;
+}
+
+RequestStreamsScope::~RequestStreamsScope() {
+    t_current_channel = outer_channel_;
+    t_request_errors = static_cast<LogObject*>(outer_errors_);
+}
 
 }  // namespace wsgi::wsgi

@@ -31,8 +31,23 @@ void expire_log_stream(PyObject* stream);
 bool install_standard_streams();
 
 // The channel of the request the calling thread is serving, for the standard streams; null
-// outside one. Set by the request handler for the duration of a request.
-void set_current_channel(Channel* channel);
+// outside one. Set for the duration of a request by a RequestStreamsScope.
 Channel* current_channel();
+
+// For the scope of one request (or access script) on the calling thread: sys.stdout and
+// sys.stderr log through `channel`, not through the wsgi.errors of a request this one runs
+// inside (an Apache subrequest made while another request's response is passed on); both are
+// restored at the end of the scope. The request's thread.
+class RequestStreamsScope {
+public:
+    explicit RequestStreamsScope(Channel& channel);
+    ~RequestStreamsScope();
+    RequestStreamsScope(const RequestStreamsScope&) = delete;
+    RequestStreamsScope& operator=(const RequestStreamsScope&) = delete;
+
+private:
+    Channel* outer_channel_;
+    void* outer_errors_;  // the outer request's wsgi.errors stream, if any
+};
 
 }  // namespace wsgi::wsgi

@@ -47,14 +47,9 @@ std::atomic<int> g_active_requests{0};
 constexpr const char* kHandlerName = "wsgi-script";
 
 struct ActiveRequest {
-    explicit ActiveRequest(Channel& channel) {
-        ++g_active_requests;
-        set_current_channel(&channel);
-    }
-    ~ActiveRequest() {
-        set_current_channel(nullptr);
-        --g_active_requests;
-    }
+    explicit ActiveRequest(Channel& channel) : streams(channel) { ++g_active_requests; }
+    ~ActiveRequest() { --g_active_requests; }
+    RequestStreamsScope streams;
 };
 
 // The alias that mapped this request, recorded by translate_name.

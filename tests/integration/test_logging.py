@@ -7,7 +7,9 @@ import pytest
 import requests
 
 CONFIG = """
+WSGIDaemonProcess logging threads=2
 WSGIScriptAlias /log {apps}/logging.wsgi
+WSGIScriptAlias /daemon-log {apps}/logging.wsgi process-group=logging
 """
 
 
@@ -52,14 +54,15 @@ def get_from_port(server, path: str) -> int:
     return port
 
 
+@pytest.mark.parametrize("mount", ["/log", "/daemon-log"], ids=["embedded", "daemon"])
 @pytest.mark.parametrize("mode, text", [("partial-err", "PARTIAL-ERR"), ("partial-out", "PARTIAL-OUT")])
-def test_partial_line_is_logged_with_its_request_when_it_ends(server, mode, text):
+def test_partial_line_is_logged_with_its_request_when_it_ends(server, mount, mode, text):
     # Once kept in the stream's buffer until some later request wrote a newline, then logged
     # joined to that request's line and against its client.
     first, second = uuid.uuid4().hex, uuid.uuid4().hex
     server.expect_log(f"{first}|{second}")
-    first_port = get_from_port(server, f"/log/{mode}?{first}")
-    second_port = get_from_port(server, f"/log/{mode}?{second}")
+    first_port = get_from_port(server, f"{mount}/{mode}?{first}")
+    second_port = get_from_port(server, f"{mount}/{mode}?{second}")
     server.wait_log(rf"{text}-{first}")
     server.wait_log(rf"{text}-{second}")
     lines = [line for line in server.error_log().splitlines() if first in line or second in line]
@@ -70,8 +73,9 @@ def test_partial_line_is_logged_with_its_request_when_it_ends(server, mode, text
     assert f"127.0.0.1:{second_port}]" in by_marker[second], by_marker[second]
 
 
-def test_sys_stdout_buffer_takes_bytes(server):
+@pytest.mark.parametrize("mount", ["/log", "/daemon-log"], ids=["embedded", "daemon"])
+def test_sys_stdout_buffer_takes_bytes(server, mount):
     marker = uuid.uuid4().hex
     server.expect_log(marker)
-    get_from_port(server, f"/log/buffer?{marker}")
+    get_from_port(server, f"{mount}/buffer?{marker}")
     server.wait_log(rf"BUFFER-{marker}")
