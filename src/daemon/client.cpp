@@ -634,6 +634,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.https = facts.https;
     request.body_within_content_length = facts.body_within_content_length;
     request.request_start = facts.request_start;
+    request.queue_start = static_cast<double>(apr_time_now()) / 1e6;
     request.secret = runtime->secret;
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
                      std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);

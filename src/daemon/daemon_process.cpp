@@ -308,6 +308,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
     if (kept && io == IoStatus::kClosed) {
         return Served::kNothing;
     }
+    const double daemon_start = static_cast<double>(apr_time_now()) / 1e6;  // it has arrived
     protocol::RequestFrame frame;
     DaemonRequest request;
     if (io != IoStatus::kOk || header.type != protocol::FrameType::kRequest ||
@@ -389,6 +390,8 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
             facts.https = request.https;
             facts.body_within_content_length = request.body_within_content_length;
             facts.request_start = request.request_start;
+            facts.queue_start = request.queue_start;
+            facts.daemon_start = daemon_start;
             status = wsgi::run_script(*interpreter, script, request.settings, channel,
                                       environ.get(), facts);
         } else {

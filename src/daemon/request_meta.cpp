@@ -33,6 +33,7 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"https", flag(request.https)},
         {"body_within_content_length", flag(request.body_within_content_length)},
         {"request_start_us", std::to_string(static_cast<std::int64_t>(request.request_start * 1e6))},
+        {"queue_start_us", std::to_string(static_cast<std::int64_t>(request.queue_start * 1e6))},
         {"client", request.client},
         {"secret", request.secret},
     };
@@ -77,6 +78,7 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
     };
     auto& s = request.settings;
     std::int64_t start_us = 0;
+    std::int64_t queue_us = 0;
     if (!text("script_filename", s.script_filename) || !text("script_name", s.script_name) ||
         !text("path_info", s.path_info) || !text("application_group", s.application_group) ||
         !text("process_group", s.process_group) ||
@@ -87,7 +89,8 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !integer("script_mtime", request.script_mtime) ||
         !boolean("head_only", request.head_only) || !boolean("https", request.https) ||
         !boolean("body_within_content_length", request.body_within_content_length) ||
-        !integer("request_start_us", start_us) || !text("client", request.client) ||
+        !integer("request_start_us", start_us) || !integer("queue_start_us", queue_us) ||
+        !text("client", request.client) ||
         !text("secret", request.secret)) {
         return false;
     }
@@ -96,6 +99,7 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         return false;
     }
     request.request_start = static_cast<double>(start_us) / 1e6;
+    request.queue_start = static_cast<double>(queue_us) / 1e6;
     return true;
 }
 

@@ -19,6 +19,7 @@ struct DaemonRequest {
     bool https = false;
     bool body_within_content_length = true;  // see wsgi::EnvironFacts
     double request_start = 0;      // seconds since the epoch
+    double queue_start = 0;        // when the Apache child began passing it on (epoch seconds)
     std::string client;            // "address:port" of the client, for log lines
     std::string secret;            // the server start's secret (see GroupRuntime::secret)
 };

@@ -35,6 +35,10 @@ struct EnvironFacts {
     bool multiprocess = false;
     bool https = false;
     double request_start = 0;  // seconds since the epoch
+    // Daemon mode: when the Apache child began passing the request on, and when a daemon
+    // thread took it (seconds since the epoch); 0 in embedded mode, as mod_wsgi has them.
+    double queue_start = 0;
+    double daemon_start = 0;
     // Whether the body the application reads is at most CONTENT_LENGTH bytes: no request
     // input filter sits above HTTP_IN (which stops at the Content-Length) to change it, as
     // mod_deflate's inflating does. When not, wsgi.input reads on to the end of the body, as

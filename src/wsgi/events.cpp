@@ -97,7 +97,9 @@ RequestScope::RequestScope(Channel& channel, PyObject* environ, const EnvironFac
       slot_(metrics::this_thread_slot()),
       total_requests_(0),
       begun_(metrics::now()),
-      request_start_(std::llround(facts.request_start * 1e6)) {
+      request_start_(std::llround(facts.request_start * 1e6)),
+      queue_start_(std::llround(facts.queue_start * 1e6)),
+      daemon_start_(std::llround(facts.daemon_start * 1e6)) {
     total_requests_ = metrics::process().request_begun(slot_, begun_);
     t_scope = this;
     PyObject* id = PyDict_GetItemString(environ, "mod_wsgi.request_id");
@@ -137,7 +139,14 @@ PyObject* RequestScope::request_data() {
 }
 
 bool RequestScope::add_environ_keys(PyObject* environ) {
-    return set_int(environ, "mod_wsgi.thread_id", slot_.thread_id) &&
+    // The instants of the request's phases, as mod_wsgi 6 puts them in the environ (floats,
+    // seconds since the epoch; queue and daemon 0 in embedded mode): monitoring agents take
+    // the queue time from mod_wsgi.queue_start.
+    application_start_ = metrics::now();
+    return set_seconds(environ, "mod_wsgi.queue_start", queue_start_) &&
+           set_seconds(environ, "mod_wsgi.daemon_start", daemon_start_) &&
+           set_seconds(environ, "mod_wsgi.application_start", application_start_) &&
+           set_int(environ, "mod_wsgi.thread_id", slot_.thread_id) &&
            set_int(environ, "mod_wsgi.thread_requests",
                    static_cast<long long>(slot_.request_count.load())) &&
            set_int(environ, "mod_wsgi.total_requests", static_cast<long long>(total_requests_));
@@ -163,7 +172,8 @@ Ref RequestScope::new_payload(bool with_thread) {
 bool RequestScope::add_timings(PyObject* payload) {
     return set_int(payload, "server_pid", getpid()) &&
            set_seconds(payload, "request_start", request_start_) &&
-           set_seconds(payload, "queue_start", 0) && set_seconds(payload, "daemon_start", 0) &&
+           set_seconds(payload, "queue_start", queue_start_) &&
+           set_seconds(payload, "daemon_start", daemon_start_) &&
            set_seconds(payload, "application_start", application_start_);
 }
 
@@ -191,7 +201,9 @@ bool RequestScope::track_now(PyObject* active_requests) {
 }
 
 Ref RequestScope::started(PyObject* environ, PyObject* application) {
-    application_start_ = metrics::now();
+    if (application_start_ == 0) {
+        application_start_ = metrics::now();  // (add_environ_keys() sets it first)
+    }
     environ_ = Ref::borrow(environ);
     application_ = Ref::borrow(application);
     const bool publish = has_subscribers();

@@ -98,6 +98,8 @@ private:
     std::uint64_t total_requests_;
     metrics::Micros begun_;
     metrics::Micros request_start_;
+    metrics::Micros queue_start_;   // 0 in embedded mode
+    metrics::Micros daemon_start_;  // 0 in embedded mode
     python::Ref request_id_;  // str, or empty when Apache gave none
     metrics::Micros application_start_ = 0;
     std::optional<metrics::CpuTimes> cpu_start_;

@@ -445,6 +445,7 @@ def request_frame(script: str, secret: str, marker_dir: str) -> bytes:
         ("https", "0"),
         ("body_within_content_length", "1"),
         ("request_start_us", str(int(time.time() * 1e6))),
+        ("queue_start_us", str(int(time.time() * 1e6))),
         ("client", "127.0.0.1:1"),
         ("secret", secret),
     ]

@@ -311,6 +311,20 @@ def test_without_display_name_the_title_stays_apaches(server):
     assert daemon["ppid"] == server.pid
 
 
+def test_environ_has_the_instants_of_the_request_phases(server):
+    # mod_wsgi 6's keys, floats in seconds since the epoch: monitoring agents take the queue
+    # time from mod_wsgi.queue_start. Embedded mode has no queue or daemon phase (0.0).
+    now = time.time()
+    daemon = info(server, "/main")["instants"]
+    assert all(isinstance(value, float) for value in daemon.values()), daemon
+    assert now - 30 < daemon["request_start"] <= daemon["queue_start"], daemon
+    assert daemon["queue_start"] <= daemon["daemon_start"] <= daemon["application_start"], daemon
+    assert daemon["application_start"] < time.time() + 1, daemon
+    embedded = info(server, "/embedded")["instants"]
+    assert embedded["queue_start"] == 0.0 and embedded["daemon_start"] == 0.0, embedded
+    assert now - 30 < embedded["request_start"] <= embedded["application_start"], embedded
+
+
 @pytest.mark.parametrize(
     "path, group", [("/main", "main"), ("/plain", "plain"), ("/embedded", "")],
     ids=["main", "plain", "embedded"],

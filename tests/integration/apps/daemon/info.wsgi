@@ -54,6 +54,10 @@ def report(environ):
         "prefix": sys.prefix,
         "base_prefix": sys.base_prefix,
         "path": sys.path,
+        "instants": {
+            key: environ.get(f"mod_wsgi.{key}")
+            for key in ("request_start", "queue_start", "daemon_start", "application_start")
+        },
     }
     name = parse_qs(environ.get("QUERY_STRING", "")).get("import", [None])[0]
     if name:
