@@ -683,7 +683,7 @@ def test_a_process_that_served_is_replaced_at_once_after_a_crash(apache):
                 pass
             time.sleep(0.1)
         waits.append(time.monotonic() - started)
-    assert max(waits) < 4, waits  # Apache reaps about once a second
+    assert max(waits) < 6, waits  # Apache reaps about once a second; backing off, 8 s
     assert "WSGI0165" not in server.error_log()
 
 
