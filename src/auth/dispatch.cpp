@@ -14,7 +14,8 @@ namespace {
 
 using python::Ref;
 
-// Calls `function` if the script defines it; its string result goes to `choice`.
+// Calls `function` if the script defines it; its result goes to `choice`: a str, or bytes as
+// mod_wsgi also takes (taken byte for byte).
 bool ask(ScriptContext& ctx, const char* function, std::optional<std::string>& choice) {
     if (!ctx.defines(function)) {
         return true;
@@ -27,9 +28,14 @@ bool ask(ScriptContext& ctx, const char* function, std::optional<std::string>& c
     if (result.get() == Py_None) {
         return true;
     }
+    if (PyBytes_Check(result.get())) {
+        choice = std::string(PyBytes_AS_STRING(result.get()),
+                             static_cast<std::size_t>(PyBytes_GET_SIZE(result.get())));
+        return true;
+    }
     const char* text = PyUnicode_Check(result.get()) ? PyUnicode_AsUTF8(result.get()) : nullptr;
     if (text == nullptr) {
-        ctx.fail(std::string(function) + "() must return a string or None, not " +
+        ctx.fail(std::string(function) + "() must return a string, bytes or None, not " +
                  Py_TYPE(result.get())->tp_name);
         return false;
     }

@@ -100,6 +100,9 @@ authn_status check_password(request_rec* r, const char* user, const char* passwo
                 // A user name: the authenticated user becomes that name (mod_wsgi).
                 r->user = apr_pstrmemdup(r->pool, name.data(), name.size());
                 status = AUTH_GRANTED;
+            } else if (PyUnicode_Check(result.get()) && PyUnicode_GET_LENGTH(result.get()) == 0) {
+                ctx.fail("check_password() returned an empty user name");
+                return false;
             } else {
                 ctx.fail("check_password() must return True, False, None or a user name, not " +
                          std::string(Py_TYPE(result.get())->tp_name));

@@ -136,6 +136,15 @@ def test_basic_script_bad_result_is_500(server):
     assert r.status_code == 500
 
 
+def test_basic_script_empty_user_name_is_500_saying_so(server):
+    # An empty name is refused rather than made the authenticated user; the log says why
+    # (it once said a user name was expected, which '' is, in form).
+    server.expect_log(r"WSGI0203: .*check_password\(\) returned an empty user name")
+    r = requests.get(server.url("/basic"), auth=("nameless", "x"), timeout=10)
+    assert r.status_code == 500
+    server.wait_log(r"check_password\(\) returned an empty user name")
+
+
 def test_digest(server):
     ok = requests.get(server.url("/digest"), auth=HTTPDigestAuth("alice", "secret"), timeout=10)
     assert ok.status_code == 200, ok.text

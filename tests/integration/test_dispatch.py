@@ -63,6 +63,14 @@ def test_dispatch_chooses_application_group_and_callable(server):
     assert get(server, "/app?ag=%25{GLOBAL}")["application_group"] == ""
 
 
+def test_dispatch_choices_may_be_bytes(server):
+    # mod_wsgi 4.9.4 takes byte strings from the dispatch functions too.
+    info = get(server, "/app?pg=pg-one&ag=chosen&co=other&bytes=1")
+    assert info["process_group"] == "pg-one"
+    assert info["application_group"] == "chosen"
+    assert info["callable"] == "other"
+
+
 def test_dispatch_unknown_group_is_500(server):
     server.expect_log(r"WSGI0150")
     assert requests.get(server.url("/app?pg=missing"), timeout=10).status_code == 500
