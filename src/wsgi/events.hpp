@@ -48,8 +48,9 @@ public:
     RequestScope(const RequestScope&) = delete;
     RequestScope& operator=(const RequestScope&) = delete;
 
-    // Adds mod_wsgi.thread_id, mod_wsgi.thread_requests and mod_wsgi.total_requests to the
-    // environ. Returns false with a Python exception set.
+    // Adds mod_wsgi.queue_start, mod_wsgi.daemon_start and mod_wsgi.application_start (now:
+    // call it right before the application), mod_wsgi.thread_id, mod_wsgi.thread_requests and
+    // mod_wsgi.total_requests to the environ. Returns false with a Python exception set.
     bool add_environ_keys(PyObject* environ);
 
     // Publishes request_started just before the application is called, and records the
