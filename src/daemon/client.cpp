@@ -326,6 +326,9 @@ private:
         return Outcome::kDone;
     }
     bool never_read(IoStatus io, int saved_errno) const;
+    // Whether the response's body goes to the client (not replaced by Apache's error page
+    // under WSGIErrorOverride, nor by a local redirect).
+    bool passes_body() const { return override_status_ == 0 && redirect_.empty(); }
     void log(int level, const char* code, const std::string& what) {
         ap_log_rerror(APLOG_MARK, level, 0, r_, "%s: Daemon process '%s': %s (%s).", code,
                       group_.options.name.c_str(), what.c_str(),
@@ -480,15 +483,11 @@ Relay::Outcome Relay::run() {
                     why = "daemon process pid=" + std::to_string(death->pid) + " " + death->how;
                 }
             }
-            if (headers_ && redirect_.empty()) {
+            if (headers_) {
                 log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
-                channel_.abort();
-                status_ = OK;
-            } else if (headers_) {
-                log(APLOG_ERR, "WSGI0148", "response cut short: " + why);
-                redirect_.clear();
-                status_ = HTTP_BAD_GATEWAY;
-            } else if (io == IoStatus::kTimeout) {
+                return broken();
+            }
+            if (io == IoStatus::kTimeout) {
                 log(APLOG_ERR, "WSGI0145", "no response within socket-timeout");
                 status_ = HTTP_GATEWAY_TIME_OUT;
             } else {
@@ -532,7 +531,7 @@ Relay::Outcome Relay::run() {
                     status_ = HTTP_BAD_GATEWAY;
                     return Outcome::kDone;
                 }
-                if (override_status_ == 0 && redirect_.empty() &&
+                if (passes_body() &&
                     !channel_.send_body(payload.data(), payload.size(),
                                         (header.flags & protocol::kLast) != 0
                                             ? wsgi::Pass::kEos
@@ -555,7 +554,7 @@ Relay::Outcome Relay::run() {
                         error.empty() ? "file frame without headers or descriptor" : error);
                     return broken();
                 }
-                if (override_status_ == 0 && redirect_.empty() &&
+                if (passes_body() &&
                     !channel_.send_file(passed.get(), static_cast<std::int64_t>(file.offset),
                                         static_cast<std::int64_t>(file.length), file.use_sendfile,
                                         file.end, error)) {
@@ -582,7 +581,7 @@ Relay::Outcome Relay::run() {
                 return Outcome::kDone;
             case FrameType::kAbort:
                 clean_end_ = true;
-                if (headers_ && override_status_ == 0 && redirect_.empty()) {
+                if (headers_ && passes_body()) {
                     channel_.abort();
                     status_ = OK;
                 } else {
@@ -743,7 +742,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                 if (pool != nullptr && timed && relay.reusable()) {
                     pool->put(socket.release());
                 }
-                if (relay.redirect().empty() || relay.status() != OK) {
+                if (relay.redirect().empty()) {
                     return relay.status();
                 }
                 redirect = relay.redirect();
