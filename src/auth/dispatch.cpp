@@ -52,11 +52,12 @@ int apply_dispatch_script(request_rec* r, wsgi::RequestSettings& settings) {
     }
     std::string group = script_application_group(r, *script, settings.application_group);
     std::optional<std::string> process_group, application_group, callable_object;
-    bool ok = with_script(r, script->path, group, settings, [&](ScriptContext& ctx) {
-        return ask(ctx, "process_group", process_group) &&
-               ask(ctx, "application_group", application_group) &&
-               ask(ctx, "callable_object", callable_object);
-    });
+    bool ok = with_script(r, script->path, group, settings, ScriptEnviron::kDispatch,
+                          [&](ScriptContext& ctx) {
+                              return ask(ctx, "process_group", process_group) &&
+                                     ask(ctx, "application_group", application_group) &&
+                                     ask(ctx, "callable_object", callable_object);
+                          });
     if (!ok) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -70,7 +71,11 @@ int apply_dispatch_script(request_rec* r, wsgi::RequestSettings& settings) {
             config::expand_application_group(application_group, identity, lookup);
     }
     if (callable_object) {
-        settings.callable_object = config::expand_callable_object(callable_object, lookup);
+        // '' names no callable (the script then answers WSGI0006), as with mod_wsgi; it does
+        // not fall back to the default.
+        settings.callable_object = callable_object->empty()
+                                       ? std::string()
+                                       : config::expand_callable_object(callable_object, lookup);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "WSGIDispatchScript '%s': process group '%s', application group '%s', "

@@ -83,7 +83,8 @@ authn_status check_password(request_rec* r, const char* user, const char* passwo
         }
         std::string group = script_application_group(r, *script, "");
         authn_status status = AUTH_GENERAL_ERROR;
-        with_script(r, script->path, group, script_settings(r, group), [&](ScriptContext& ctx) {
+        with_script(r, script->path, group, script_settings(r, group),
+                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
             Ref args = auth_args(ctx, user, password);
             Ref result = args ? Ref::steal(ctx.call("check_password", args.get())) : Ref();
             if (!result) {
@@ -126,7 +127,8 @@ authn_status get_realm_hash(request_rec* r, const char* user, const char* realm,
         }
         std::string group = script_application_group(r, *script, "");
         authn_status status = AUTH_GENERAL_ERROR;
-        with_script(r, script->path, group, script_settings(r, group), [&](ScriptContext& ctx) {
+        with_script(r, script->path, group, script_settings(r, group),
+                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
             Ref args = auth_args(ctx, user, realm);
             Ref result = args ? Ref::steal(ctx.call("get_realm_hash", args.get())) : Ref();
             if (!result) {
@@ -216,7 +218,8 @@ authz_status check_group(request_rec* r, const char* require_args, const void*) 
         std::vector<std::string> required = required_groups(r, require_args);
         std::string group = script_application_group(r, script, "");
         authz_status status = AUTHZ_GENERAL_ERROR;
-        with_script(r, script.path, group, script_settings(r, group), [&](ScriptContext& ctx) {
+        with_script(r, script.path, group, script_settings(r, group),
+                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
             Ref user = latin1(r->user);
             Ref args = user ? Ref::steal(PyTuple_Pack(2, ctx.environ(), user.get())) : Ref();
             Ref result = args ? Ref::steal(ctx.call("groups_for_user", args.get())) : Ref();
@@ -256,7 +259,8 @@ int check_access(request_rec* r) noexcept {
         }
         std::string group = script_application_group(r, *script, "");
         int status = HTTP_FORBIDDEN;
-        with_script(r, script->path, group, script_settings(r, group), [&](ScriptContext& ctx) {
+        with_script(r, script->path, group, script_settings(r, group),
+                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
             const char* host =
                 ap_get_remote_host(r->connection, r->per_dir_config, REMOTE_NAME, nullptr);
             Ref name = latin1(host != nullptr ? host : "");

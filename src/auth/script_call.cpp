@@ -21,6 +21,31 @@ namespace {
 using python::GilRelease;
 using python::Ref;
 
+// The script environ of `kind` for `r` (new reference), or an empty Ref with an exception set.
+// `settings` are the request's; the script's own application group replaces theirs. GIL held.
+Ref script_environ(request_rec* r, const wsgi::RequestSettings& settings,
+                   const std::string& application_group, ScriptEnviron kind) {
+    wsgi::RequestSettings own = settings;
+    own.process_group.clear();
+    own.application_group = application_group;
+    Ref environ = wsgi::environ_from_request(r, own);
+    if (!environ || !wsgi::add_version_keys(environ.get())) {
+        return Ref();
+    }
+    if (kind == ScriptEnviron::kDispatch) {
+        if (PyDict_DelItemString(environ.get(), "mod_wsgi.callable_object") != 0) {
+            return Ref();
+        }
+    } else {
+        Ref reloading = Ref::steal(PyLong_FromLong(own.script_reloading ? 1 : 0));
+        if (!reloading || PyDict_SetItemString(environ.get(), "mod_wsgi.script_reloading",
+                                               reloading.get()) != 0) {
+            return Ref();
+        }
+    }
+    return environ;
+}
+
 }  // namespace
 
 bool ScriptContext::defines(const char* function) const {
@@ -79,7 +104,7 @@ wsgi::RequestSettings script_settings(request_rec* r, const std::string& applica
 }
 
 bool with_script(request_rec* r, const std::string& path, const std::string& application_group,
-                 const wsgi::RequestSettings& settings,
+                 const wsgi::RequestSettings& settings, ScriptEnviron kind,
                  const std::function<bool(ScriptContext&)>& body) {
     if (!python::is_initialized()) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -108,7 +133,7 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
     if (!module) {
         return false;  // logged by the loader, with the traceback
     }
-    Ref environ = wsgi::environ_from_request(r, settings);
+    Ref environ = script_environ(r, settings, application_group, kind);
     Ref errors = environ ? Ref::steal(wsgi::new_log_stream(&channel, "wsgi.errors")) : Ref();
     if (!errors || PyDict_SetItemString(environ.get(), "wsgi.errors", errors.get()) != 0) {
         wsgi::expire_log_stream(errors.get());

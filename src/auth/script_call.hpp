@@ -53,12 +53,23 @@ private:
 std::string script_application_group(request_rec* r, const config::ScriptReference& script,
                                      const std::string& fallback);
 
+// Which of mod_wsgi's two script environs a script gets. Both hold the request's variables,
+// `mod_wsgi.process_group` '' (scripts run in the Apache child) and `mod_wsgi.application_group`
+// the script's own, `wsgi.errors`, `mod_wsgi.version` and `apache.version`. (mod_wsgi 4.9.4:
+// Auth_environ, Dispatch_environ.)
+enum class ScriptEnviron {
+    kAccessControl,  // WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript:
+                     // `mod_wsgi.script_reloading` is an int (0 or 1)
+    kDispatch,       // WSGIDispatchScript: the string '0' or '1', as in the application's
+                     // environ; no `mod_wsgi.callable_object`
+};
+
 // Loads the script `path` into the interpreter of `application_group` (in this process) and
-// runs `body` with it and an environ built from `settings`. Without the GIL. Returns false,
-// logged, when Python is not available here, the interpreter cannot be made or the script
-// does not load; otherwise what `body` returns.
+// runs `body` with it and an environ of kind `kind` built from `settings`. Without the GIL.
+// Returns false, logged, when Python is not available here, the interpreter cannot be made or
+// the script does not load; otherwise what `body` returns.
 bool with_script(request_rec* r, const std::string& path, const std::string& application_group,
-                 const wsgi::RequestSettings& settings,
+                 const wsgi::RequestSettings& settings, ScriptEnviron kind,
                  const std::function<bool(ScriptContext&)>& body);
 
 // The request settings an access control script's environ is built from: the request's

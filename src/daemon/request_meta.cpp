@@ -94,8 +94,10 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !text("secret", request.secret)) {
         return false;
     }
-    if (s.script_filename.empty() || s.callable_object.empty() || request.module_name.empty()) {
-        error = "request frame names no script, callable or module";
+    // An empty callable name is the application's choice (a dispatch script's '', which the
+    // script then lacks: WSGI0006); a request without a script or module is not.
+    if (s.script_filename.empty() || request.module_name.empty()) {
+        error = "request frame names no script or module";
         return false;
     }
     request.request_start = static_cast<double>(start_us) / 1e6;

@@ -331,12 +331,18 @@ bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* in
            set(kWsgiRunOnce, Py_False) && set(kWsgiInputTerminated, Py_True) &&
            set(kWsgiFileWrapper, file_wrapper_type()) &&
            request_start && set(kRequestStart, request_start.get()) &&
-           constant(kModWsgiVersion,
-                    [] {
-                        return Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR,
-                                             MOD_WSGI_VERSION_MINOR, MOD_WSGI_VERSION_PATCH);
-                    }) &&
-           constant(kApacheVersion, [] {
+           add_version_keys(environ);
+}
+
+bool add_version_keys(PyObject* environ) {
+    EnvironCache& cache = environ_cache();
+    return cache.set_constant(environ, kModWsgiVersion, kKeyNames[kModWsgiVersion],
+                              [] {
+                                  return Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR,
+                                                       MOD_WSGI_VERSION_MINOR,
+                                                       MOD_WSGI_VERSION_PATCH);
+                              }) &&
+           cache.set_constant(environ, kApacheVersion, kKeyNames[kApacheVersion], [] {
                return Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
                                     AP_SERVER_MINORVERSION_NUMBER, AP_SERVER_PATCHLEVEL_NUMBER);
            });

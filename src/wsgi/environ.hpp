@@ -60,6 +60,12 @@ python::Ref environ_from_request(request_rec* r, const RequestSettings& settings
 python::Ref environ_from_variables(
     std::span<const std::pair<std::string, std::string>> variables);
 
+// Adds `mod_wsgi.version` and `apache.version` (tuples of three ints, from the interpreter's
+// cache) to `environ`: part of add_wsgi_objects(), and given alone to the environ of access,
+// auth and dispatch scripts, as mod_wsgi does (its Auth_environ and Dispatch_environ). GIL
+// held; false with an exception set.
+bool add_version_keys(PyObject* environ);
+
 // Adds the wsgi.* keys and mod_wsgi's object-valued keys to `environ`. `input` and `errors`
 // are borrowed. GIL held; false with an exception set.
 bool add_wsgi_objects(PyObject* environ, const EnvironFacts& facts, PyObject* input,

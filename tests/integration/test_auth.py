@@ -207,6 +207,14 @@ def test_access_script_allows_and_denies_by_address(server):
     assert requests.get(server.url("/denied"), headers={"X-Undecided": "1"}, timeout=10).status_code == 200
 
 
+def test_access_script_environ_has_mod_wsgi_keys(server):
+    # As mod_wsgi's: the version tuples, script reloading as an int, the Apache child's empty
+    # process group and the script's application group (here the default, the main
+    # interpreter's).
+    r = requests.get(server.url("/allowed"), headers={"X-Check-Environ": "main"}, timeout=10)
+    assert r.status_code == 200
+
+
 def test_access_script_raising_denies(server):
     server.expect_log(r"WSGI0202: Exception raised by allow_access\(\)")
     server.expect_log(r"access database unavailable|Traceback|File |raise |RuntimeError|\^")

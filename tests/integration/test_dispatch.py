@@ -12,7 +12,11 @@ WSGIDaemonProcess pg-one threads=2
 WSGIDaemonProcess pg-two threads=2
 WSGIScriptAlias /app {D}/app.wsgi
 WSGIScriptAlias /plain {D}/app.wsgi
+WSGIScriptAlias /app-pg {D}/app.wsgi process-group=pg-one
 <Location /app>
+    WSGIDispatchScript {D}/dispatch.py
+</Location>
+<Location /app-pg>
     WSGIDispatchScript {D}/dispatch.py
 </Location>
 
@@ -69,6 +73,21 @@ def test_dispatch_choices_may_be_bytes(server):
     assert info["process_group"] == "pg-one"
     assert info["application_group"] == "chosen"
     assert info["callable"] == "other"
+
+
+def test_dispatch_script_environ(server):
+    # The dispatch script runs in the Apache child whatever process group the URL has.
+    info = get(server, "/app-pg?ag=probe")
+    assert info["application_group"] == "probe-11111"
+    assert info["process_group"] == "pg-one"
+
+
+@pytest.mark.parametrize("path", ["/app", "/app-pg"])
+def test_dispatch_empty_callable_names_none(server, path):
+    # '' does not fall back to 'application' (mod_wsgi: the script has no callable '').
+    server.expect_log(r"WSGI0006: Target WSGI script '[^']*app.wsgi' does not contain WSGI "
+                      r"application ''")
+    assert requests.get(server.url(path + "?co=EMPTY"), timeout=10).status_code == 500
 
 
 def test_dispatch_unknown_group_is_500(server):

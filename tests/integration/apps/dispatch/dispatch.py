@@ -20,8 +20,22 @@ def process_group(environ):
 
 
 def application_group(environ):
+    if _q(environ, "ag") == "probe":
+        # What mod_wsgi gives a dispatch script, as a group name the application reports:
+        # the Apache child's empty process group, the version tuples, script reloading as
+        # the application's environ has it, and no callable object.
+        checks = (
+            environ["mod_wsgi.process_group"] == "",
+            isinstance(environ.get("mod_wsgi.version"), tuple),
+            isinstance(environ.get("apache.version"), tuple),
+            environ.get("mod_wsgi.script_reloading") == "1",
+            "mod_wsgi.callable_object" not in environ,
+        )
+        return "probe-" + "".join("1" if ok else "0" for ok in checks)
     return _q(environ, "ag")
 
 
 def callable_object(environ):
+    if _q(environ, "co") == "EMPTY":
+        return ""
     return _q(environ, "co")
