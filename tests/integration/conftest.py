@@ -756,6 +756,35 @@ def raw_request(port: int, data: bytes, timeout: float = 10.0, *, shutdown_write
     return raw_exchange(port, data, timeout, shutdown_write=shutdown_write)[0]
 
 
+def read_streamed(port: int, request: bytes, first: bytes,
+                  timeout: float = 10.0) -> tuple[bytes, bytes, float]:
+    """Send `request` to 127.0.0.1:`port` and read the response until the server closes or
+    `timeout` passes, noting when `first` arrived: for telling a streamed response from a
+    buffered one.
+
+    Returns (the bytes received by the time `first` was seen, all the bytes, seconds from seeing
+    `first` to the end). Without `first` the first item is everything and the time 0.
+    """
+    data = b""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        while first not in data and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        early = data
+        first_seen = time.monotonic()
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        done = time.monotonic()
+    return early, data, done - first_seen if first in early else 0.0
+
+
 def split_response(raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
     """Split one raw HTTP/1.x response into (status line, [(name, value)], body bytes)."""
     head, sep, body = raw.partition(b"\r\n\r\n")

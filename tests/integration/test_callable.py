@@ -1,7 +1,6 @@
 """Picking the WSGI callable and loading the script (errors, retry after an import failure)."""
 
 import os
-import re
 import time
 
 import pytest

@@ -42,7 +42,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import HTTPD, dechunk, header, raw_exchange, raw_request, split_response, wait_for
+from conftest import (HTTPD, dechunk, header, raw_exchange, raw_request, read_streamed,
+                      split_response, wait_for)
 from group_helpers import resource_group
 from test_django import ADMIN_PASSWORD, ADMIN_USER, form_token, manage
 
@@ -554,27 +555,12 @@ def test_404_from_the_application_passes_through_with_its_body(server):
 
 
 def test_generator_blocks_are_streamed(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(request_line("/body/stream"))
-        data = b""
-        deadline = time.monotonic() + 10
-        while b"first;" not in data and time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        first_seen = time.monotonic()
-        assert b"first;" in data and b"second" not in data
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        done = time.monotonic()
+    early, data, after_first = read_streamed(server.port, request_line("/body/stream"), b"first;")
+    assert b"first;" in early and b"second" not in early
     body, complete = dechunk(split_response(data)[2])
     assert body == b"first;second" and complete
     # The application sleeps 1 s between the blocks; a buffered response arrives all at once.
-    assert done - first_seen > 0.5
+    assert after_first > 0.5
 
 
 def test_client_disconnect_ends_iteration_and_calls_close(server):

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest

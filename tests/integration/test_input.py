@@ -8,7 +8,6 @@ import socket
 import pytest
 import requests
 
-import conftest
 from conftest import header, raw_exchange, raw_request, split_response
 
 CONFIG = """

@@ -4,7 +4,6 @@ import re
 import threading
 import uuid
 
-import pytest
 import requests
 
 from conftest import wait_for

@@ -2,13 +2,13 @@
 
 import socket
 import struct
-import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import dechunk, header, raw_exchange, raw_request, split_response, wait_for
+from conftest import (dechunk, header, raw_exchange, raw_request, read_streamed, split_response,
+                      wait_for)
 
 CONFIG = """
 WSGIScriptAlias /resp {apps}/response.wsgi
@@ -178,27 +178,12 @@ def test_head_on_streamed_response_sends_no_body(server):
 
 
 def test_generator_blocks_are_streamed(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(request_line("/resp/stream"))
-        data = b""
-        deadline = time.monotonic() + 10
-        while b"first;" not in data and time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        first_seen = time.monotonic()
-        assert b"first;" in data and b"second" not in data
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        done = time.monotonic()
+    early, data, after_first = read_streamed(server.port, request_line("/resp/stream"), b"first;")
+    assert b"first;" in early and b"second" not in early
     body, complete = dechunk(split_response(data)[2])
     assert body == b"first;second" and complete
     # The app sleeps 1 s between the blocks; a buffered response would arrive all at once.
-    assert done - first_seen > 0.5
+    assert after_first > 0.5
 
 
 def test_single_item_list_gets_content_length(server):

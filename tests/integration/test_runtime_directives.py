@@ -3,7 +3,6 @@ WSGIPythonWarnings, WSGIPythonHashSeed, WSGIDontWriteBytecode, WSGIPythonEggs, t
 WSGIRestrict* directives, WSGIDestroyInterpreter and WSGILazyInitialization."""
 
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path

@@ -1,12 +1,9 @@
 """start_response: status and header validation, exc_info, the write() callable (PEP 3333)."""
 
-import socket
-import time
-
 import pytest
 import requests
 
-from conftest import dechunk, header, raw_request, split_response
+from conftest import dechunk, header, raw_request, read_streamed, split_response
 
 CONFIG = """
 WSGIScriptAlias /sr {apps}/start_response.wsgi
@@ -138,27 +135,13 @@ def test_write_callable(server):
 
 
 def test_write_callable_output_is_flushed(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
-        s.sendall(b"GET /sr/write-flush HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        data = b""
-        deadline = time.monotonic() + 10
-        while b"early;" not in data and time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        first_seen = time.monotonic()
-        assert b"early;" in data
-        assert b"late" not in data
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        done = time.monotonic()
+    request = b"GET /sr/write-flush HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    early, data, after_first = read_streamed(server.port, request, b"early;")
+    assert b"early;" in early
+    assert b"late" not in early
     assert b"late" in data
     # The app sleeps 1.5 s between write() and returning: an unflushed write arrives with the rest.
-    assert done - first_seen > 0.7
+    assert after_first > 0.7
 
 
 def test_server_still_healthy(server):
