@@ -81,10 +81,8 @@ authn_status check_password(request_rec* r, const char* user, const char* passwo
         if (script == nullptr) {
             return AUTH_GENERAL_ERROR;
         }
-        std::string group = script_application_group(r, *script, "");
         authn_status status = AUTH_GENERAL_ERROR;
-        with_script(r, script->path, group, script_settings(r, group),
-                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
+        with_access_control_script(r, *script, [&](ScriptContext& ctx) {
             Ref args = auth_args(ctx, user, password);
             Ref result = args ? Ref::steal(ctx.call("check_password", args.get())) : Ref();
             if (!result) {
@@ -125,10 +123,8 @@ authn_status get_realm_hash(request_rec* r, const char* user, const char* realm,
         if (script == nullptr) {
             return AUTH_GENERAL_ERROR;
         }
-        std::string group = script_application_group(r, *script, "");
         authn_status status = AUTH_GENERAL_ERROR;
-        with_script(r, script->path, group, script_settings(r, group),
-                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
+        with_access_control_script(r, *script, [&](ScriptContext& ctx) {
             Ref args = auth_args(ctx, user, realm);
             Ref result = args ? Ref::steal(ctx.call("get_realm_hash", args.get())) : Ref();
             if (!result) {
@@ -216,10 +212,8 @@ authz_status check_group(request_rec* r, const char* require_args, const void*) 
         }
         const config::ScriptReference& script = *dir.auth_group_script;
         std::vector<std::string> required = required_groups(r, require_args);
-        std::string group = script_application_group(r, script, "");
         authz_status status = AUTHZ_GENERAL_ERROR;
-        with_script(r, script.path, group, script_settings(r, group),
-                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
+        with_access_control_script(r, script, [&](ScriptContext& ctx) {
             Ref user = latin1(r->user);
             Ref args = user ? Ref::steal(PyTuple_Pack(2, ctx.environ(), user.get())) : Ref();
             Ref result = args ? Ref::steal(ctx.call("groups_for_user", args.get())) : Ref();
@@ -257,10 +251,8 @@ int check_access(request_rec* r) noexcept {
         if (!script) {
             return DECLINED;
         }
-        std::string group = script_application_group(r, *script, "");
         int status = HTTP_FORBIDDEN;
-        with_script(r, script->path, group, script_settings(r, group),
-                    ScriptEnviron::kAccessControl, [&](ScriptContext& ctx) {
+        with_access_control_script(r, *script, [&](ScriptContext& ctx) {
             const char* host =
                 ap_get_remote_host(r->connection, r->per_dir_config, REMOTE_NAME, nullptr);
             Ref name = latin1(host != nullptr ? host : "");

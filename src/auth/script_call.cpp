@@ -46,6 +46,19 @@ Ref script_environ(request_rec* r, const wsgi::RequestSettings& settings,
     return environ;
 }
 
+// The request settings an access control script's environ is built from: the request's
+// SCRIPT_NAME / PATH_INFO, embedded mode, the script's application group.
+wsgi::RequestSettings access_control_settings(request_rec* r,
+                                              const std::string& application_group) {
+    const config::DirConfig& dir = config::dir_config(r);
+    wsgi::RequestSettings settings;
+    settings.script_filename = r->filename != nullptr ? r->filename : "";
+    wsgi::script_name_and_path_info(r, settings.script_name, settings.path_info);
+    settings.application_group = application_group;
+    settings.script_reloading = dir.script_reloading.value_or(true);
+    return settings;
+}
+
 }  // namespace
 
 bool ScriptContext::defines(const char* function) const {
@@ -93,16 +106,6 @@ std::string script_application_group(request_rec* r, const config::ScriptReferen
                                             wsgi::request_identity(r, script_name), lookup);
 }
 
-wsgi::RequestSettings script_settings(request_rec* r, const std::string& application_group) {
-    const config::DirConfig& dir = config::dir_config(r);
-    wsgi::RequestSettings settings;
-    settings.script_filename = r->filename != nullptr ? r->filename : "";
-    wsgi::script_name_and_path_info(r, settings.script_name, settings.path_info);
-    settings.application_group = application_group;
-    settings.script_reloading = dir.script_reloading.value_or(true);
-    return settings;
-}
-
 bool with_script(request_rec* r, const std::string& path, const std::string& application_group,
                  const wsgi::RequestSettings& settings, ScriptEnviron kind,
                  const std::function<bool(ScriptContext&)>& body) {
@@ -148,6 +151,13 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
     wsgi::expire_log_stream(errors.get());
     PyErr_Clear();
     return ok;
+}
+
+bool with_access_control_script(request_rec* r, const config::ScriptReference& script,
+                                const std::function<bool(ScriptContext&)>& body) {
+    std::string group = script_application_group(r, script, "");
+    return with_script(r, script.path, group, access_control_settings(r, group),
+                       ScriptEnviron::kAccessControl, body);
 }
 
 }  // namespace wsgi::auth

@@ -72,8 +72,11 @@ bool with_script(request_rec* r, const std::string& path, const std::string& app
                  const wsgi::RequestSettings& settings, ScriptEnviron kind,
                  const std::function<bool(ScriptContext&)>& body);
 
-// The request settings an access control script's environ is built from: the request's
-// SCRIPT_NAME / PATH_INFO, embedded mode, the script's application group.
-wsgi::RequestSettings script_settings(request_rec* r, const std::string& application_group);
+// with_script() for an access control script (WSGIAccessScript, WSGIAuthUserScript,
+// WSGIAuthGroupScript): in its application-group= (default the main interpreter's, ''), with
+// the kAccessControl environ built from the request's SCRIPT_NAME and PATH_INFO. Without the
+// GIL; returns as with_script() does.
+bool with_access_control_script(request_rec* r, const config::ScriptReference& script,
+                                const std::function<bool(ScriptContext&)>& body);
 
 }  // namespace wsgi::auth
