@@ -50,6 +50,8 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexc
     merged->restrict_embedded = base.restrict_embedded;
     merged->destroy_interpreter = base.destroy_interpreter;
     merged->lazy_initialization = base.lazy_initialization;
+    merged->newrelic_config_file = base.newrelic_config_file;
+    merged->newrelic_environment = base.newrelic_environment;
     merged->server_metrics = base.server_metrics;
     merged->import_scripts = add.import_scripts;
     // Daemon mode: the group registry stays on the main server (find_daemon_group()).

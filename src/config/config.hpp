@@ -58,6 +58,9 @@ struct ServerConfig {
     std::optional<bool> restrict_embedded;     // WSGIRestrictEmbedded, default Off
     std::optional<bool> destroy_interpreter;   // WSGIDestroyInterpreter, default On
     std::optional<bool> lazy_initialization;   // WSGILazyInitialization, only On honoured
+    // WSGINewRelicConfigFile, WSGINewRelicEnvironment: accepted and ignored (mod_wsgi 4 only).
+    std::optional<std::string> newrelic_config_file;
+    std::optional<std::string> newrelic_environment;
     std::optional<bool> server_metrics;        // WSGIServerMetrics, default Off
     // WSGIImportScript lines of this server only (not merged: the child walks every server).
     std::vector<ImportScript> import_scripts;

@@ -228,6 +228,28 @@ const char* set_lazy_initialization(cmd_parms* cmd, void*, const char* value) no
     });
 }
 
+void warn_newrelic_ignored(server_rec* s, const char* directive) {
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "WSGI0022: %s is ignored: mod_wsgi no longer starts the New Relic agent (mod_wsgi "
+                 "6 removed it); start it from the WSGI script (newrelic.agent.initialize()) or "
+                 "with newrelic-admin.",
+                 directive);
+}
+
+// mod_wsgi 4 could start the New Relic agent in every interpreter and wrap each application
+// with it; mod_wsgi 6 removed that. Configurations written for mod_wsgi 4 may still carry the
+// two directives, so they are accepted, with a warning that they do nothing.
+template <std::optional<std::string> ServerConfig::*Field>
+const char* set_newrelic(cmd_parms* cmd, void*, const char* value) noexcept {
+    return global_barrier(cmd, [&]() -> std::string {
+        server_config(cmd->server).*Field = std::string(value);
+        if (first_configuration_reading()) {
+            warn_newrelic_ignored(cmd->server, cmd->cmd->name);
+        }
+        return {};
+    });
+}
+
 // The option words of WSGIDaemonProcess as mod_wsgi reads them: a name up to '=' (or white
 // space, which parse_daemon_options() then reports), and a value that httpd's quoting rules
 // apply to, so display-name='%{GROUP}' and lang="en_US.UTF-8" lose their quotes.
@@ -397,9 +419,18 @@ constexpr int kServerAndDir = RSRC_CONF | ACCESS_CONF;
 }  // namespace
 
 void log_ignored_directives(server_rec* s) noexcept {
-    if (!first_configuration_reading() &&
-        !server_config(s).lazy_initialization.value_or(true)) {
+    if (first_configuration_reading()) {
+        return;
+    }
+    const ServerConfig& config = server_config(s);
+    if (!config.lazy_initialization.value_or(true)) {
         warn_lazy_initialization_off(s);
+    }
+    if (config.newrelic_config_file) {
+        warn_newrelic_ignored(s, "WSGINewRelicConfigFile");
+    }
+    if (config.newrelic_environment) {
+        warn_newrelic_ignored(s, "WSGINewRelicEnvironment");
     }
 }
 
@@ -458,6 +489,12 @@ const command_rec kDirectives[] = {
      TAKE1, "On|Off: finalise Python when an Apache child process exits."},
     {"WSGILazyInitialization", to_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
      "On|Off: accepted for compatibility; Python is never initialised in the parent."},
+    {"WSGINewRelicConfigFile",
+     to_cmd_func(set_newrelic<&ServerConfig::newrelic_config_file>), nullptr, RSRC_CONF,
+     TAKE1, "FILE: accepted for compatibility with mod_wsgi 4 and ignored."},
+    {"WSGINewRelicEnvironment",
+     to_cmd_func(set_newrelic<&ServerConfig::newrelic_environment>), nullptr, RSRC_CONF,
+     TAKE1, "NAME: accepted for compatibility with mod_wsgi 4 and ignored."},
     {"WSGIServerMetrics", to_cmd_func(set_global_flag<&ServerConfig::server_metrics>), nullptr,
      RSRC_CONF, TAKE1, "On|Off: let mod_wsgi.server_metrics() return Apache's scoreboard."},
     {"WSGIImportScript", to_cmd_func(add_import_script), nullptr, RSRC_CONF, RAW_ARGS,

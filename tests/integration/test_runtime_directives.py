@@ -218,6 +218,10 @@ def test_python_eggs(apache):
         ("WSGIRestrictEmbedded sure", "WSGIRestrictEmbedded"),
         ("WSGIDestroyInterpreter never", "WSGIDestroyInterpreter"),
         ("WSGILazyInitialization lazy", "WSGILazyInitialization"),
+        ("WSGINewRelicConfigFile", "WSGINewRelicConfigFile"),
+        ("WSGINewRelicEnvironment a b", "WSGINewRelicEnvironment"),
+        ("<VirtualHost 127.0.0.1:80>\nWSGINewRelicConfigFile /x.ini\n</VirtualHost>",
+         "WSGINewRelicConfigFile"),
         ("<VirtualHost 127.0.0.1:80>\nWSGIPythonOptimize 1\n</VirtualHost>", "WSGIPythonOptimize"),
         ("<VirtualHost 127.0.0.1:80>\nWSGIRestrictStdin On\n</VirtualHost>", "WSGIRestrictStdin"),
         ("<Location /x>\nWSGIPythonHashSeed 1\n</Location>", "WSGIPythonHashSeed"),
@@ -335,3 +339,18 @@ def test_lazy_initialization_off_is_accepted_with_a_warning(apache, config_test)
     assert server.error_log().count("WSGI0021") == 1, server.error_log()
     server.graceful()
     assert server.error_log().count("WSGI0021") == 2, server.error_log()
+
+
+def test_newrelic_directives_are_accepted_with_a_warning(apache, config_test):
+    # Configurations written for mod_wsgi 4 (Debian's 4.9.4 has them) still load; mod_wsgi 6
+    # removed the agent's start, so they do nothing.
+    config = "WSGINewRelicConfigFile /etc/newrelic.ini\nWSGINewRelicEnvironment staging\n" + INFO
+    rc, output = config_test(config)
+    assert rc == 0, output
+    assert "WSGI0022: WSGINewRelicConfigFile is ignored" in output, output
+    assert "WSGI0022: WSGINewRelicEnvironment is ignored" in output, output
+    server = apache(config)
+    assert server.wait_log(r"\[wsgi:warn\] .*WSGI0022: WSGINewRelicEnvironment is ignored")
+    assert info(server)["prefix"] == "/usr"
+    # Once per start, not once per reading of the configuration.
+    assert server.error_log().count("WSGI0022") == 2, server.error_log()
