@@ -50,6 +50,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexc
     merged->restrict_embedded = base.restrict_embedded;
     merged->destroy_interpreter = base.destroy_interpreter;
     merged->lazy_initialization = base.lazy_initialization;
+    merged->verbose_debugging = base.verbose_debugging;
     merged->newrelic_config_file = base.newrelic_config_file;
     merged->newrelic_environment = base.newrelic_environment;
     merged->server_metrics = base.server_metrics;
@@ -78,6 +79,7 @@ void* merge_dir_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexcept
     inherit(merged->error_override, base.error_override, add.error_override);
     inherit(merged->script_reloading, base.script_reloading, add.script_reloading);
     inherit(merged->map_head_to_get, base.map_head_to_get, add.map_head_to_get);
+    inherit(merged->ignore_activity, base.ignore_activity, add.ignore_activity);
     inherit(merged->restrict_process, base.restrict_process, add.restrict_process);
     inherit(merged->auth_user_script, base.auth_user_script, add.auth_user_script);
     inherit(merged->auth_group_script, base.auth_group_script, add.auth_group_script);

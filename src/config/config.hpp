@@ -58,6 +58,7 @@ struct ServerConfig {
     std::optional<bool> restrict_embedded;     // WSGIRestrictEmbedded, default Off
     std::optional<bool> destroy_interpreter;   // WSGIDestroyInterpreter, default On
     std::optional<bool> lazy_initialization;   // WSGILazyInitialization, only On honoured
+    std::optional<bool> verbose_debugging;     // WSGIVerboseDebugging, accepted and ignored
     // WSGINewRelicConfigFile, WSGINewRelicEnvironment: accepted and ignored (mod_wsgi 4 only).
     std::optional<std::string> newrelic_config_file;
     std::optional<std::string> newrelic_environment;
@@ -84,6 +85,7 @@ struct DirConfig {
     std::optional<bool> error_override;            // WSGIErrorOverride, default Off
     std::optional<bool> script_reloading;          // WSGIScriptReloading, default On
     std::optional<MapHeadToGet> map_head_to_get;   // WSGIMapHEADToGET, default Auto
+    std::optional<bool> ignore_activity;           // WSGIIgnoreActivity, default Off
     // WSGIRestrictProcess: the process groups selectable here; nullopt: any.
     std::optional<std::vector<std::string>> restrict_process;
     // Access control and dispatch (issue 6). Scripts run in embedded mode.

@@ -426,6 +426,11 @@ void log_ignored_directives(server_rec* s) noexcept {
     if (!config.lazy_initialization.value_or(true)) {
         warn_lazy_initialization_off(s);
     }
+    if (config.verbose_debugging.value_or(false)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "WSGI0023: WSGIVerboseDebugging On is ignored; LogLevel wsgi:debug logs "
+                     "what the module does.");
+    }
     if (config.newrelic_config_file) {
         warn_newrelic_ignored(s, "WSGINewRelicConfigFile");
     }
@@ -458,6 +463,9 @@ const command_rec kDirectives[] = {
      kDirLevel, TAKE1, "On|Off: replace application error pages by Apache's ErrorDocument."},
     {"WSGIScriptReloading", to_cmd_func(set_dir_flag<&DirConfig::script_reloading>), nullptr,
      kDirLevel, TAKE1, "On|Off: reload a WSGI script when its file changes."},
+    {"WSGIIgnoreActivity", to_cmd_func(set_dir_flag<&DirConfig::ignore_activity>), nullptr,
+     kDirLevel, TAKE1,
+     "On|Off: requests here do not count as activity for a daemon's inactivity-timeout."},
     {"WSGIMapHEADToGET", to_cmd_func(set_map_head_to_get), nullptr, kDirLevel, TAKE1,
      "Off|On|Auto: present HEAD requests to the application as GET."},
     {"WSGICaseSensitivity", to_cmd_func(set_global_flag<&ServerConfig::case_sensitivity>), nullptr, RSRC_CONF, TAKE1,
@@ -489,6 +497,9 @@ const command_rec kDirectives[] = {
      TAKE1, "On|Off: finalise Python when an Apache child process exits."},
     {"WSGILazyInitialization", to_cmd_func(set_lazy_initialization), nullptr, RSRC_CONF, TAKE1,
      "On|Off: accepted for compatibility; Python is never initialised in the parent."},
+    {"WSGIVerboseDebugging", to_cmd_func(set_global_flag<&ServerConfig::verbose_debugging>),
+     nullptr, RSRC_CONF, TAKE1,
+     "On|Off: accepted for compatibility; LogLevel wsgi:debug sets what is logged."},
     {"WSGINewRelicConfigFile",
      to_cmd_func(set_newrelic<&ServerConfig::newrelic_config_file>), nullptr, RSRC_CONF,
      TAKE1, "FILE: accepted for compatibility with mod_wsgi 4 and ignored."},

@@ -15,7 +15,8 @@ extern const command_rec kDirectives[];
 
 // Logs a warning for each directive of the main server `s` that is accepted but ignored
 // (WSGILazyInitialization Off, WSGI0021; WSGINewRelicConfigFile and WSGINewRelicEnvironment,
-// WSGI0022). Call from post_config: the error log is open then.
+// WSGI0022; WSGIVerboseDebugging On, WSGI0023 at info level). Call from post_config: the
+// error log is open then.
 // The directive handlers themselves warn only on httpd's first reading of the
 // configuration, the one whose messages reach the console (and `apache2 -t`).
 void log_ignored_directives(server_rec* s) noexcept;

@@ -85,6 +85,7 @@ struct RequestSlot {
     std::mutex mutex;
     DaemonChannel* channel = nullptr;
     bool abandoned = false;
+    bool ignore_activity = false;  // the request's WSGIIgnoreActivity; this thread's only
 };
 std::unique_ptr<RequestSlot[]> g_request_slots;
 std::atomic<int> g_abandoned{0};  // requests answered 504 whose threads are still stuck
@@ -316,6 +317,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
         !decode_meta(frame.meta, request, error)) {
         return bad_request(error.empty() ? describe(io, errno) : error);
     }
+    t_request_slot->ignore_activity = request.settings.ignore_activity;
     if (!same_secret(request.secret, g_state.runtime->secret)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
                      "WSGI0034: Daemon process '%s' refused a request without this server's "
@@ -429,6 +431,7 @@ void* request_thread(void* argument) {
         }
         ++g_state.active;
         g_request_slots[slot].started = Clock::now().time_since_epoch().count();
+        g_request_slots[slot].ignore_activity = false;
         Served served_as = Served::kClose;
         try {
             served_as = serve_connection(*connection);
@@ -438,8 +441,10 @@ void* request_thread(void* argument) {
                          options().name.c_str(), e.what());
         }
         g_request_slots[slot].started = 0;
-        // An Apache child closing an idle kept connection is no activity (inactivity-timeout).
-        if (served_as != Served::kNothing && served_as != Served::kIdle) {
+        // An Apache child closing an idle kept connection is no activity (inactivity-timeout),
+        // nor is a request under WSGIIgnoreActivity On.
+        if (served_as != Served::kNothing && served_as != Served::kIdle &&
+            !g_request_slots[slot].ignore_activity) {
             g_state.last_activity = Clock::now().time_since_epoch().count();
         }
         --g_state.active;

@@ -27,6 +27,7 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"callable_object", s.callable_object},
         {"enable_sendfile", flag(s.enable_sendfile)},
         {"script_reloading", flag(s.script_reloading)},
+        {"ignore_activity", flag(s.ignore_activity)},
         {"module_name", request.module_name},
         {"script_mtime", std::to_string(request.script_mtime)},
         {"head_only", flag(request.head_only)},
@@ -85,6 +86,7 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !text("callable_object", s.callable_object) ||
         !boolean("enable_sendfile", s.enable_sendfile) ||
         !boolean("script_reloading", s.script_reloading) ||
+        !boolean("ignore_activity", s.ignore_activity) ||
         !text("module_name", request.module_name) ||
         !integer("script_mtime", request.script_mtime) ||
         !boolean("head_only", request.head_only) || !boolean("https", request.https) ||

@@ -111,6 +111,7 @@ RequestSettings resolve_settings(request_rec* r) {
     settings.enable_sendfile = dir.enable_sendfile.value_or(false);
     settings.error_override = dir.error_override.value_or(false);
     settings.script_reloading = dir.script_reloading.value_or(true);
+    settings.ignore_activity = dir.ignore_activity.value_or(false);
     if (r->method_number == M_GET && r->header_only) {
         switch (dir.map_head_to_get.value_or(config::MapHeadToGet::kAuto)) {
             case config::MapHeadToGet::kOn:

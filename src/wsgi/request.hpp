@@ -22,6 +22,9 @@ struct RequestSettings {
     bool error_override = false;
     bool script_reloading = true;
     bool map_head_to_get = false;  // present this HEAD request as GET
+    // WSGIIgnoreActivity: in daemon mode, the request does not put off the process's
+    // inactivity-timeout (health checks).
+    bool ignore_activity = false;
 };
 
 }  // namespace wsgi::wsgi

@@ -1072,6 +1072,10 @@ def test_maximum_requests_recycles_processes_without_failed_requests(apache):
 IDLE_CONFIG = """
 WSGIDaemonProcess idle inactivity-timeout=2 display-name=%{GROUP}
 WSGIScriptAlias /idle {apps}/daemon/info.wsgi process-group=idle
+WSGIScriptAlias /health {apps}/daemon/info.wsgi process-group=idle
+<Location /health>
+    WSGIIgnoreActivity On
+</Location>
 """
 INTERVAL_CONFIG = """
 WSGIDaemonProcess interval restart-interval=2 display-name=%{GROUP}
@@ -1097,6 +1101,20 @@ def test_inactivity_timeout_spares_a_process_that_keeps_serving(apache):
         time.sleep(0.5)
         seen.add(pid_of(server, "/idle/pid"))
     assert seen == {first}
+
+
+def test_ignored_activity_does_not_hold_off_inactivity_timeout(apache):
+    # WSGIIgnoreActivity On: health checks every 0.5 s do not keep an idle process alive.
+    server = apache(IDLE_CONFIG)
+    first = pid_of(server, "/idle/pid")
+    seen = set()
+    end = time.monotonic() + 15
+    while time.monotonic() < end and alive(first):
+        time.sleep(0.5)
+        seen.add(pid_of(server, "/health/pid"))
+    assert not alive(first), "health checks kept the idle daemon process alive"
+    server.wait_log(rf"Daemon process 'idle' \(pid={first}\) stopping: inactivity-timeout", 10)
+    assert first in seen  # the checks did reach it
 
 
 def test_restart_interval_restarts_an_idle_process(apache):

@@ -16,6 +16,10 @@ from conftest import raw_exchange, header, split_response
         ("WSGIScriptAliasMatch ^/(x {apps}/$1.wsgi", "WSGIScriptAliasMatch"),
         ("WSGIEnableSendfile sometimes", "WSGIEnableSendfile"),
         ("WSGIScriptReloading perhaps", "WSGIScriptReloading"),
+        ("WSGIIgnoreActivity sometimes", "WSGIIgnoreActivity"),
+        ("WSGIVerboseDebugging loud", "WSGIVerboseDebugging"),
+        ("<VirtualHost 127.0.0.1:80>\nWSGIVerboseDebugging On\n</VirtualHost>",
+         "WSGIVerboseDebugging"),
     ],
 )
 def test_bad_values_fail_config_test_naming_the_directive(config_test, config, directive):
@@ -36,6 +40,11 @@ WSGIPassAuthorization Off
 WSGIEnableSendfile Off
 WSGIScriptReloading On
 WSGICallableObject application
+WSGIIgnoreActivity Off
+WSGIVerboseDebugging On
+<Location /x>
+    WSGIIgnoreActivity On
+</Location>
 """
     )
     assert rc == 0, output
