@@ -5,15 +5,18 @@
 #include <malloc.h>
 #include <http_log.h>
 #include <poll.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <clocale>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -56,6 +59,56 @@ struct DaemonState {
 };
 
 DaemonState g_state;
+
+// The signals that stop or recycle a daemon process. Their handler puts their number into a
+// pipe that the supervising thread reads: no thread has them blocked, because a process the
+// application starts (subprocess, multiprocessing) inherits the blocked set of the thread that
+// started it, and could then not be stopped by them.
+constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU, SIGWINCH};
+int g_signal_pipe[2] = {-1, -1};
+pid_t g_daemon_pid = 0;
+
+extern "C" void note_signal(int signal_number) {
+    if (getpid() != g_daemon_pid) {
+        // A child the application forked without exec: the signal does what it would do
+        // without this handler (raised again once the handler returns, unblocked).
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+        return;
+    }
+    const int saved = errno;
+    const auto byte = static_cast<unsigned char>(signal_number);
+    [[maybe_unused]] ssize_t written = write(g_signal_pipe[1], &byte, 1);  // full: one pending
+    errno = saved;
+}
+
+// Installs note_signal() for kHandledSignals and unblocks them in the calling thread (and so
+// in the threads it starts). False when the pipe cannot be made.
+bool take_signals(const sigset_t& signals) {
+    if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return false;
+    }
+    g_daemon_pid = getpid();
+    struct sigaction action {};
+    action.sa_handler = note_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (int signal_number : kHandledSignals) {
+        sigaction(signal_number, &action, nullptr);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    return true;
+}
+
+// The next signal noted by note_signal(), waiting up to `limit`; 0 when none came.
+int next_signal(std::chrono::milliseconds limit) {
+    pollfd ready{g_signal_pipe[0], POLLIN, 0};
+    if (poll(&ready, 1, static_cast<int>(limit.count())) <= 0) {
+        return 0;
+    }
+    unsigned char byte = 0;
+    return read(g_signal_pipe[0], &byte, 1) == 1 ? byte : 0;
+}
 
 // The listening socket and the connections Apache children keep to this process.
 DaemonListener g_listener;
@@ -190,7 +243,16 @@ void set_up_process() {
     drop_privileges();
     std::string home = opts.home ? *opts.home : (opts.user ? identity.user_home : "");
     if (!home.empty() && chdir(home.c_str()) != 0) {
-        fail("chdir('" + home + "') for home=: " + std::strerror(errno));
+        fail("chdir('" + home + "')" + (opts.home ? " for home=" : " to the home of user=") +
+             ": " + std::strerror(errno));
+    }
+    // The account's variables, as a login would set them (mod_wsgi does): HOME is where
+    // ~ and per-user caches go, and Apache's environment has root's.
+    if (const passwd* account = getpwuid(getuid())) {  // still one thread: no _r needed
+        setenv("USER", account->pw_name, 1);
+        setenv("USERNAME", account->pw_name, 1);
+        setenv("LOGNAME", account->pw_name, 1);
+        setenv("HOME", account->pw_dir, 1);
     }
     if (opts.umask) {
         umask(static_cast<mode_t>(*opts.umask));
@@ -215,7 +277,15 @@ void set_up_process() {
         setenv("LANG", opts.lang->c_str(), 1);
     }
     if (opts.locale) {
+        // Every category, as mod_wsgi does (Python then takes LC_CTYPE from LC_ALL).
         setenv("LC_ALL", opts.locale->c_str(), 1);
+        if (setlocale(LC_ALL, opts.locale->c_str()) == nullptr) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
+                         "WSGI0171: Daemon process '%s' (pid=%" APR_PID_T_FMT "): locale '%s' "
+                         "(locale=) is not installed here; the C locale applies. 'C.UTF-8' "
+                         "is always available.",
+                         opts.name.c_str(), getpid(), opts.locale->c_str());
+        }
     }
 }
 
@@ -538,13 +608,11 @@ void check_request_timeouts(Clock::time_point now) {
 }
 
 // Waits for signals and timers until the process should end.
-void supervise(const sigset_t& signals) {
+void supervise() {
     const config::DaemonOptions& opts = options();
     const auto started = Clock::now();
     while (!g_state.stopping) {
-        timespec wait{0, 200 * 1000 * 1000};
-        int signal_number = sigtimedwait(&signals, nullptr, &wait);
-        switch (signal_number) {
+        switch (next_signal(Millis(200))) {
             case SIGINT:
                 // From the Apache parent, which is stopping or restarting and waits only a
                 // few seconds for its daemon processes.
@@ -612,10 +680,10 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
     watch_own_exit(static_cast<std::uint64_t>(std::max<std::int64_t>(opts.memory_limit, 0)),
                    static_cast<std::uint64_t>(std::max<std::int64_t>(opts.virtual_memory_limit, 0)));
 
-    // Signals: one thread waits for them; every other thread has them blocked.
+    // Signals: blocked until take_signals() installs their handler, below.
     sigset_t signals;
     sigemptyset(&signals);
-    for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU, SIGWINCH}) {
+    for (int signal_number : kHandledSignals) {
         sigaddset(&signals, signal_number);
     }
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -638,6 +706,9 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
             signal_number == SIGUSR1) {
             end_daemon_process(0);
         }
+    }
+    if (!take_signals(signals)) {
+        fail("no pipe for signals");
     }
     std::string title = config::daemon_display_name(opts);
     if (!title.empty()) {
@@ -664,7 +735,7 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
         }
     }
     std::vector<pthread_t> threads = start_threads(std::max(opts.threads, 1));
-    supervise(signals);
+    supervise();
 
     // SIGUSR1 (eviction) drains for eviction-timeout when set, else graceful-timeout.
     config::Seconds graceful = g_state.evicted && opts.eviction_timeout.count() > 0

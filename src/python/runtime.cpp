@@ -24,8 +24,26 @@ std::optional<std::string> status_error(const char* what, PyStatus status) {
     return message;
 }
 
-// WSGIPythonPath, kept for the sub interpreters created later (add_python_path()).
+// WSGIPythonPath and the home directory, kept for the sub interpreters created later
+// (add_python_path()).
 std::vector<std::string> g_python_path;
+std::optional<std::string> g_home_directory;
+
+// Puts `dir` first in sys.path unless it is there already. Returns false with a Python
+// exception set.
+bool put_first_in_path(const std::string& dir) {
+    PyObject* path = PySys_GetObject("path");  // borrowed
+    Ref entry = Ref::steal(PyUnicode_DecodeFSDefaultAndSize(dir.data(),
+                                                            static_cast<Py_ssize_t>(dir.size())));
+    if (path == nullptr || !PyList_Check(path) || !entry) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        }
+        return false;
+    }
+    int present = PySequence_Contains(path, entry.get());
+    return present == 1 || (present == 0 && PyList_Insert(path, 0, entry.get()) == 0);
+}
 
 // site.addsitedir() for each of `dirs`. Returns false with a Python exception set.
 bool add_site_dirs(const std::vector<std::string>& dirs) {
@@ -116,6 +134,12 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;
     config.parse_argv = 0;
+    // sys.argv as mod_wsgi has it: code that looks at sys.argv[0] finds a name, not ''.
+    PyStatus argv = PyWideStringList_Append(&config.argv, L"mod_wsgi");
+    if (PyStatus_Exception(argv)) {
+        PyConfig_Clear(&config);
+        return status_error("setting sys.argv failed", argv);
+    }
     config.configure_c_stdio = 0;
     config.pathconfig_warnings = 0;
     if (auto error = apply_options(config, options)) {
@@ -141,6 +165,7 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
         PyErr_Clear();
     }
     g_python_path = options.python_path;
+    g_home_directory = options.home_directory;
     std::optional<std::string> error;
     if (!add_python_path()) {
         std::string message = "adding WSGIPythonPath directories failed:";
@@ -155,7 +180,10 @@ std::optional<std::string> initialize(const RuntimeOptions& options) {
     return error;
 }
 
-bool add_python_path() { return add_site_dirs(g_python_path); }
+bool add_python_path() {
+    return add_site_dirs(g_python_path) &&
+           (!g_home_directory || put_first_in_path(*g_home_directory));
+}
 
 bool is_initialized() { return g_interpreters != nullptr; }
 

@@ -24,6 +24,9 @@ struct RuntimeOptions {
     std::optional<std::string> home;
     // Directories added with site.addsitedir() (WSGIPythonPath), in order.
     std::vector<std::string> python_path;
+    // A daemon process group's home=: put first in sys.path, as mod_wsgi 4 does, so that
+    // modules in the directory the processes start in can be imported.
+    std::optional<std::string> home_directory;
     // WSGIPythonOptimize (python -O / -OO); nullopt leaves Python's default (0).
     std::optional<int> optimization_level;
     // WSGIPythonWarnings (python -W), in order; they end up in sys.warnoptions.
@@ -48,8 +51,9 @@ std::optional<std::string> initialize(const RuntimeOptions& options);
 
 // Adds the WSGIPythonPath directories given to initialize() to sys.path of the interpreter
 // the calling thread is attached to, with site.addsitedir() so that .pth files in them are
-// processed. initialize() does it for the main interpreter; call it when setting up a sub
-// interpreter. GIL held. Returns false with a Python exception set.
+// processed, and puts the home directory first. initialize() does it for the main
+// interpreter; call it when setting up a sub interpreter. GIL held. Returns false with a
+// Python exception set.
 bool add_python_path();
 
 // True once initialize() succeeded and until finalize().

@@ -318,6 +318,7 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
             options.home.reset();
             (home.virtual_environment ? options.virtual_environment : options.home) = home.path;
         }
+        options.home_directory = group->options.home;
         if (!group->options.python_path.empty()) {
             options.python_path = group->options.python_path;
         }
@@ -347,8 +348,15 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         }
     }
     std::vector<std::string> setup_failure;
-    set_process_setup({group != nullptr ? group->options.name : "", restrict_options(server),
-                       group != nullptr ? &daemon::note_exit : nullptr});
+    ProcessSetup setup;
+    if (group != nullptr) {
+        setup.process_group = group->options.name;
+        setup.processes = std::max(group->options.processes, 1);
+        setup.threads = std::max(group->options.threads, 1);
+        setup.note_exit = &daemon::note_exit;
+    }
+    setup.restrictions = restrict_options(server);
+    set_process_setup(std::move(setup));
     python::interpreters().set_hooks(setup_interpreter, end_interpreter);
     {
         python::InterpreterLock lock(python::interpreters().main());

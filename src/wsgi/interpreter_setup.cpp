@@ -73,7 +73,8 @@ bool setup_interpreter(python::Interpreter& interpreter) {
     if (!state.log_type || !state.input_type || !state.file_wrapper_type ||
         !state.adapter_type || !install_standard_streams() ||
         !install_python_modules(state, g_process_setup.process_group.c_str(),
-                                interpreter.name().c_str()) ||
+                                interpreter.name().c_str(), g_process_setup.processes,
+                                g_process_setup.threads) ||
         !apply_restrictions(g_process_setup.restrictions) ||
         (g_process_setup.note_exit != nullptr && !note_os_exit())) {
         return false;

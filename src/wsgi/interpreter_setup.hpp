@@ -31,6 +31,8 @@ public:
 // What every interpreter of this process is set up with; set once, before Python starts.
 struct ProcessSetup {
     std::string process_group;     // "" in an Apache child (embedded mode)
+    int processes = 0;             // the daemon process group's processes=; 0 in a child
+    int threads = 0;               // its threads=; 0 in an Apache child
     RestrictOptions restrictions;  // WSGIRestrictStdin / Stdout / Signal
     // Daemon processes: called by os._exit(status) just before it ends the process, so that
     // the Apache parent can tell the exit status from a signal (daemon/death_record.hpp).

@@ -5,6 +5,7 @@
 #include <ap_release.h>
 #include <httpd.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "python/ref.hpp"
@@ -182,7 +183,7 @@ int mpm_value(int query) {
 }  // namespace
 
 bool install_python_modules(WsgiState& state, const char* process_group,
-                            const char* application_group) {
+                            const char* application_group, int processes, int threads) {
     state.event_callbacks = Ref::steal(PyList_New(0));
     state.shutdown_callbacks = Ref::steal(PyList_New(0));
     // Not imported: PyModule_Create gives each interpreter its own module object and state.
@@ -193,8 +194,8 @@ bool install_python_modules(WsgiState& state, const char* process_group,
     }
     static_cast<ModuleState*>(PyModule_GetState(mod_wsgi.get()))->state = &state;
     state.mod_wsgi_module = mod_wsgi.copy();  // so that detach_python_module() finds it
-    int threads = mpm_value(AP_MPMQ_MAX_THREADS);
-    int processes = mpm_value(AP_MPMQ_MAX_DAEMONS);
+    const int mpm_threads = std::max(mpm_value(AP_MPMQ_MAX_THREADS), 1);
+    const int mpm_processes = mpm_value(AP_MPMQ_MAX_DAEMONS);
     bool ok =
         add_owned(mod_wsgi.get(), "version",
                   Ref::steal(Py_BuildValue("(iii)", MOD_WSGI_VERSION_MAJOR,
@@ -202,9 +203,12 @@ bool install_python_modules(WsgiState& state, const char* process_group,
         add_owned(mod_wsgi.get(), "process_group", Ref::steal(PyUnicode_FromString(process_group))) &&
         add_owned(mod_wsgi.get(), "application_group",
                   Ref::steal(PyUnicode_FromString(application_group))) &&
-        add_owned(mod_wsgi.get(), "maximum_processes", Ref::steal(PyLong_FromLong(processes))) &&
+        add_owned(mod_wsgi.get(), "maximum_processes",
+                  Ref::steal(PyLong_FromLong(processes > 0 ? processes : mpm_processes))) &&
         add_owned(mod_wsgi.get(), "threads_per_process",
-                  Ref::steal(PyLong_FromLong(threads > 0 ? threads : 1))) &&
+                  Ref::steal(PyLong_FromLong(threads > 0 ? threads : mpm_threads))) &&
+        add(mod_wsgi.get(), "event_callbacks", state.event_callbacks.get()) &&
+        add(mod_wsgi.get(), "shutdown_callbacks", state.shutdown_callbacks.get()) &&
         add(mod_wsgi.get(), "FileWrapper", file_wrapper_type()) &&
         add_owned(apache.get(), "version",
                   Ref::steal(Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
@@ -215,9 +219,9 @@ bool install_python_modules(WsgiState& state, const char* process_group,
         add_owned(apache.get(), "build_date",
                   Ref::steal(PyUnicode_FromString(ap_get_server_built()))) &&
         add_owned(apache.get(), "mpm_name", Ref::steal(PyUnicode_FromString(ap_show_mpm()))) &&
-        add_owned(apache.get(), "maximum_processes", Ref::steal(PyLong_FromLong(processes))) &&
+        add_owned(apache.get(), "maximum_processes", Ref::steal(PyLong_FromLong(mpm_processes))) &&
         add_owned(apache.get(), "threads_per_process",
-                  Ref::steal(PyLong_FromLong(threads > 0 ? threads : 1)));
+                  Ref::steal(PyLong_FromLong(mpm_threads)));
     if (!ok) {
         return false;
     }

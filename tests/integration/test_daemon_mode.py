@@ -294,6 +294,39 @@ def test_request_runs_in_a_daemon_process_of_the_apache_parent(server):
     assert {info(server, "/main")["pid"] for _ in range(5)} == {daemon["pid"]}
 
 
+def test_processes_the_application_starts_can_be_stopped_by_signals(server):
+    # The daemon process takes SIGTERM, SIGINT, SIGUSR1... for itself; its request threads
+    # must not block them, or every process the application starts inherits the blocked set
+    # and ignores terminate(). A forked child must not take them as the daemon's own either.
+    first = info(server, "/main")["pid"]
+    ended = info(server, "/main/children")
+    assert ended["popen"] == -signal.SIGTERM, ended
+    assert ended["fork"] == -signal.SIGTERM, ended
+    handled = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
+               signal.SIGXCPU, signal.SIGWINCH}
+    assert not handled & set(ended["blocked"]), ended
+    assert info(server, "/main")["pid"] == first, "the daemon process took a child's signal"
+
+
+def test_environment_of_the_account(server):
+    # HOME, USER and LOGNAME are the daemon account's (Apache's User here), not root's.
+    daemon = info(server, "/main")
+    account = pwd.getpwuid(daemon["uid"])
+    assert (daemon["HOME"], daemon["USER"], daemon["LOGNAME"]) == (
+        account.pw_dir, account.pw_name, account.pw_name)
+
+
+@pytest.mark.parametrize("path", ["/main", "/embedded"])
+def test_sys_argv_names_mod_wsgi(server, path):
+    assert info(server, path)["argv"] == ["mod_wsgi"]
+
+
+@pytest.mark.parametrize("path, processes, threads", [("/main", 1, 4), ("/multi", 2, 1)])
+def test_module_reports_the_groups_processes_and_threads(server, path, processes, threads):
+    daemon = info(server, path)
+    assert (daemon["maximum_processes"], daemon["threads_per_process"]) == (processes, threads)
+
+
 def test_display_name_group_titles_the_process_with_the_group(server):
     daemon = info(server, "/main")
     assert daemon["title"] == "(wsgi:main)"
@@ -717,10 +750,13 @@ def scratch(server_base):
 
 @pytest.fixture(scope="module")
 def daemon_home(scratch):
-    """A directory for home=: every user may enter it."""
+    """A directory for home=: every user may enter it. It holds a module to import."""
     path = scratch / "home"
     path.mkdir()
     os.chmod(path, 0o755)
+    module = path / "daemon_home_probe.py"
+    module.write_text("VALUE = 'found in home='\n")
+    os.chmod(module, 0o644)
     return path
 
 
@@ -780,6 +816,7 @@ def user_server(module_apache, daemon_user, daemon_home):
 def test_daemon_runs_as_the_configured_user_and_group(user_server, daemon_user):
     daemon = info(user_server, "/asuser")
     assert (daemon["uid"], daemon["euid"]) == (daemon_user.pw_uid, daemon_user.pw_uid)
+    assert (daemon["HOME"], daemon["USER"]) == (daemon_user.pw_dir, daemon_user.pw_name)
     assert (daemon["gid"], daemon["egid"]) == (daemon_user.pw_gid, daemon_user.pw_gid)
     assert os.stat(f"/proc/{daemon['pid']}").st_uid == daemon_user.pw_uid
 
@@ -816,6 +853,8 @@ WSGIDaemonProcess settings home=@HOME@ umask=0027 lang=en_US.UTF-8 locale=C.UTF-
     display-name=%{GROUP}
 WSGIDaemonProcess paths python-path={apps}/daemon/pylib display-name=%{GROUP}
 WSGIDaemonProcess venv python-home=@VENV@ display-name=%{GROUP}
+WSGIDaemonProcess badlocale locale=xx_YY.UTF-8 display-name=%{GROUP}
+WSGIScriptAlias /badlocale {apps}/daemon/info.wsgi process-group=badlocale
 WSGIScriptAlias /settings {apps}/daemon/info.wsgi process-group=settings
 WSGIScriptAlias /paths {apps}/daemon/info.wsgi process-group=paths
 WSGIScriptAlias /venv {apps}/daemon/info.wsgi process-group=venv
@@ -847,6 +886,23 @@ def test_lang_and_locale_are_set(settings_server):
     assert daemon["LANG"] == "en_US.UTF-8"
     assert daemon["LC_ALL"] == "C.UTF-8"
     assert daemon["lc_ctype"] == "C.UTF-8"
+    assert daemon["lc_time"] == "C.UTF-8"  # every category, not only Python's LC_CTYPE
+
+
+def test_locale_not_installed_is_logged(settings_server):
+    settings_server.expect_log(r"WSGI0171: .*'badlocale'.*locale 'xx_YY.UTF-8'")
+    daemon = info(settings_server, "/badlocale")
+    assert daemon["lc_time"] == "C"
+    settings_server.wait_log(r"WSGI0171: Daemon process 'badlocale'")
+
+
+def test_home_is_first_in_sys_path(settings_server, daemon_home):
+    # As with mod_wsgi 4: modules beside the application in home= import.
+    daemon = info(settings_server, "/settings?import=daemon_home_probe")
+    assert daemon["imported"] == "found in home="
+    assert daemon["path"][0] == str(daemon_home)
+    other = info(settings_server, "/paths?import=daemon_home_probe")
+    assert other["imported"] is None
 
 
 def test_python_path_adds_a_site_directory(settings_server):

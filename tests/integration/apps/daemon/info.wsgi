@@ -4,19 +4,27 @@ PATH_INFO picks what is returned:
   /pid             just os.getpid(), as text (cheap enough for load tests)
   /sleep?S         sleeps S seconds (at most 5), then reports like /
   /create?NAME     creates the file NAME in the directory SetEnv DAEMON_TMP names, then reports
+  /children        starts a subprocess and a forked multiprocessing child, stops each with
+                   SIGTERM and reports how they ended, with the signals this thread blocks
   /?import=MOD     also imports MOD and reports its VALUE attribute (or the ImportError)
   / (anything)     pid, parent pid, process title, mod_wsgi process and application group,
                    wsgi.multithread/multiprocess, uid/gid, groups, cwd, umask, LANG, LC_ALL,
-                   the current LC_CTYPE, sys.prefix, sys.base_prefix and sys.path
+                   HOME, USER, LOGNAME, the current LC_CTYPE and LC_TIME, sys.prefix,
+                   sys.base_prefix, sys.path, sys.argv and the mod_wsgi module's process limits
 """
 
 import importlib
 import json
 import locale
+import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 import time
 from urllib.parse import parse_qs
+
+import mod_wsgi
 
 
 def process_title():
@@ -50,7 +58,14 @@ def report(environ):
         "umask": current_umask(),
         "LANG": os.environ.get("LANG"),
         "LC_ALL": os.environ.get("LC_ALL"),
+        "HOME": os.environ.get("HOME"),
+        "USER": os.environ.get("USER"),
+        "LOGNAME": os.environ.get("LOGNAME"),
         "lc_ctype": locale.setlocale(locale.LC_CTYPE),
+        "lc_time": locale.setlocale(locale.LC_TIME),
+        "argv": sys.argv,
+        "maximum_processes": mod_wsgi.maximum_processes,
+        "threads_per_process": mod_wsgi.threads_per_process,
         "prefix": sys.prefix,
         "base_prefix": sys.base_prefix,
         "path": sys.path,
@@ -69,8 +84,41 @@ def report(environ):
     return out
 
 
+def blocked_signals():
+    """The signal numbers this thread blocks (SigBlk of /proc/thread-self/status)."""
+    with open("/proc/thread-self/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+    return [number for number in range(1, 65) if mask & (1 << (number - 1))]
+
+
+def children():
+    """Starts a process with subprocess and one with multiprocessing (fork), sends each
+    SIGTERM and reports how they ended (-15: killed by it; None: still running after 5 s)."""
+    proc = subprocess.Popen(["sleep", "30"])
+    proc.terminate()
+    try:
+        popen_status = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        popen_status = None
+        proc.kill()
+        proc.wait()
+    forked = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    forked.start()
+    forked.terminate()
+    forked.join(5)
+    fork_status = forked.exitcode
+    if fork_status is None:
+        os.kill(forked.pid, signal.SIGKILL)
+        forked.join()
+    return {"popen": popen_status, "fork": fork_status, "blocked": blocked_signals()}
+
+
 def application(environ, start_response):
     case = environ.get("PATH_INFO", "")
+    if case == "/children":
+        body = json.dumps(children()).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
     if case == "/pid":
         body = str(os.getpid()).encode()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
