@@ -529,11 +529,14 @@ const command_rec kDirectives[] = {
      TAKE1, "On|Off: whether a failed 'Require wsgi-group' denies or stays neutral."},
     {"WSGIAccessScript", to_cmd_func(set_access_script), nullptr, OR_AUTHCFG, RAW_ARGS,
      "Host access control script: FILE [application-group=NAME]."},
-    {"WSGIDispatchScript", to_cmd_func(set_dispatch_script), nullptr, kDirLevel, RAW_ARGS,
+    // Not in .htaccess (as with mod_wsgi): these name Python code to run, or the interpreter
+    // another application runs in, which only the server's administrator may choose.
+    {"WSGIDispatchScript", to_cmd_func(set_dispatch_script), nullptr, kServerAndDir, RAW_ARGS,
      "Script choosing process group, application group and callable per request."},
-    {"WSGIHandlerScript", to_cmd_func(add_handler_script), nullptr, kDirLevel, RAW_ARGS,
+    {"WSGIHandlerScript", to_cmd_func(add_handler_script), nullptr, kServerAndDir, RAW_ARGS,
      "Named handler for SetHandler/AddHandler: NAME FILE [option=value ...]."},
-    {"WSGIPassApacheRequest", to_cmd_func(set_pass_apache_request), nullptr, kDirLevel, TAKE1,
+    {"WSGIPassApacheRequest", to_cmd_func(set_pass_apache_request), nullptr, kServerAndDir,
+     TAKE1,
      "On|Off: add apache.request_rec to the environ (embedded mode only)."},
     {"WSGITrustedProxyHeaders", to_cmd_func(add_trusted_proxy_header), nullptr, kDirLevel,
      ITERATE, "Proxy headers to trust from trusted proxies: HEADER ..."},
