@@ -532,10 +532,16 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
                 error = make_socket(runtime, group.options.listen_backlog);
             }
             if (!error.empty()) {
+                // As with mod_wsgi, Apache carries on: embedded mode and the other groups
+                // serve, this group's requests get 503 (WSGI0117).
                 ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                             "WSGI0163: Cannot create the socket of daemon process group '%s': %s",
+                             "WSGI0163: Cannot create the socket of daemon process group '%s': "
+                             "%s; the group does not start.",
                              group.options.name.c_str(), error.c_str());
-                return HTTP_INTERNAL_SERVER_ERROR;
+                if (runtime.listen_fd >= 0) {
+                    close(runtime.listen_fd);
+                }
+                continue;
             }
             g_groups.push_back(std::move(runtime));
         }

@@ -397,6 +397,25 @@ WSGIScriptAlias /hidden {APP} process-group=hidden
     assert not (server.root / "run" / "httpd.pid").exists()
 
 
+def test_socket_directory_missing_at_start_leaves_the_rest_serving(private_apache):
+    # A directory that does not exist passes the check (an init script may make it before the
+    # start); if it is still missing then, the group cannot listen. As with mod_wsgi, Apache
+    # carries on: embedded mode serves and the group's requests get 503.
+    config = f"""
+WSGISocketPrefix {{root}}/missing/wsgi
+WSGIDaemonProcess lost
+WSGIScriptAlias /lost {APP} process-group=lost
+WSGIScriptAlias /embedded {APP}
+"""
+    server = private_apache(config, tolerate=[r"WSGI0163"])
+    server.expect_log(r"WSGI0117: Daemon process group 'lost' is not running")
+    assert server.wait_log(r"\[wsgi:crit\] .*WSGI0163: Cannot create the socket of daemon process "
+                           r"group 'lost': bind\('[^']*/missing/wsgi[^']*'\): No such file",
+                           expect=False)
+    assert get(server, "/embedded/pid").status_code == 200
+    assert get(server, "/lost/pid").status_code == 503
+
+
 # --------------------------------------------------------------------------------------------
 # 5. Only Apache's children drive a daemon
 
