@@ -568,14 +568,38 @@ std::vector<pthread_t> start_threads(int count) {
     }
     g_request_slots = std::make_unique<RequestSlot[]>(static_cast<std::size_t>(count));
     std::vector<pthread_t> threads;
+    bool default_stack = options().stack_size <= 0;
     for (int i = 0; i < count; ++i) {
+        void* slot = reinterpret_cast<void*>(static_cast<std::intptr_t>(i));
         pthread_t thread;
-        if (pthread_create(&thread, &attributes, request_thread,
-                           reinterpret_cast<void*>(static_cast<std::intptr_t>(i))) == 0) {
+        int created = pthread_create(&thread, &attributes, request_thread, slot);
+        if (created != 0 && !default_stack) {
+            // stack-size= more than the process may map (RLIMIT_AS, memory): the system's
+            // default stack then, rather than a process without request threads.
+            ap_log_error(APLOG_MARK, APLOG_WARNING, created, g_state.server,
+                         "WSGI0172: Daemon process '%s' (pid=%" APR_PID_T_FMT "): no thread "
+                         "with a stack of %" APR_INT64_T_FMT " bytes (stack-size=); using the "
+                         "default size.",
+                         options().name.c_str(), getpid(),
+                         static_cast<apr_int64_t>(options().stack_size));
+            pthread_attr_destroy(&attributes);
+            pthread_attr_init(&attributes);
+            default_stack = true;
+            created = pthread_create(&thread, &attributes, request_thread, slot);
+        }
+        if (created == 0) {
             threads.push_back(thread);
+        } else {
+            ap_log_error(APLOG_MARK, APLOG_ERR, created, g_state.server,
+                         "WSGI0172: Daemon process '%s' (pid=%" APR_PID_T_FMT "): request "
+                         "thread %d could not be started.",
+                         options().name.c_str(), getpid(), i);
         }
     }
     pthread_attr_destroy(&attributes);
+    if (threads.empty()) {
+        fail("no request thread could be started");
+    }
     return threads;
 }
 

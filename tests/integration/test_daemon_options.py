@@ -131,6 +131,8 @@ WSGIDaemonProcess vmem threads=2 virtual-memory-limit={VIRTUAL_MEMORY_LIMIT}
 WSGIScriptAlias /vmem {PROBE} process-group=vmem
 WSGIDaemonProcess stack threads=2 stack-size={STACK_SIZE}
 WSGIScriptAlias /stack {PROBE} process-group=stack
+WSGIDaemonProcess hugestack threads=2 stack-size=99999999999
+WSGIScriptAlias /hugestack {PROBE} process-group=hugestack
 WSGIDaemonProcess prio threads=2 cpu-priority=5
 WSGIScriptAlias /prio {PROBE} process-group=prio
 WSGIDaemonProcess backlog threads=2 listen-backlog={BACKLOG}
@@ -178,6 +180,16 @@ def test_stack_size_sets_the_request_threads_stack(server):
     assert default >= 2 * STACK_SIZE, default
 
 
+def test_stack_size_too_large_falls_back_to_the_default(server):
+    # More than the process can map: the threads start with the default stack, with a warning,
+    # instead of a process that accepts nothing.
+    server.expect_log(r"WSGI0172: Daemon process 'hugestack'")
+    sized = probe(server, "/hugestack/stack")["stack_size"]
+    assert sized == probe(server, "/plain/stack")["stack_size"]
+    assert server.wait_log(r"\[wsgi:warn\] .*WSGI0172: Daemon process 'hugestack' .*no thread "
+                           r"with a stack of 99999999999 bytes")
+
+
 def test_cpu_priority_sets_the_nice_value(server):
     assert probe(server, "/prio/limits")["priority"] == 5
     assert probe(server, "/plain/limits")["priority"] == os.getpriority(os.PRIO_PROCESS, 0)
@@ -194,7 +206,7 @@ def test_socket_is_owned_by_the_socket_user_and_private(server):
     www = pwd.getpwnam("www-data")
     nobody = pwd.getpwnam("nobody")
     sockets = sorted((server.root / "run").glob("wsgi.*.sock"))
-    assert len(sockets) == 8, sockets
+    assert len(sockets) == 9, sockets  # one per group
     owners = {
         prefix: listening_socket_of(server, pid_of(server, prefix)).stat()
         for prefix in ("/plain", "/sockwww")
