@@ -15,8 +15,8 @@ namespace {
 
 using common::iequals;
 
-std::string server_with_port(const RequestIdentity& identity) {
-    std::string name(identity.server_hostname);
+std::string with_port(std::string_view host, const RequestIdentity& identity) {
+    std::string name(host);
     if (identity.port != 80 && identity.port != 443) {
         name += ':';
         name += std::to_string(identity.port);
@@ -39,10 +39,16 @@ std::string expand_group(std::string_view spec, const RequestIdentity& identity,
         return "";
     }
     if (spec == "%{SERVER}") {
-        return server_with_port(identity);
+        return with_port(identity.server_hostname, identity);
     }
     if (spec == "%{RESOURCE}") {
-        return server_with_port(identity) + "|" + std::string(identity.script_name);
+        return with_port(identity.server_hostname, identity) + "|" +
+               std::string(identity.script_name);
+    }
+    if (spec == "%{HOST}") {
+        return with_port(identity.request_hostname.empty() ? identity.server_hostname
+                                                           : identity.request_hostname,
+                         identity);
     }
     if (auto name = env_variable_name(spec)) {
         if (auto value = lookup(*name)) {

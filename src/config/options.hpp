@@ -73,6 +73,8 @@ struct RequestIdentity {
     std::string_view server_hostname;  // ServerName of the (virtual) server
     unsigned port = 80;                // the server port of the request
     std::string_view script_name;      // SCRIPT_NAME as given to the application
+    // The host the request names (Host header, r->hostname); server_hostname when empty.
+    std::string_view request_hostname = {};
 };
 
 // Looks up a variable for %{ENV:NAME}: request notes, then the request environment
@@ -81,8 +83,10 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 
 // Expands an application group name. nullopt (not configured) means %{RESOURCE}, the
 // default; %{GLOBAL} is "" (the main interpreter); %{SERVER} is "host[:port]";
-// %{RESOURCE} is "host[:port]|SCRIPT_NAME"; %{ENV:NAME} is the variable's value (the spec
-// itself when unset); anything else is a literal name. The port is left out when 80 or 443.
+// %{RESOURCE} is "host[:port]|SCRIPT_NAME"; %{HOST} is "name[:port]" with the name the
+// request gives in its Host header (mod_wsgi 4 has it; one interpreter per name, within the
+// process's limit); %{ENV:NAME} is the variable's value (the spec itself when unset);
+// anything else is a literal name. The port is left out when 80 or 443.
 std::string expand_application_group(const std::optional<std::string>& spec,
                                      const RequestIdentity& identity, const EnvLookup& lookup);
 

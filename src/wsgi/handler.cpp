@@ -77,7 +77,7 @@ std::optional<std::string> lookup_variable(request_rec* r, std::string_view name
 config::RequestIdentity request_identity(request_rec* r, std::string_view script_name) {
     return config::RequestIdentity{
         r->server->server_hostname != nullptr ? r->server->server_hostname : "",
-        ap_get_server_port(r), script_name};
+        ap_get_server_port(r), script_name, r->hostname != nullptr ? r->hostname : ""};
 }
 
 namespace {

@@ -40,6 +40,7 @@ WSGIScriptAlias /env {apps}/groups/probe.wsgi
     SetEnv PROBE_GROUP from-env
     WSGIApplicationGroup %{ENV:PROBE_GROUP}
 </Location>
+WSGIScriptAlias /host {apps}/groups/probe.wsgi application-group=%{HOST}
 WSGIScriptAlias /literal {apps}/groups/probe.wsgi application-group=literal-name
 WSGIScriptAlias /override {apps}/groups/probe.wsgi application-group=from-option
 <Location /override>
@@ -90,6 +91,16 @@ def test_env_group_takes_the_request_variable(server):
     data = info(server, "/env")
     assert data["environ_group"] == "from-env"
     assert data["module_group"] == "from-env"
+
+
+def test_host_group_is_the_requested_host_name(server):
+    # mod_wsgi 4's %{HOST}: the name in the request's Host header, with the port unless 80/443.
+    port = server.port
+    for name in ("one.example", "two.example"):
+        r = requests.get(server.url("/host/info"), headers={"Host": f"{name}:{port}"}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["environ_group"] == f"{name}:{port}"
+        assert r.json()["module_group"] == f"{name}:{port}"
 
 
 def test_literal_group_name(server):

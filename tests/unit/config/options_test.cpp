@@ -78,6 +78,15 @@ TEST(ApplicationGroup, PortShownUnlessDefault) {
     EXPECT_EQ(expand_application_group(std::nullopt, {"h", 8080, ""}, lookup), "h:8080|");
 }
 
+TEST(ApplicationGroup, HostIsTheRequestedName) {
+    auto lookup = lookup_from({});
+    EXPECT_EQ(expand_application_group("%{HOST}", {"h", 80, "/x", "www.example.com"}, lookup),
+              "www.example.com");
+    EXPECT_EQ(expand_application_group("%{HOST}", {"h", 8080, "/x", "other.test"}, lookup),
+              "other.test:8080");
+    EXPECT_EQ(expand_application_group("%{HOST}", {"h", 80, "/x"}, lookup), "h");  // no Host
+}
+
 TEST(ProcessGroup, DefaultIsEmbedded) {
     RequestIdentity identity{"h", 80, "/x"};
     auto lookup = lookup_from({{"PG", "daemon"}});
