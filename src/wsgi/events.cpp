@@ -187,17 +187,19 @@ Ref RequestScope::started_payload(PyObject* application) {
     return ok ? std::move(payload) : Ref();
 }
 
-bool RequestScope::track(PyObject* active_requests, PyObject* payload) {
+bool RequestScope::track(PyObject* active_requests) {
+    // The value is the request's request_data() dict, as mod_wsgi has it (4.6.0 notes).
+    PyObject* data = request_data();
     active_key_ = request_id_ ? request_id_.copy() : Ref::steal(PyLong_FromVoidPtr(this));
-    return active_key_ && PyDict_SetItem(active_requests, active_key_.get(), payload) == 0;
+    return data != nullptr && active_key_ &&
+           PyDict_SetItem(active_requests, active_key_.get(), data) == 0;
 }
 
 bool RequestScope::track_now(PyObject* active_requests) {
     if (active_key_ || !environ_ || ended_) {
         return true;  // recorded already, or not (or no longer) running the application
     }
-    Ref payload = started_payload(application_.get());
-    return payload && track(active_requests, payload.get());
+    return track(active_requests);
 }
 
 Ref RequestScope::started(PyObject* environ, PyObject* application) {
@@ -211,18 +213,19 @@ Ref RequestScope::started(PyObject* environ, PyObject* application) {
     if (!publish && !track_it) {
         return Ref::borrow(application);
     }
-    Ref payload = started_payload(application);
-    bool ok = static_cast<bool>(payload);
-    if (ok && track_it) {
-        ok = track(state_.active_requests.get(), payload.get());
-    }
-    if (!ok) {
+    if (track_it && !track(state_.active_requests.get())) {
         log_event_error(&channel_, "request_started");
         return Ref::borrow(application);
     }
-    if (publish) {
-        dispatch(state_.event_callbacks, "request_started", payload.get(), &channel_);
+    if (!publish) {
+        return Ref::borrow(application);
     }
+    Ref payload = started_payload(application);
+    if (!payload) {
+        log_event_error(&channel_, "request_started");
+        return Ref::borrow(application);
+    }
+    dispatch(state_.event_callbacks, "request_started", payload.get(), &channel_);
     PyObject* chosen = PyDict_GetItemString(payload.get(), "application_object");
     return Ref::borrow(chosen != nullptr ? chosen : application);
 }

@@ -86,7 +86,7 @@ private:
     bool has_subscribers() const;
     python::Ref new_payload(bool with_thread);  // request_id, thread_id, request_data
     python::Ref started_payload(PyObject* application);
-    bool track(PyObject* active_requests, PyObject* payload);
+    bool track(PyObject* active_requests);
     bool add_timings(PyObject* payload);
     void end_metrics(const RequestOutcome& outcome, metrics::Micros end,
                      const std::optional<metrics::CpuTimes>& cpu_end);

@@ -74,11 +74,9 @@ def test_request_finished_counts_status_and_body(server):
 def test_active_requests_holds_the_running_request_only(server):
     for _ in range(2):
         data = get_json(server, f"/more/active?{token()}")
-        assert data["found"] is True and data["same_environ"] is True
+        # The value is the request's request_data() dict (mod_wsgi 4.6.0 notes).
+        assert data["found"] is True and data["is_request_data"] is True
         assert data["count"] == 1, "a finished request was left in active_requests"
-        assert {"request_id", "request_environ", "application_object", "request_data"} <= set(
-            data["keys"]
-        )
 
 
 def test_environ_keys(server):

@@ -90,8 +90,7 @@ def application(environ, start_response):
             {
                 "count": len(active),
                 "found": mine is not None,
-                "same_environ": mine is not None and mine["request_environ"] is environ,
-                "keys": sorted(mine) if mine else [],
+                "is_request_data": mine is mod_wsgi.request_data(),
             },
         )
     if mode == "/environ":
