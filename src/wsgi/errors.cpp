@@ -153,6 +153,23 @@ PyObject* log_fileno(PyObject*, PyObject*) noexcept {
     return nullptr;
 }
 
+// io.TextIOWrapper.reconfigure(): code reused from command line tools calls it on sys.stdout
+// (encoding='utf-8', line_buffering=True...). The stream always logs lines as UTF-8 as they
+// complete, so the keywords are checked and nothing changes.
+PyObject* log_reconfigure(PyObject*, PyObject* args, PyObject* kwargs) noexcept {
+    static const char* keywords[] = {"encoding", "errors", "newline", "line_buffering",
+                                     "write_through", nullptr};
+    PyObject* ignored[5] = {};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOO:reconfigure",
+                                     const_cast<char**>(keywords), &ignored[0], &ignored[1],
+                                     &ignored[2], &ignored[3], &ignored[4])) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* log_get_none(PyObject*, void*) noexcept { Py_RETURN_NONE; }
+
 PyObject* log_get_name(PyObject* obj, void*) noexcept {
     return Py_NewRef(reinterpret_cast<LogObject*>(obj)->name);
 }
@@ -200,6 +217,8 @@ PyMethodDef kLogMethods[] = {
     {"seekable", log_false, METH_NOARGS, "False."},
     {"writable", log_true, METH_NOARGS, "True."},
     {"fileno", log_fileno, METH_NOARGS, "Raises OSError: no file descriptor."},
+    {"reconfigure", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(log_reconfigure)),
+     METH_VARARGS | METH_KEYWORDS, "Accepts io.TextIOWrapper's keywords; changes nothing."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -211,6 +230,7 @@ PyGetSetDef kLogGetSet[] = {
     {"buffer", log_get_buffer, nullptr, nullptr, nullptr},
     {"line_buffering", log_get_true, nullptr, nullptr, nullptr},
     {"write_through", log_get_true, nullptr, nullptr, nullptr},
+    {"newlines", log_get_none, nullptr, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -231,7 +251,16 @@ PyTypeObject* log_type() {
 
 }  // namespace
 
-PyObject* create_log_type() { return PyType_FromSpec(&kLogSpec); }
+PyObject* create_log_type() {
+    Ref type = Ref::steal(PyType_FromSpec(&kLogSpec));
+    // A virtual subclass of io.TextIOBase (an ABC), as the io.TextIOWrapper mod_wsgi hands
+    // out is: isinstance(sys.stdout, io.TextIOBase) holds.
+    Ref io = type ? Ref::steal(PyImport_ImportModule("io")) : Ref();
+    Ref base = io ? Ref::steal(PyObject_GetAttrString(io.get(), "TextIOBase")) : Ref();
+    Ref registered =
+        base ? Ref::steal(PyObject_CallMethod(base.get(), "register", "O", type.get())) : Ref();
+    return registered ? type.release() : nullptr;
+}
 
 PyObject* new_log_stream(Channel* channel, const char* name) {
     auto* self = PyObject_New(LogObject, log_type());

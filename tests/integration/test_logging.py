@@ -74,6 +74,16 @@ def test_partial_line_is_logged_with_its_request_when_it_ends(server, mount, mod
 
 
 @pytest.mark.parametrize("mount", ["/log", "/daemon-log"], ids=["embedded", "daemon"])
+def test_streams_offer_the_text_stream_interface(server, mount):
+    # mod_wsgi hands out io.TextIOWrapper objects; code reused from command line tools calls
+    # sys.stdout.reconfigure() and checks isinstance(stream, io.TextIOBase).
+    r = requests.get(server.url(f"{mount}/textio"), timeout=10)
+    assert r.status_code == 200, r.text
+    expected = {"textiobase": True, "newlines": None, "refuses_unknown": True}
+    assert r.json() == {"stdout": expected, "stderr": expected, "errors": expected}
+
+
+@pytest.mark.parametrize("mount", ["/log", "/daemon-log"], ids=["embedded", "daemon"])
 def test_sys_stdout_buffer_takes_bytes(server, mount):
     marker = uuid.uuid4().hex
     server.expect_log(marker)
