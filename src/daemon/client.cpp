@@ -6,6 +6,7 @@
 #include <ap_mpm.h>
 #include <http_protocol.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -613,6 +614,38 @@ Relay::Outcome Relay::run() {
     }
 }
 
+// script-user= / script-group= (mod_wsgi docs, WSGIDaemonProcess): a script that the
+// configured account does not own is refused with 403, so that a user who can put files under
+// the URL space cannot run them as the daemon's user. Returns OK or HTTP_FORBIDDEN (logged).
+int check_script_owner(request_rec* r, const std::string& path, const config::DaemonGroup& group,
+                       const config::DaemonIdentity& identity) {
+    if (!identity.script_uid && !identity.script_gid) {
+        return OK;
+    }
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      "WSGI0154: WSGI script '%s' of daemon process group '%s' cannot be "
+                      "checked against script-user=/script-group=; refused.",
+                      path.c_str(), group.options.name.c_str());
+        return HTTP_FORBIDDEN;
+    }
+    const bool user_differs = identity.script_uid && info.st_uid != *identity.script_uid;
+    const bool group_differs = identity.script_gid && info.st_gid != *identity.script_gid;
+    if (user_differs || group_differs) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "WSGI0154: WSGI script '%s' (owner uid %ld, gid %ld) is not owned by the "
+                      "%s of daemon process group '%s' (%s%ld); refused.",
+                      path.c_str(), static_cast<long>(info.st_uid),
+                      static_cast<long>(info.st_gid), user_differs ? "script-user" : "script-group",
+                      group.options.name.c_str(), user_differs ? "uid " : "gid ",
+                      user_differs ? static_cast<long>(*identity.script_uid)
+                                   : static_cast<long>(*identity.script_gid));
+        return HTTP_FORBIDDEN;
+    }
+    return OK;
+}
+
 }  // namespace
 
 int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
@@ -623,6 +656,10 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
                       "WSGI0117: Daemon process group '%s' is not running.",
                       group.options.name.c_str());
         return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (int refused = check_script_owner(r, settings.script_filename, group, runtime->identity);
+        refused != OK) {
+        return refused;
     }
     DaemonRequest request;
     request.settings = settings;

@@ -362,6 +362,16 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         python::InterpreterLock lock(python::interpreters().main());
         if (!python::interpreters().setup_main()) {
             setup_failure = python::take_exception_lines();
+        } else if (group != nullptr && group->options.switch_interval) {
+            // switch-interval=: how long a thread may hold the GIL while others wait for it
+            // (sys.setswitchinterval; one value for the whole process).
+            Ref sys = Ref::steal(PyImport_ImportModule("sys"));
+            Ref done = sys ? Ref::steal(PyObject_CallMethod(sys.get(), "setswitchinterval", "d",
+                                                            *group->options.switch_interval))
+                           : Ref();
+            if (!done) {
+                setup_failure = python::take_exception_lines();
+            }
         }
     }
     if (!setup_failure.empty()) {

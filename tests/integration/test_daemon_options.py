@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import wait_for
+from conftest import APPS, wait_for
 
 PYTHON = "/usr/bin/python3"
 MiB = 1024 * 1024
@@ -188,6 +188,56 @@ def test_stack_size_too_large_falls_back_to_the_default(server):
     assert sized == probe(server, "/plain/stack")["stack_size"]
     assert server.wait_log(r"\[wsgi:warn\] .*WSGI0172: Daemon process 'hugestack' .*no thread "
                            r"with a stack of 99999999999 bytes")
+
+
+# --------------------------------------------------------------------------------------------
+# switch-interval=, script-user=, script-group=
+
+
+def owner_config(script: Path) -> str:
+    """Groups whose script-user= / script-group= the probe script does and does not match."""
+    st = script.stat()
+    other_user = "nobody" if st.st_uid != pwd.getpwnam("nobody").pw_uid else "root"
+    return f"""
+WSGIDaemonProcess switch threads=2 switch-interval=0.002
+WSGIScriptAlias /switch {PROBE} process-group=switch
+WSGIDaemonProcess owner threads=1 script-user=#{st.st_uid}
+WSGIScriptAlias /owner {PROBE} process-group=owner
+WSGIDaemonProcess notowner threads=1 script-user={other_user}
+WSGIScriptAlias /notowner {PROBE} process-group=notowner
+WSGIDaemonProcess ownergroup threads=1 script-group=#{st.st_gid}
+WSGIScriptAlias /ownergroup {PROBE} process-group=ownergroup
+WSGIDaemonProcess notownergroup threads=1 script-group=#{st.st_gid + 1}
+WSGIScriptAlias /notownergroup {PROBE} process-group=notownergroup
+"""
+
+
+@pytest.fixture(scope="module")
+def owner_server(module_apache):
+    server = module_apache(owner_config(APPS / "daemon_options" / "probe.wsgi"))
+    yield server
+    module_apache.release(server)
+
+
+def test_switch_interval_sets_the_gil_switch_interval(owner_server):
+    assert probe(owner_server, "/switch/limits")["switch_interval"] == pytest.approx(0.002)
+    assert probe(owner_server, "/owner/limits")["switch_interval"] == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("prefix", ["/owner", "/ownergroup"])
+def test_script_owned_as_required_is_served(owner_server, prefix):
+    assert get(owner_server, f"{prefix}/pid").status_code == 200
+
+
+@pytest.mark.parametrize("prefix, option", [("/notowner", "script-user"),
+                                            ("/notownergroup", "script-group")])
+def test_script_not_owned_as_required_is_forbidden(owner_server, prefix, option):
+    # mod_wsgi docs: a script the configured account does not own gets 403, and never runs.
+    group = prefix.lstrip("/")
+    owner_server.expect_log(rf"WSGI0154: WSGI script '[^']*probe.wsgi' .* not owned by the "
+                            rf"{option} of daemon process group '{group}'")
+    assert get(owner_server, f"{prefix}/pid").status_code == 403
+    assert owner_server.wait_log(rf"WSGI0154: .*'{group}'")
 
 
 def test_cpu_priority_sets_the_nice_value(server):

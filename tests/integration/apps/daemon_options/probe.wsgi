@@ -2,7 +2,8 @@
 
 PATH_INFO picks the probe:
   /pid          os.getpid() as text
-  /limits       pid, RLIMIT_DATA, RLIMIT_AS, RLIMIT_CPU (soft, hard) and the nice value
+  /limits       pid, RLIMIT_DATA, RLIMIT_AS, RLIMIT_CPU (soft, hard), the nice value and
+                sys.getswitchinterval()
   /alloc?N      tries bytearray(N): "ok" or "MemoryError"
   /stack        this request thread's stack size (pthread_getattr_np on pthread_self)
   /spin?S       burns S seconds of this thread's CPU time (at most 10 s of wall time)
@@ -13,6 +14,7 @@ import ctypes
 import json
 import os
 import resource
+import sys
 import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -47,6 +49,7 @@ def probe(path, query):
             "as": resource.getrlimit(resource.RLIMIT_AS),
             "cpu": resource.getrlimit(resource.RLIMIT_CPU),
             "priority": os.getpriority(os.PRIO_PROCESS, 0),
+            "switch_interval": sys.getswitchinterval(),
         }
     if path == "/alloc":
         try:
