@@ -147,6 +147,29 @@ thread_local RequestSlot* t_request_slot = nullptr;
 
 const config::DaemonOptions& options() { return g_state.runtime->group->options; }
 
+// startup-timeout (mod_wsgi docs, WSGIDaemonProcess): once a script fails to load, the
+// process has that long to load one; if none has loaded by then it restarts, for packages
+// (Django) that cannot run their set-up twice in a process. 0: no failure yet; kScriptLoaded:
+// a script loaded, the timeout no longer applies; otherwise the deadline (steady clock).
+constexpr Clock::rep kScriptLoaded = -1;
+std::atomic<Clock::rep> g_startup_deadline{0};
+
+void observe_script_load(bool imported) noexcept {
+    Clock::rep current = g_startup_deadline.load();
+    if (current == kScriptLoaded) {
+        return;
+    }
+    if (imported) {
+        g_startup_deadline = kScriptLoaded;
+        return;
+    }
+    if (current == 0) {
+        auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           options().startup_timeout);
+        g_startup_deadline.compare_exchange_strong(current, deadline.time_since_epoch().count());
+    }
+}
+
 void request_restart(const char* reason, bool graceful) {
     std::lock_guard lock(g_state.mutex);
     if (g_state.restart_reason == nullptr) {
@@ -675,6 +698,10 @@ void supervise() {
         if (opts.request_timeout.count() > 0) {
             check_request_timeouts(now);
         }
+        if (Clock::rep deadline = g_startup_deadline.load();
+            deadline > 0 && now.time_since_epoch().count() >= deadline) {
+            request_restart("startup-timeout reached without a WSGI script loaded", true);
+        }
         if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
             Clock::time_point last{Clock::duration(g_state.last_activity.load())};
             if (now - std::max(last, started) >= opts.inactivity_timeout) {
@@ -747,6 +774,9 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
 
     apr_pool_t* pool = nullptr;
     apr_pool_create(&pool, nullptr);
+    if (opts.startup_timeout.count() > 0) {
+        wsgi::set_load_observer(observe_script_load);
+    }
     if (!wsgi::start_python(server, pool, g_state.runtime->group)) {
         fail("Python could not be initialised");
     }

@@ -2,6 +2,7 @@
 
 #include <apr_md5.h>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -159,9 +160,24 @@ std::string script_module_name(const std::string& path, bool case_sensitive) {
     return name;
 }
 
+namespace {
+
+std::atomic<LoadObserver> g_load_observer{nullptr};
+
+Ref observed(Ref module) {
+    if (LoadObserver observer = g_load_observer.load(std::memory_order_relaxed)) {
+        observer(static_cast<bool>(module));
+    }
+    return module;
+}
+
+}  // namespace
+
+void set_load_observer(LoadObserver observer) { g_load_observer = observer; }
+
 Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, Channel& channel) {
     if (Ref module = current_module(script, channel)) {
-        return module;
+        return observed(std::move(module));
     }
     std::unique_lock guard(interpreter.load_mutex(), std::defer_lock);
     {
@@ -170,7 +186,7 @@ Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, Chan
     }
     // Another thread may have loaded it while this one waited.
     if (Ref module = current_module(script, channel)) {
-        return module;
+        return observed(std::move(module));
     }
     PyObject* modules = PyImport_GetModuleDict();
     if (PyDict_GetItemString(modules, script.module_name.c_str()) != nullptr) {
@@ -179,7 +195,7 @@ Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script, Chan
             PyErr_Clear();
         }
     }
-    return import_script(script, channel);
+    return observed(import_script(script, channel));
 }
 
 bool script_changed(const ScriptLoad& script) {

@@ -35,6 +35,14 @@ struct ScriptLoad {
 // waiting for another thread loading the same interpreter's scripts. Logs through `channel`
 // (the request's). On failure logs the traceback and returns an empty Ref with no exception
 // set; a failed import leaves nothing in sys.modules, so the next request tries again.
+// Told of each attempt of load_script() to import a script file: true when it imported (or
+// was loaded already), false when the import failed. Called on the loading thread with the
+// GIL held; must not raise. Daemon processes use it for startup-timeout.
+using LoadObserver = void (*)(bool imported) noexcept;
+
+// Sets the process's LoadObserver (nullptr: none, the default). Call before requests run.
+void set_load_observer(LoadObserver observer);
+
 python::Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script,
                         Channel& channel);
 

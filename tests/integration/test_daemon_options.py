@@ -191,7 +191,7 @@ def test_stack_size_too_large_falls_back_to_the_default(server):
 
 
 # --------------------------------------------------------------------------------------------
-# switch-interval=, script-user=, script-group=
+# switch-interval=, script-user=, script-group=, startup-timeout=
 
 
 def owner_config(script: Path) -> str:
@@ -209,6 +209,10 @@ WSGIDaemonProcess ownergroup threads=1 script-group=#{st.st_gid}
 WSGIScriptAlias /ownergroup {PROBE} process-group=ownergroup
 WSGIDaemonProcess notownergroup threads=1 script-group=#{st.st_gid + 1}
 WSGIScriptAlias /notownergroup {PROBE} process-group=notownergroup
+WSGIDaemonProcess startup threads=1 startup-timeout=1
+WSGIScriptAlias /startup {{apps}}/daemon_options/broken.wsgi process-group=startup
+WSGIDaemonProcess startupok threads=1 startup-timeout=1
+WSGIScriptAlias /startupok {PROBE} process-group=startupok
 """
 
 
@@ -217,6 +221,28 @@ def owner_server(module_apache):
     server = module_apache(owner_config(APPS / "daemon_options" / "probe.wsgi"))
     yield server
     module_apache.release(server)
+
+
+def test_startup_timeout_restarts_a_process_whose_script_never_loads(owner_server):
+    # mod_wsgi docs: after a failed load the process has startup-timeout to load a script,
+    # else it restarts (a fresh process for packages that cannot set up twice).
+    owner_server.expect_log(r"STARTUP-BROKEN|WSGI0003")
+    assert get(owner_server, "/startup/pid").status_code == 500
+    stopped = owner_server.wait_log(r"Daemon process 'startup' \(pid=(\d+)\) stopping: "
+                                    r"startup-timeout reached", timeout=10)
+    first = int(stopped.group(1))
+    assert get(owner_server, "/startup/pid").status_code == 500
+    again = owner_server.wait_log(rf"Daemon process 'startup' \(pid=(?!{first}\))(\d+)\) "
+                                  r"stopping: startup-timeout reached", timeout=10)
+    assert int(again.group(1)) != first
+
+
+def test_startup_timeout_spares_a_process_whose_script_loaded(owner_server):
+    first = pid_of(owner_server, "/startupok")
+    time.sleep(2)  # twice the timeout
+    assert pid_of(owner_server, "/startupok") == first
+    assert not re.search(r"Daemon process 'startupok' .*stopping: startup-timeout",
+                         owner_server.error_log())
 
 
 def test_switch_interval_sets_the_gil_switch_interval(owner_server):
