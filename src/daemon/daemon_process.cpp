@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <clocale>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "apache/log.hpp"
 #include "daemon/daemon_channel.hpp"
@@ -36,6 +38,7 @@
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
 #include "wsgi/handler.hpp"
+#include "wsgi/interpreter_setup.hpp"
 #include "wsgi/script.hpp"
 
 namespace wsgi::daemon {
@@ -139,11 +142,55 @@ struct RequestSlot {
     DaemonChannel* channel = nullptr;
     bool abandoned = false;
     bool ignore_activity = false;  // the request's WSGIIgnoreActivity; this thread's only
+    // interrupt-timeout: the interpreter the request runs in (interpreters last as long as
+    // the process), and, read and written with the GIL held only, the thread's Python ident
+    // and whether it is running the application.
+    std::atomic<python::Interpreter*> interpreter{nullptr};
+    unsigned long thread_ident = 0;
+    bool in_application = false;
+    // The supervisor's own: the `started` of the request it interrupted, and until when that
+    // request may unwind before the process restarts.
+    Clock::rep interrupted = 0;
+    Clock::time_point interrupt_deadline;
 };
 std::unique_ptr<RequestSlot[]> g_request_slots;
 std::atomic<int> g_abandoned{0};  // requests answered 504 whose threads are still stuck
 int g_thread_count = 0;
 thread_local RequestSlot* t_request_slot = nullptr;
+
+// interrupt-timeout (mod_wsgi docs, "Request Pipeline And Timeouts"): requests past
+// request-timeout to raise mod_wsgi.RequestTimeout in, as (slot, its `started`). One thread
+// does it, because taking the GIL may wait (the supervisor must not) and each thread that
+// takes it keeps a thread state in the interpreter.
+std::mutex g_interrupt_mutex;
+std::condition_variable g_interrupt_ready;
+std::vector<std::pair<int, Clock::rep>> g_interrupts;
+
+void* interrupter(void*) {
+    while (true) {
+        std::pair<int, Clock::rep> next;
+        {
+            std::unique_lock lock(g_interrupt_mutex);
+            g_interrupt_ready.wait(lock, [] { return !g_interrupts.empty(); });
+            next = g_interrupts.front();
+            g_interrupts.erase(g_interrupts.begin());
+        }
+        RequestSlot& slot = g_request_slots[next.first];
+        python::Interpreter* interpreter = slot.interpreter.load();
+        if (interpreter == nullptr) {
+            continue;
+        }
+        python::InterpreterLock lock(*interpreter);
+        // Still that request, in the application: the GIL orders this with the request
+        // thread, which clears a pending exception when it leaves the application.
+        if (slot.in_application && slot.started.load() == next.second &&
+            slot.interpreter.load() == interpreter) {
+            PyThreadState_SetAsyncExc(slot.thread_ident,
+                                      wsgi::wsgi_state().request_timeout.get());
+        }
+    }
+    return nullptr;
+}
 
 const config::DaemonOptions& options() { return g_state.runtime->group->options; }
 
@@ -468,9 +515,17 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
     }
     int status = 0;
     bool restart = false;
+    const bool interruptible = opts.interrupt_timeout.count() > 0;
+    if (interruptible) {
+        t_request_slot->interpreter = interpreter;
+    }
     {
         wsgi::RequestStreamsScope streams(channel);
         python::InterpreterLock lock(*interpreter);
+        if (interruptible) {
+            t_request_slot->thread_ident = PyThread_get_thread_ident();
+            t_request_slot->in_application = true;
+        }
         wsgi::ScriptLoad script;
         script.path = request.settings.script_filename;
         script.module_name = request.module_name;
@@ -492,6 +547,11 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
         } else {
             PyErr_Clear();
             status = 500;
+        }
+        if (interruptible) {
+            // A RequestTimeout raised too late for this request must not hit the next one.
+            t_request_slot->in_application = false;
+            PyThreadState_SetAsyncExc(t_request_slot->thread_ident, nullptr);
         }
     }
     channel.flush_deferred();  // the response's last block, now without the GIL
@@ -637,6 +697,30 @@ void check_request_timeouts(Clock::time_point now) {
         Clock::rep began = slot.started.load();
         if (began == 0 || now - Clock::time_point(Clock::duration(began)) <= limit) {
             continue;
+        }
+        if (opts.interrupt_timeout.count() > 0) {
+            if (slot.interrupted != began) {
+                // First raise mod_wsgi.RequestTimeout in the request; the process restarts
+                // only if it has not unwound within interrupt-timeout.
+                slot.interrupted = began;
+                slot.interrupt_deadline = now + std::chrono::duration_cast<Clock::duration>(
+                                                    opts.interrupt_timeout);
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
+                             "WSGI0126: Daemon process '%s' (pid=%" APR_PID_T_FMT "): a request "
+                             "exceeded request-timeout (%.0f s); raising "
+                             "mod_wsgi.RequestTimeout in it (interrupt-timeout %.0f s).",
+                             opts.name.c_str(), getpid(), opts.request_timeout.count(),
+                             opts.interrupt_timeout.count());
+                {
+                    std::lock_guard queue(g_interrupt_mutex);
+                    g_interrupts.emplace_back(i, began);
+                }
+                g_interrupt_ready.notify_one();
+                continue;
+            }
+            if (now < slot.interrupt_deadline) {
+                continue;
+            }
         }
         std::lock_guard lock(slot.mutex);
         if (slot.channel == nullptr || slot.abandoned) {
@@ -789,6 +873,12 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
         }
     }
     std::vector<pthread_t> threads = start_threads(std::max(opts.threads, 1));
+    if (opts.interrupt_timeout.count() > 0 && opts.request_timeout.count() > 0) {
+        pthread_t thread;
+        if (pthread_create(&thread, nullptr, interrupter, nullptr) == 0) {
+            pthread_detach(thread);
+        }
+    }
     supervise();
 
     // SIGUSR1 (eviction) drains for eviction-timeout when set, else graceful-timeout.

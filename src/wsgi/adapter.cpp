@@ -577,6 +577,7 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
 
     int status = OK;
     bool failed = false;
+    bool interrupted = false;  // mod_wsgi.RequestTimeout (interrupt-timeout) ended it
     // A request_started subscriber may wrap the application (mod_wsgi docs, "Subscribing to
     // Events").
     Ref chosen = scope.started(environ, application);
@@ -587,6 +588,7 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
         failed = true;
     }
     if (failed) {
+        interrupted = PyErr_ExceptionMatches(wsgi_state().request_timeout.get()) != 0;
         if (response.client_gone()) {
             auto lines = python::take_exception_lines();
             GilRelease release;
@@ -611,7 +613,9 @@ int run_application(Channel& channel, const RequestSettings& settings, PyObject*
             response.abort();
         } else {
             int input_status = input_error_status(input.get());
-            status = input_status != 0 ? input_status : HTTP_INTERNAL_SERVER_ERROR;
+            status = interrupted         ? HTTP_GATEWAY_TIME_OUT
+                     : input_status != 0 ? input_status
+                                         : HTTP_INTERNAL_SERVER_ERROR;
         }
     }
     adapter->response = nullptr;

@@ -25,6 +25,9 @@ public:
     python::Ref event_callbacks;     // list: mod_wsgi.subscribe_events()
     python::Ref shutdown_callbacks;  // list: mod_wsgi.subscribe_shutdown()
     python::Ref active_requests;     // dict behind mod_wsgi.active_requests, made on first use
+    // mod_wsgi.RequestTimeout (a BaseException): what interrupt-timeout raises in a request
+    // thread that ran past request-timeout (daemon mode).
+    python::Ref request_timeout;
     std::unique_ptr<EnvironCache> environ_cache;  // environ names and values, made on first use
 };
 

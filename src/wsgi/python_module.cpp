@@ -186,10 +186,17 @@ bool install_python_modules(WsgiState& state, const char* process_group,
                             const char* application_group, int processes, int threads) {
     state.event_callbacks = Ref::steal(PyList_New(0));
     state.shutdown_callbacks = Ref::steal(PyList_New(0));
+    // From BaseException, so that `except Exception:` in the application does not swallow it.
+    state.request_timeout = Ref::steal(PyErr_NewExceptionWithDoc(
+        "mod_wsgi.RequestTimeout",
+        "Raised in a request that ran longer than request-timeout, when interrupt-timeout is "
+        "set (daemon mode). It may be caught for clean-up but should be raised again.",
+        PyExc_BaseException, nullptr));
     // Not imported: PyModule_Create gives each interpreter its own module object and state.
     Ref mod_wsgi = Ref::steal(PyModule_Create(&kModuleDef));
     Ref apache = Ref::steal(PyModule_New("apache"));
-    if (!state.event_callbacks || !state.shutdown_callbacks || !mod_wsgi || !apache) {
+    if (!state.event_callbacks || !state.shutdown_callbacks || !state.request_timeout ||
+        !mod_wsgi || !apache) {
         return false;
     }
     static_cast<ModuleState*>(PyModule_GetState(mod_wsgi.get()))->state = &state;
@@ -210,6 +217,7 @@ bool install_python_modules(WsgiState& state, const char* process_group,
         add(mod_wsgi.get(), "event_callbacks", state.event_callbacks.get()) &&
         add(mod_wsgi.get(), "shutdown_callbacks", state.shutdown_callbacks.get()) &&
         add(mod_wsgi.get(), "FileWrapper", file_wrapper_type()) &&
+        add(mod_wsgi.get(), "RequestTimeout", state.request_timeout.get()) &&
         add_owned(apache.get(), "version",
                   Ref::steal(Py_BuildValue("(iii)", AP_SERVER_MAJORVERSION_NUMBER,
                                            AP_SERVER_MINORVERSION_NUMBER,

@@ -1,5 +1,6 @@
 """Daemon process options that bound requests: request-timeout restarts a process whose
-request is stuck; queue-timeout refuses a request that waited too long for a thread."""
+request is stuck, or with interrupt-timeout first raises mod_wsgi.RequestTimeout in it;
+queue-timeout refuses a request that waited too long for a thread."""
 
 import threading
 import time
@@ -11,6 +12,8 @@ WSGIDaemonProcess stuck threads=1 request-timeout=2 shutdown-timeout=1
 WSGIScriptAlias /stuck {apps}/timeouts/sleepy.wsgi process-group=stuck
 WSGIDaemonProcess queued threads=1 queue-timeout=1
 WSGIScriptAlias /queued {apps}/timeouts/sleepy.wsgi process-group=queued
+WSGIDaemonProcess interrupted threads=2 request-timeout=2 interrupt-timeout=3 shutdown-timeout=1
+WSGIScriptAlias /interrupted {apps}/timeouts/sleepy.wsgi process-group=interrupted
 """
 
 
@@ -47,3 +50,43 @@ def test_queue_timeout_refuses_a_request_that_waited_too_long(apache):
     busy.join(20)
     assert waited.status_code == 504
     server.wait_log(r"WSGI0125: Request waited longer than queue-timeout")
+
+
+def test_interrupt_timeout_unwinds_the_request_and_keeps_the_process(apache):
+    # mod_wsgi.RequestTimeout (a BaseException: `except Exception` does not stop it) ends the
+    # request with 504; the other thread's request and the process are untouched.
+    server = apache(CONFIG)
+    server.expect_log(r"WSGI0126|WSGI0002|RequestTimeout|Traceback|File |spin|sum\(|\^")
+    first = int(requests.get(server.url("/interrupted/pid"), timeout=10).text)
+    sibling = {}
+    thread = threading.Thread(target=lambda: sibling.update(
+        r=requests.get(server.url("/interrupted/sleep?1"), timeout=20)), daemon=True)
+    thread.start()
+    started = time.monotonic()
+    spun = requests.get(server.url("/interrupted/spin?30"), timeout=20)
+    elapsed = time.monotonic() - started
+    thread.join(20)
+    assert spun.status_code == 504
+    assert elapsed < 10, elapsed  # not the 30 s it asked for
+    assert sibling["r"].status_code == 200 and int(sibling["r"].text) == first
+    server.wait_log(r"WSGI0126: Daemon process 'interrupted' .* raising mod_wsgi.RequestTimeout")
+    assert int(requests.get(server.url("/interrupted/pid"), timeout=10).text) == first
+    assert "WSGI0121" not in server.error_log(), "the process was restarted"
+
+
+def test_interrupt_timeout_restarts_when_the_request_cannot_unwind(apache):
+    # Blocked in C (time.sleep), the request cannot take the exception within
+    # interrupt-timeout: the process restarts as without it.
+    server = apache(CONFIG)
+    server.expect_log(r"WSGI0121|WSGI0126|WSGI0146|WSGI0148|closed the connection")
+    first = int(requests.get(server.url("/interrupted/pid"), timeout=10).text)
+    started = time.monotonic()
+    stuck = requests.get(server.url("/interrupted/sleep?30"), timeout=20)
+    assert stuck.status_code == 504
+    assert time.monotonic() - started < 15
+    server.wait_log(r"WSGI0121: Daemon process 'interrupted'")
+    deadline = time.monotonic() + 15
+    pid = first
+    while pid == first and time.monotonic() < deadline:
+        pid = int(requests.get(server.url("/interrupted/pid"), timeout=10).text)
+    assert pid != first
