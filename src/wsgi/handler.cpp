@@ -33,6 +33,7 @@
 #include "wsgi/import_script.hpp"
 #include "wsgi/interpreter_setup.hpp"
 #include "wsgi/metrics.hpp"
+#include "wsgi/metrics_api.hpp"
 #include "wsgi/restrictions.hpp"
 #include "wsgi/script.hpp"
 
@@ -357,6 +358,8 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
     }
     setup.restrictions = restrict_options(server);
     set_process_setup(std::move(setup));
+    allow_server_metrics(group != nullptr ? group->options.server_metrics
+                                          : server.server_metrics.value_or(false));
     python::interpreters().set_hooks(setup_interpreter, end_interpreter);
     {
         python::InterpreterLock lock(python::interpreters().main());

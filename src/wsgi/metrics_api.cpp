@@ -5,12 +5,11 @@
 #include <scoreboard.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <numeric>
 #include <string_view>
 
-#include "apache/log.hpp"
-#include "config/config.hpp"
 #include "python/ref.hpp"
 #include "wsgi/metrics.hpp"
 
@@ -248,10 +247,14 @@ PyObject* request_metrics_dict() {
     return dict.release();
 }
 
+namespace {
+std::atomic<bool> g_server_metrics_allowed{false};
+}  // namespace
+
+void allow_server_metrics(bool allowed) { g_server_metrics_allowed = allowed; }
+
 PyObject* server_metrics_dict() {
-    server_rec* s = apache::main_server();
-    if (s == nullptr || !config::server_config(s).server_metrics.value_or(false) ||
-        !ap_exists_scoreboard_image()) {
+    if (!g_server_metrics_allowed.load() || !ap_exists_scoreboard_image()) {
         Py_RETURN_NONE;
     }
     global_score* global = ap_get_scoreboard_global();

@@ -15,8 +15,14 @@ PyObject* process_metrics_dict();
 // request_metrics(): drains the current interval. None until start_recording_metrics().
 PyObject* request_metrics_dict();
 
-// server_metrics(): the scoreboard, or None unless `WSGIServerMetrics On` (and a scoreboard
+// server_metrics(): the scoreboard, or None unless allowed in this process (and a scoreboard
 // exists).
 PyObject* server_metrics_dict();
+
+// Whether server_metrics() may report in this process: `WSGIServerMetrics On` in an Apache
+// child, the group's `server-metrics=on` in a daemon process (independent of each other, as
+// in mod_wsgi: the scoreboard shows every client's address and request line). Set once when
+// Python starts, before requests run.
+void allow_server_metrics(bool allowed);
 
 }  // namespace wsgi::wsgi

@@ -14,6 +14,10 @@ from group_helpers import get_json, one_process
 
 CONFIG = """
 WSGIScriptAlias /more {apps}/groups/events_more.wsgi application-group=more
+WSGIDaemonProcess metrics-on threads=1 server-metrics=On
+WSGIScriptAlias /metrics-on {apps}/groups/events_more.wsgi process-group=metrics-on
+WSGIDaemonProcess metrics-off threads=1
+WSGIScriptAlias /metrics-off {apps}/groups/events_more.wsgi process-group=metrics-off
 """
 
 
@@ -114,6 +118,20 @@ def test_server_metrics_with_server_metrics_on(server):
     assert {"thread_num", "status", "access_count", "bytes_served", "client", "request",
             "vhost"} <= set(data["worker_keys"])
     assert "W" in data["statuses"], "no worker is writing this very response"
+
+
+def test_daemon_processes_follow_their_server_metrics_option(apache):
+    # Independent of WSGIServerMetrics (On here): a daemon process group reads the scoreboard
+    # only with server-metrics=On, as in mod_wsgi.
+    server = apache(CONFIG + "WSGIServerMetrics On\n")
+    # Daemon processes forked when Apache first starts come before its scoreboard (anonymous
+    # shared memory, inherited only); those forked at a graceful restart see it.
+    assert get_json(server, "/metrics-on/server") is None
+    server.graceful()
+    on = get_json(server, "/metrics-on/server")
+    assert on is not None and "server_limit" in on["keys"]
+    assert on["mine"] == 0, "a daemon process is not one of Apache's children"
+    assert get_json(server, "/metrics-off/server") is None
 
 
 def test_server_metrics_is_main_server_only(config_test):
