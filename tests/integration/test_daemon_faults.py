@@ -458,6 +458,7 @@ def request_frame(script: str, secret: str, marker_dir: str) -> bytes:
         ("callable_object", "application"),
         ("enable_sendfile", "0"),
         ("script_reloading", "0"),
+        ("ignore_activity", "0"),
         ("module_name", "_mod_wsgi_intruder"),
         ("script_mtime", "0"),
         ("head_only", "0"),
