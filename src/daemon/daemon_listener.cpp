@@ -166,6 +166,7 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
                 rearm_listen();
                 continue;  // another process took it, or try again
             }
+            size_buffers(fd);
             std::lock_guard lock(mutex_);
             std::uint64_t id = next_id_++;
             connections_.emplace(id, Entry{fd, true, false, false});
@@ -192,6 +193,16 @@ std::optional<DaemonListener::Connection> DaemonListener::next(Millis wait) {
     return std::nullopt;
 }
 
+void DaemonListener::size_buffers(int fd) const {
+    if (send_buffer_size_ > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_size_, sizeof(send_buffer_size_));
+    }
+    if (receive_buffer_size_ > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_size_,
+                   sizeof(receive_buffer_size_));
+    }
+}
+
 void DaemonListener::adopt_backlog() {
     // Each connection in the backlog carries a request sent before any that reaches a kept
     // connection from now on. Accepted one per listen event, they would wait a turn of the
@@ -210,6 +221,7 @@ void DaemonListener::adopt_backlog() {
         if (fd < 0) {
             return;  // the backlog is empty (EAGAIN)
         }
+        size_buffers(fd);
         std::uint64_t id = next_id_++;
         if (!arm(epoll_fd_, EPOLL_CTL_ADD, fd, id)) {
             // No memory for the epoll entry (ENOMEM, max_user_watches): the Apache child is

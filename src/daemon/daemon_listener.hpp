@@ -82,6 +82,14 @@ public:
     // that way (then it waits kAcceptRetry). Set before open(); may be empty.
     void on_accept_error(std::function<void(int)> handler) { accept_error_ = std::move(handler); }
 
+    // send-buffer-size= and receive-buffer-size= (bytes; 0: the system's default): SO_SNDBUF
+    // (responses to the Apache child) and SO_RCVBUF of every accepted connection, which do not
+    // inherit the listening socket's. Set before open().
+    void set_buffer_sizes(int send, int receive) {
+        send_buffer_size_ = send;
+        receive_buffer_size_ = receive;
+    }
+
     // Request threads: gives a connection back after its request. kKeep watches it again
     // (no system call for a connection already in the epoll set, unless it was quiet()ed or a
     // thread took an event for it meanwhile), unless the listener is stopping: then it gets a
@@ -136,6 +144,9 @@ private:
     std::size_t busy_events_ = 0;          // guarded by mutex_
     bool bounce_ = false;
     std::function<void(int)> accept_error_;
+    int send_buffer_size_ = 0;
+    int receive_buffer_size_ = 0;
+    void size_buffers(int fd) const;
     std::mutex watch_mutex_;
     std::condition_variable all_busy_;
     std::thread watcher_;

@@ -645,6 +645,8 @@ std::vector<pthread_t> start_threads(int count) {
     g_thread_count = count;
     std::string error;
     g_listener.on_accept_error(log_accept_error);
+    g_listener.set_buffer_sizes(static_cast<int>(options().send_buffer_size),
+                                static_cast<int>(options().receive_buffer_size));
     if (!g_listener.open(g_state.runtime->listen_fd, count,
                          options().processes > 1, error)) {
         fail(error);

@@ -213,6 +213,8 @@ WSGIDaemonProcess startup threads=1 startup-timeout=1
 WSGIScriptAlias /startup {{apps}}/daemon_options/broken.wsgi process-group=startup
 WSGIDaemonProcess startupok threads=1 startup-timeout=1
 WSGIScriptAlias /startupok {PROBE} process-group=startupok
+WSGIDaemonProcess buffers threads=1 send-buffer-size=300000 receive-buffer-size=400000
+WSGIScriptAlias /buffers {PROBE} process-group=buffers
 """
 
 
@@ -243,6 +245,15 @@ def test_startup_timeout_spares_a_process_whose_script_loaded(owner_server):
     assert pid_of(owner_server, "/startupok") == first
     assert not re.search(r"Daemon process 'startupok' .*stopping: startup-timeout",
                          owner_server.error_log())
+
+
+def test_buffer_sizes_apply_to_the_connections_from_apache(owner_server):
+    # SO_SNDBUF / SO_RCVBUF of the daemon's end of each connection (Linux reports twice the
+    # size asked for); the process's other UNIX sockets (none here) keep the default.
+    sized = probe(owner_server, "/buffers/buffers")
+    assert sized and all(pair == [600000, 800000] for pair in sized), sized
+    plain = probe(owner_server, "/owner/buffers")
+    assert plain and all(pair != [600000, 800000] for pair in plain), plain
 
 
 def test_switch_interval_sets_the_gil_switch_interval(owner_server):

@@ -8,12 +8,15 @@ PATH_INFO picks the probe:
   /stack        this request thread's stack size (pthread_getattr_np on pthread_self)
   /spin?S       burns S seconds of this thread's CPU time (at most 10 s of wall time)
   /sleep?S      sleeps S seconds (at most 10), then reports the pid
+  /buffers      SO_SNDBUF and SO_RCVBUF of the process's connected UNIX stream sockets
+                (the connection this request came on among them)
 """
 
 import ctypes
 import json
 import os
 import resource
+import socket
 import sys
 import time
 
@@ -67,6 +70,19 @@ def probe(path, query):
         while time.thread_time() - cpu_start < wanted and time.monotonic() < wall_end:
             sum(range(10000))
         return {"pid": os.getpid(), "cpu": time.thread_time() - cpu_start}
+    if path == "/buffers":
+        found = []
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                sock = socket.socket(fileno=os.dup(int(name)))
+            except OSError:
+                continue  # not a socket
+            with sock:
+                if (sock.family == socket.AF_UNIX and sock.type == socket.SOCK_STREAM
+                        and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
+                    found.append([sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+                                  sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)])
+        return found
     if path == "/sleep":
         time.sleep(min(float(query or "1"), 10))
         return str(os.getpid())
