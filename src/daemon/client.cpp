@@ -692,6 +692,12 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     // memory for them. An idempotent one keeps them, to send them again after a kept
     // connection broke unread (never_read()).
     wsgi::EmbeddedChannel channel(r);
+    // response-socket-timeout, else socket-timeout, else Apache's Timeout (mod_wsgi docs).
+    if (auto timeout = group.options.response_socket_timeout
+                           ? group.options.response_socket_timeout
+                           : group.options.socket_timeout) {
+        channel.set_write_timeout(apr_time_from_msec(to_millis(*timeout).count()));
+    }
     std::optional<SharedBuffer> early_body;
     std::size_t early_length = 0;
     std::optional<std::pair<int, std::string>> read_error;

@@ -2,6 +2,7 @@
 
 #include <apr_portable.h>
 #include <apr_strings.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_filter.h>
@@ -291,7 +292,16 @@ void EmbeddedChannel::set_headers(int status, const std::string& status_line,
 }
 
 bool EmbeddedChannel::pass(std::string& error) {
+    apr_socket_t* client = write_timeout_ > 0 ? ap_get_conn_socket(r_->connection) : nullptr;
+    apr_interval_time_t apache_timeout = 0;
+    if (client != nullptr) {
+        apr_socket_timeout_get(client, &apache_timeout);
+        apr_socket_timeout_set(client, write_timeout_);
+    }
     apr_status_t status = ap_pass_brigade(r_->output_filters, out_);
+    if (client != nullptr) {
+        apr_socket_timeout_set(client, apache_timeout);
+    }
     apr_brigade_cleanup(out_);
     if (status != APR_SUCCESS || r_->connection->aborted) {
         error = status == APR_SUCCESS ? "client connection closed" : describe(status);

@@ -54,6 +54,11 @@ public:
 
     request_rec* request() const { return r_; }
 
+    // How long each write of the response to the client may wait (response-socket-timeout
+    // of a daemon process group): the client socket's timeout while the response is passed
+    // on, Apache's own otherwise. Microseconds; 0 leaves Apache's.
+    void set_write_timeout(apr_interval_time_t timeout) { write_timeout_ = timeout; }
+
 private:
     bool pass(std::string& error);
     // Gives up to `max` bytes of body data to `take(data, length)`, piece by piece, from what
@@ -80,6 +85,7 @@ private:
     bool body_ended_ = false;           // the input filters gave EOS
     bool eos_sent_ = false;
     bool deferred_ = false;
+    apr_interval_time_t write_timeout_ = 0;
 };
 
 }  // namespace wsgi::wsgi

@@ -2,6 +2,7 @@
 request is stuck, or with interrupt-timeout first raises mod_wsgi.RequestTimeout in it;
 queue-timeout refuses a request that waited too long for a thread."""
 
+import socket
 import threading
 import time
 
@@ -14,6 +15,8 @@ WSGIDaemonProcess queued threads=1 queue-timeout=1
 WSGIScriptAlias /queued {apps}/timeouts/sleepy.wsgi process-group=queued
 WSGIDaemonProcess interrupted threads=2 request-timeout=2 interrupt-timeout=3 shutdown-timeout=1
 WSGIScriptAlias /interrupted {apps}/timeouts/sleepy.wsgi process-group=interrupted
+WSGIDaemonProcess slowclient threads=2 response-socket-timeout=1
+WSGIScriptAlias /slowclient {apps}/daemon/body.wsgi process-group=slowclient
 """
 
 
@@ -90,3 +93,27 @@ def test_interrupt_timeout_restarts_when_the_request_cannot_unwind(apache):
     while pid == first and time.monotonic() < deadline:
         pid = int(requests.get(server.url("/interrupted/pid"), timeout=10).text)
     assert pid != first
+
+
+def test_response_socket_timeout_gives_up_on_a_client_that_stops_reading(apache):
+    # Each write of the response to the client waits at most response-socket-timeout (1 s),
+    # not Apache's Timeout (20 s): a client that stops reading loses the connection.
+    server = apache(CONFIG)
+    server.expect_log(r"WSGI014[4-9]|closed the connection|timed out|timeout|Broken pipe")
+    blocks = 64  # 64 MiB: far more than the socket buffers hold
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(f"GET /slowclient/download?{blocks} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        received = len(s.recv(65536))
+        time.sleep(5)  # the writes stall for longer than the timeout
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += len(chunk)
+    assert received < blocks << 20, "the whole response arrived: no write timed out"
