@@ -73,7 +73,8 @@ struct RequestIdentity {
     std::string_view server_hostname;  // ServerName of the (virtual) server
     unsigned port = 80;                // the server port of the request
     std::string_view script_name;      // SCRIPT_NAME as given to the application
-    // The host the request names (Host header, r->hostname); server_hostname when empty.
+    // The host the request names (Host header, r->hostname) when it is one of the virtual
+    // host's names; server_hostname when empty.
     std::string_view request_hostname = {};
 };
 
@@ -84,8 +85,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 // Expands an application group name. nullopt (not configured) means %{RESOURCE}, the
 // default; %{GLOBAL} is "" (the main interpreter); %{SERVER} is "host[:port]";
 // %{RESOURCE} is "host[:port]|SCRIPT_NAME"; %{HOST} is "name[:port]" with the name the
-// request gives in its Host header (mod_wsgi 4 has it; one interpreter per name, within the
-// process's limit); %{ENV:NAME} is the variable's value (the spec itself when unset);
+// request gives in its Host header when the virtual host answers to it (ServerName or
+// ServerAlias; mod_wsgi 4 has it), else the server's; %{ENV:NAME} is the variable's value
+// (the spec itself when unset);
 // anything else is a literal name. The port is left out when 80 or 443.
 std::string expand_application_group(const std::optional<std::string>& spec,
                                      const RequestIdentity& identity, const EnvLookup& lookup);

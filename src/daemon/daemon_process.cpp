@@ -67,19 +67,22 @@ DaemonState g_state;
 // pipe that the supervising thread reads: no thread has them blocked, because a process the
 // application starts (subprocess, multiprocessing) inherits the blocked set of the thread that
 // started it, and could then not be stopped by them.
-constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU, SIGWINCH};
+// (SIGUSR2 is taken and ignored: its default would end the process. SIGWINCH, which Apache
+// sends its children for a graceful stop, keeps its default, ignored.)
+constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU};
 int g_signal_pipe[2] = {-1, -1};
 pid_t g_daemon_pid = 0;
 
 extern "C" void note_signal(int signal_number) {
+    const int saved = errno;
     if (getpid() != g_daemon_pid) {
         // A child the application forked without exec: the signal does what it would do
         // without this handler (raised again once the handler returns, unblocked).
         signal(signal_number, SIG_DFL);
         raise(signal_number);
+        errno = saved;
         return;
     }
-    const int saved = errno;
     const auto byte = static_cast<unsigned char>(signal_number);
     [[maybe_unused]] ssize_t written = write(g_signal_pipe[1], &byte, 1);  // full: one pending
     errno = saved;
@@ -317,12 +320,25 @@ void set_up_process() {
              ": " + std::strerror(errno));
     }
     // The account's variables, as a login would set them (mod_wsgi does): HOME is where
-    // ~ and per-user caches go, and Apache's environment has root's.
-    if (const passwd* account = getpwuid(getuid())) {  // still one thread: no _r needed
-        setenv("USER", account->pw_name, 1);
-        setenv("USERNAME", account->pw_name, 1);
-        setenv("LOGNAME", account->pw_name, 1);
-        setenv("HOME", account->pw_dir, 1);
+    // ~ and per-user caches go, and Apache's environment has root's. The account as the
+    // parent resolved it (a chroot= may have no passwd file), else looked up here.
+    std::string name = getuid() == identity.uid ? identity.user : std::string();
+    std::string account_home = identity.user_home;
+    if (name.empty() || name[0] == '#') {
+        if (const passwd* account = getpwuid(getuid())) {  // still one thread: no _r needed
+            name = account->pw_name;
+            account_home = account->pw_dir;
+        } else {
+            name.clear();
+        }
+    }
+    if (!name.empty()) {
+        setenv("USER", name.c_str(), 1);
+        setenv("USERNAME", name.c_str(), 1);
+        setenv("LOGNAME", name.c_str(), 1);
+        if (!account_home.empty()) {
+            setenv("HOME", account_home.c_str(), 1);
+        }
     }
     if (opts.umask) {
         umask(static_cast<mode_t>(*opts.umask));
@@ -798,11 +814,33 @@ void supervise() {
 }
 
 // Waits up to `limit` for requests in flight to finish. Returns whether none is left.
-bool drain(config::Seconds limit) {
+// How long a daemon process may take to end once the Apache parent itself stops (SIGINT):
+// it waits little more for its daemon processes before it kills them.
+constexpr config::Seconds kApacheStoppingWait{3};
+
+// Waits up to `limit` for requests in flight to finish, taking the signals that still come:
+// SIGINT (Apache stopping) cuts the wait to kApacheStoppingWait; SIGTERM or SIGHUP end a
+// `graceful` wait. Returns whether none is left.
+bool drain(config::Seconds limit, bool graceful) {
     // Requests abandoned by request-timeout were answered already: do not wait for them.
     auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);
     while (g_state.active - g_abandoned > 0 && Clock::now() < deadline) {
-        std::this_thread::sleep_for(Millis(20));
+        switch (next_signal(Millis(20))) {
+            case SIGINT:
+                g_state.apache_stopping = true;
+                deadline = std::min(deadline, Clock::now() + std::chrono::duration_cast<
+                                                                  Clock::duration>(
+                                                                  kApacheStoppingWait));
+                break;
+            case SIGTERM:
+            case SIGHUP:
+                if (graceful) {
+                    return g_state.active == 0;
+                }
+                break;
+            default:
+                break;
+        }
     }
     return g_state.active == 0;
 }
@@ -887,12 +925,13 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
     config::Seconds graceful = g_state.evicted && opts.eviction_timeout.count() > 0
                                    ? opts.eviction_timeout
                                    : opts.graceful_timeout;
-    bool drained = g_state.graceful ? drain(graceful) : false;
+    bool drained = g_state.graceful ? drain(graceful, true) : false;
     if (!drained) {
         // shutdown-timeout, but when Apache itself stops no more than the parent waits.
         drained = drain(g_state.apache_stopping
-                            ? std::min(opts.shutdown_timeout, config::Seconds(3))
-                            : opts.shutdown_timeout);
+                            ? std::min(opts.shutdown_timeout, kApacheStoppingWait)
+                            : opts.shutdown_timeout,
+                        false);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, server,
                  "Daemon process '%s' (pid=%" APR_PID_T_FMT ") stopping: %s%s.",

@@ -541,6 +541,7 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
                 if (runtime.listen_fd >= 0) {
                     close(runtime.listen_fd);
                 }
+                unlink(runtime.socket_path.c_str());  // bound before chown() or listen() failed
                 continue;
             }
             g_groups.push_back(std::move(runtime));

@@ -86,7 +86,9 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         !text("callable_object", s.callable_object) ||
         !boolean("enable_sendfile", s.enable_sendfile) ||
         !boolean("script_reloading", s.script_reloading) ||
-        !boolean("ignore_activity", s.ignore_activity) ||
+        // Optional: an Apache child of the generation before a graceful restart that brought
+        // a newer module may not send it (false then).
+        (values.count("ignore_activity") != 0 && !boolean("ignore_activity", s.ignore_activity)) ||
         !text("module_name", request.module_name) ||
         !integer("script_mtime", request.script_mtime) ||
         !boolean("head_only", request.head_only) || !boolean("https", request.https) ||

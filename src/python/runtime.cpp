@@ -29,8 +29,8 @@ std::optional<std::string> status_error(const char* what, PyStatus status) {
 std::vector<std::string> g_python_path;
 std::optional<std::string> g_home_directory;
 
-// Puts `dir` first in sys.path unless it is there already. Returns false with a Python
-// exception set.
+// Puts `dir` first in sys.path (moved there if it is further down). Returns false with a
+// Python exception set.
 bool put_first_in_path(const std::string& dir) {
     PyObject* path = PySys_GetObject("path");  // borrowed
     Ref entry = Ref::steal(PyUnicode_DecodeFSDefaultAndSize(dir.data(),
@@ -41,8 +41,13 @@ bool put_first_in_path(const std::string& dir) {
         }
         return false;
     }
-    int present = PySequence_Contains(path, entry.get());
-    return present == 1 || (present == 0 && PyList_Insert(path, 0, entry.get()) == 0);
+    for (Py_ssize_t i = PyList_GET_SIZE(path) - 1; i >= 0; --i) {
+        int same = PyObject_RichCompareBool(PyList_GET_ITEM(path, i), entry.get(), Py_EQ);
+        if (same < 0 || (same == 1 && PySequence_DelItem(path, i) != 0)) {
+            return false;
+        }
+    }
+    return PyList_Insert(path, 0, entry.get()) == 0;
 }
 
 // site.addsitedir() for each of `dirs`. Returns false with a Python exception set.

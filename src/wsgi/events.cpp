@@ -214,8 +214,7 @@ Ref RequestScope::started(PyObject* environ, PyObject* application) {
         return Ref::borrow(application);
     }
     if (track_it && !track(state_.active_requests.get())) {
-        log_event_error(&channel_, "request_started");
-        return Ref::borrow(application);
+        log_event_error(&channel_, "request_started");  // and publish it all the same
     }
     if (!publish) {
         return Ref::borrow(application);

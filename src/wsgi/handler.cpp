@@ -75,10 +75,40 @@ std::optional<std::string> lookup_variable(request_rec* r, std::string_view name
     return std::nullopt;
 }
 
+namespace {
+
+// Whether `host` is one of the names of server `s`: its ServerName or a ServerAlias (which
+// may hold wildcards), compared without case.
+bool answers_to(const server_rec* s, const char* host) {
+    if (s->server_hostname != nullptr && strcasecmp(s->server_hostname, host) == 0) {
+        return true;
+    }
+    for (const apr_array_header_t* names : {s->names, s->wild_names}) {
+        if (names == nullptr) {
+            continue;
+        }
+        const auto* each = reinterpret_cast<const char* const*>(names->elts);
+        for (int i = 0; i < names->nelts; ++i) {
+            if (each[i] != nullptr && (names == s->wild_names
+                                           ? ap_strcasecmp_match(host, each[i]) == 0
+                                           : strcasecmp(host, each[i]) == 0)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 config::RequestIdentity request_identity(request_rec* r, std::string_view script_name) {
+    // %{HOST} takes the requested name only when it is one of the virtual host's (ServerName,
+    // ServerAlias): any other a client sends would make an interpreter of its own, up to the
+    // process's limit.
+    const bool own_name = r->hostname != nullptr && answers_to(r->server, r->hostname);
     return config::RequestIdentity{
         r->server->server_hostname != nullptr ? r->server->server_hostname : "",
-        ap_get_server_port(r), script_name, r->hostname != nullptr ? r->hostname : ""};
+        ap_get_server_port(r), script_name, own_name ? r->hostname : ""};
 }
 
 namespace {

@@ -29,12 +29,6 @@ struct ScriptLoad {
     bool reloading = true;     // WSGIScriptReloading
 };
 
-// Returns the script's module (new reference), importing it on first use and re-importing
-// it when reloading is on and the file changed (or the module's reload_required(resource)
-// returned true). GIL held by a thread attached to `interpreter`; the GIL is released while
-// waiting for another thread loading the same interpreter's scripts. Logs through `channel`
-// (the request's). On failure logs the traceback and returns an empty Ref with no exception
-// set; a failed import leaves nothing in sys.modules, so the next request tries again.
 // Told of each attempt of load_script() to import a script file: true when it imported (or
 // was loaded already), false when the import failed. Called on the loading thread with the
 // GIL held; must not raise. Daemon processes use it for startup-timeout.
@@ -43,6 +37,12 @@ using LoadObserver = void (*)(bool imported) noexcept;
 // Sets the process's LoadObserver (nullptr: none, the default). Call before requests run.
 void set_load_observer(LoadObserver observer);
 
+// Returns the script's module (new reference), importing it on first use and re-importing
+// it when reloading is on and the file changed (or the module's reload_required(resource)
+// returned true). GIL held by a thread attached to `interpreter`; the GIL is released while
+// waiting for another thread loading the same interpreter's scripts. Logs through `channel`
+// (the request's). On failure logs the traceback and returns an empty Ref with no exception
+// set; a failed import leaves nothing in sys.modules, so the next request tries again.
 python::Ref load_script(python::Interpreter& interpreter, const ScriptLoad& script,
                         Channel& channel);
 

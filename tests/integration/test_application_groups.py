@@ -40,7 +40,6 @@ WSGIScriptAlias /env {apps}/groups/probe.wsgi
     SetEnv PROBE_GROUP from-env
     WSGIApplicationGroup %{ENV:PROBE_GROUP}
 </Location>
-WSGIScriptAlias /host {apps}/groups/probe.wsgi application-group=%{HOST}
 WSGIScriptAlias /literal {apps}/groups/probe.wsgi application-group=literal-name
 WSGIScriptAlias /override {apps}/groups/probe.wsgi application-group=from-option
 <Location /override>
@@ -93,14 +92,28 @@ def test_env_group_takes_the_request_variable(server):
     assert data["module_group"] == "from-env"
 
 
-def test_host_group_is_the_requested_host_name(server):
-    # mod_wsgi 4's %{HOST}: the name in the request's Host header, with the port unless 80/443.
+HOST_CONFIG = """
+<VirtualHost *:*>
+    ServerName named.example
+    ServerAlias one.example two.example
+    WSGIScriptAlias /host {apps}/groups/probe.wsgi application-group=%{HOST}
+</VirtualHost>
+"""
+
+
+def test_host_group_is_the_requested_host_name(apache):
+    # mod_wsgi 4's %{HOST}: the name in the request's Host header, with the port unless
+    # 80/443, when the virtual host answers to it; any other name a client sends gets the
+    # server's name, so that clients cannot make interpreters at will.
+    server = apache(HOST_CONFIG)
     port = server.port
-    for name in ("one.example", "two.example"):
+    for name, group in (("one.example", "one.example"), ("two.example", "two.example"),
+                        ("named.example", "named.example"), ("127.0.0.1", "named.example"),
+                        ("forged.example", "named.example")):
         r = requests.get(server.url("/host/info"), headers={"Host": f"{name}:{port}"}, timeout=10)
         assert r.status_code == 200, r.text
-        assert r.json()["environ_group"] == f"{name}:{port}"
-        assert r.json()["module_group"] == f"{name}:{port}"
+        assert r.json()["environ_group"] == f"{group}:{port}", name
+        assert r.json()["module_group"] == f"{group}:{port}", name
 
 
 def test_literal_group_name(server):

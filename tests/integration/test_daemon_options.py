@@ -131,7 +131,7 @@ WSGIDaemonProcess vmem threads=2 virtual-memory-limit={VIRTUAL_MEMORY_LIMIT}
 WSGIScriptAlias /vmem {PROBE} process-group=vmem
 WSGIDaemonProcess stack threads=2 stack-size={STACK_SIZE}
 WSGIScriptAlias /stack {PROBE} process-group=stack
-WSGIDaemonProcess hugestack threads=2 stack-size=99999999999
+WSGIDaemonProcess hugestack threads=2 stack-size=281474976710656
 WSGIScriptAlias /hugestack {PROBE} process-group=hugestack
 WSGIDaemonProcess prio threads=2 cpu-priority=5
 WSGIScriptAlias /prio {PROBE} process-group=prio
@@ -181,13 +181,13 @@ def test_stack_size_sets_the_request_threads_stack(server):
 
 
 def test_stack_size_too_large_falls_back_to_the_default(server):
-    # More than the process can map: the threads start with the default stack, with a warning,
-    # instead of a process that accepts nothing.
+    # 2^48 bytes, more than a process's address space: the threads start with the default
+    # stack, with a warning, instead of a process that accepts nothing.
     server.expect_log(r"WSGI0172: Daemon process 'hugestack'")
     sized = probe(server, "/hugestack/stack")["stack_size"]
     assert sized == probe(server, "/plain/stack")["stack_size"]
     assert server.wait_log(r"\[wsgi:warn\] .*WSGI0172: Daemon process 'hugestack' .*no thread "
-                           r"with a stack of 99999999999 bytes")
+                           r"with a stack of 281474976710656 bytes")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+#include "daemon/request_meta.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace wsgi::daemon {
+namespace {
+
+DaemonRequest sample() {
+    DaemonRequest request;
+    request.settings.script_filename = "/srv/app.wsgi";
+    request.settings.script_name = "/app";
+    request.settings.path_info = "/x";
+    request.settings.application_group = "example.com|/app";
+    request.settings.process_group = "site";
+    request.settings.callable_object = "application";
+    request.settings.ignore_activity = true;
+    request.module_name = "_mod_wsgi_0123";
+    request.script_mtime = 42;
+    request.client = "127.0.0.1:5000";
+    request.secret = "s3cret";
+    return request;
+}
+
+TEST(RequestMeta, RoundTrip) {
+    DaemonRequest decoded;
+    std::string error;
+    ASSERT_TRUE(decode_meta(encode_meta(sample()), decoded, error)) << error;
+    EXPECT_EQ(decoded.settings.script_filename, "/srv/app.wsgi");
+    EXPECT_EQ(decoded.settings.application_group, "example.com|/app");
+    EXPECT_EQ(decoded.settings.process_group, "site");
+    EXPECT_TRUE(decoded.settings.ignore_activity);
+    EXPECT_EQ(decoded.script_mtime, 42);
+    EXPECT_EQ(decoded.secret, "s3cret");
+}
+
+TEST(RequestMeta, IgnoreActivityMayBeAbsent) {
+    // An Apache child of the generation before a graceful restart may not send the key.
+    protocol::Pairs meta = encode_meta(sample());
+    meta.erase(std::remove_if(meta.begin(), meta.end(),
+                              [](const auto& pair) { return pair.first == "ignore_activity"; }),
+               meta.end());
+    DaemonRequest decoded;
+    std::string error;
+    ASSERT_TRUE(decode_meta(meta, decoded, error)) << error;
+    EXPECT_FALSE(decoded.settings.ignore_activity);
+}
+
+TEST(RequestMeta, EmptyCallableIsTheApplicationsChoice) {
+    // A dispatch script's callable_object() of '' travels as it is (the daemon then answers
+    // WSGI0006); a request without a script does not.
+    DaemonRequest request = sample();
+    request.settings.callable_object = "";
+    DaemonRequest decoded;
+    std::string error;
+    ASSERT_TRUE(decode_meta(encode_meta(request), decoded, error)) << error;
+    EXPECT_EQ(decoded.settings.callable_object, "");
+    request.settings.script_filename = "";
+    EXPECT_FALSE(decode_meta(encode_meta(request), decoded, error));
+    EXPECT_NE(error.find("no script"), std::string::npos) << error;
+}
+
+TEST(RequestMeta, BadFlagIsRefused) {
+    protocol::Pairs meta = encode_meta(sample());
+    for (auto& [key, value] : meta) {
+        if (key == "ignore_activity") {
+            value = "yes";
+        }
+    }
+    DaemonRequest decoded;
+    std::string error;
+    EXPECT_FALSE(decode_meta(meta, decoded, error));
+    EXPECT_NE(error.find("ignore_activity"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace wsgi::daemon
