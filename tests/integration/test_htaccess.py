@@ -22,18 +22,23 @@ def make_site(htaccess: str) -> Path:
     return site
 
 
-def test_application_group_from_htaccess(apache):
-    site = make_site("WSGIApplicationGroup from-htaccess\n")
-    try:
-        server = apache(
-            f"""
+def site_server(apache, site: Path):
+    """A server with the probe of `site` at /probe and its .htaccess read (FileInfo)."""
+    return apache(
+        f"""
 WSGIScriptAlias /probe {site}/probe.wsgi
 <Directory {site}>
     AllowOverride FileInfo
     Require all granted
 </Directory>
 """
-        )
+    )
+
+
+def test_application_group_from_htaccess(apache):
+    site = make_site("WSGIApplicationGroup from-htaccess\n")
+    try:
+        server = site_server(apache, site)
         info = requests.get(server.url("/probe/info"), timeout=10).json()
         assert info["environ_group"] == "from-htaccess", info
         server.stop()
@@ -51,15 +56,7 @@ def test_htaccess_cannot_name_python_code_to_run(apache):
         site = make_site("")
         try:
             (site / ".htaccess").write_text(line.format(site=site))
-            server = apache(
-                f"""
-WSGIScriptAlias /probe {site}/probe.wsgi
-<Directory {site}>
-    AllowOverride FileInfo
-    Require all granted
-</Directory>
-"""
-            )
+            server = site_server(apache, site)
             server.tolerate_log(r"\[core:alert\] .*\.htaccess: \w+ not allowed here")
             r = requests.get(server.url("/probe/info"), timeout=10)
             assert r.status_code == 500, (line, r.status_code, r.text[:300])
