@@ -813,7 +813,6 @@ void supervise() {
     }
 }
 
-// Waits up to `limit` for requests in flight to finish. Returns whether none is left.
 // How long a daemon process may take to end once the Apache parent itself stops (SIGINT):
 // it waits little more for its daemon processes before it kills them.
 constexpr config::Seconds kApacheStoppingWait{3};
