@@ -556,8 +556,7 @@ std::int64_t declared_content_length(PyObject* environ) {
 PyObject* create_adapter_type() { return PyType_FromSpec(&kAdapterSpec); }
 
 int run_application(Channel& channel, const RequestSettings& settings, PyObject* application,
-                    PyObject* environ, const EnvironFacts& facts) {
-    RequestScope scope(channel, environ, facts);
+                    PyObject* environ, const EnvironFacts& facts, RequestScope& scope) {
     Ref input = Ref::steal(new_input(
         &channel, facts.body_within_content_length ? declared_content_length(environ) : -1));
     Ref errors = Ref::steal(new_log_stream(&channel, "wsgi.errors"));

@@ -12,6 +12,7 @@
 #include "python/error.hpp"
 #include "python/gil.hpp"
 #include "wsgi/adapter.hpp"
+#include "wsgi/events.hpp"
 
 namespace wsgi::wsgi {
 namespace {
@@ -210,6 +211,9 @@ bool script_changed(const ScriptLoad& script) {
 int run_script(python::Interpreter& interpreter, const ScriptLoad& script,
                const RequestSettings& settings, Channel& channel, PyObject* environ,
                const EnvironFacts& facts) {
+    // From here, so that mod_wsgi.request_data() works in the code that loading the script
+    // runs at the first request, as with mod_wsgi.
+    RequestScope scope(channel, environ, facts);
     Ref module = load_script(interpreter, script, channel);
     if (!module) {
         return 500;
@@ -224,7 +228,7 @@ int run_script(python::Interpreter& interpreter, const ScriptLoad& script,
                                    settings.callable_object + "'.");
         return 500;
     }
-    return run_application(channel, settings, application.get(), environ, facts);
+    return run_application(channel, settings, application.get(), environ, facts, scope);
 }
 
 }  // namespace wsgi::wsgi

@@ -18,6 +18,8 @@ WSGIDaemonProcess metrics-on threads=1 server-metrics=On
 WSGIScriptAlias /metrics-on {apps}/groups/events_more.wsgi process-group=metrics-on
 WSGIDaemonProcess metrics-off threads=1
 WSGIScriptAlias /metrics-off {apps}/groups/events_more.wsgi process-group=metrics-off
+WSGIScriptAlias /loadtime {apps}/groups/loadtime.wsgi
+WSGIScriptAlias /loadtime-daemon {apps}/groups/loadtime.wsgi process-group=metrics-off
 """
 
 
@@ -132,6 +134,15 @@ def test_daemon_processes_follow_their_server_metrics_option(apache):
     assert on is not None and "server_limit" in on["keys"]
     assert on["mine"] == 0, "a daemon process is not one of Apache's children"
     assert get_json(server, "/metrics-off/server") is None
+
+
+@pytest.mark.parametrize("path", ["/loadtime", "/loadtime-daemon"])
+def test_request_data_works_while_the_script_loads(server, path):
+    # The first request imports the script; code at module level may already use
+    # request_data(), and it is that request's dict.
+    first = get_json(server, path)
+    assert first == {"at_import": "request_data", "same_request": True}
+    assert get_json(server, path) == {"at_import": "request_data", "same_request": False}
 
 
 def test_server_metrics_is_main_server_only(config_test):
