@@ -16,6 +16,8 @@ WSGIDaemonProcess queued threads=1 queue-timeout=1
 WSGIScriptAlias /queued {apps}/timeouts/sleepy.wsgi process-group=queued
 WSGIDaemonProcess interrupted threads=2 request-timeout=2 interrupt-timeout=3 shutdown-timeout=1
 WSGIScriptAlias /interrupted {apps}/timeouts/sleepy.wsgi process-group=interrupted
+WSGIDaemonProcess scaled threads=4 request-timeout=1 shutdown-timeout=1
+WSGIScriptAlias /scaled {apps}/timeouts/sleepy.wsgi process-group=scaled
 WSGIDaemonProcess slowclient threads=2 response-socket-timeout=1
 WSGIScriptAlias /slowclient {apps}/daemon/body.wsgi process-group=slowclient
 """
@@ -48,6 +50,17 @@ def test_request_timeout_restarts_a_stuck_process(apache, group):
     assert stuck.status_code == 504
     server.wait_log(rf"WSGI0121: Daemon process '{group}'")
     assert_replaced(server, f"/{group}", first)
+
+
+def test_request_timeout_grows_with_the_threads(apache):
+    # mod_wsgi docs: request-timeout * (1 + ln(threads)); with 4 threads and 1 s, 2.4 s.
+    server = apache(CONFIG)
+    server.expect_log(r"WSGI0121|WSGI0146|WSGI0148|closed the connection")
+    assert requests.get(server.url("/scaled/sleep?1.6"), timeout=20).status_code == 200
+    assert "WSGI0121" not in server.error_log()
+    assert requests.get(server.url("/scaled/sleep?30"), timeout=20).status_code == 504
+    server.wait_log(r"WSGI0121: Daemon process 'scaled' .* ran longer than 2\.4 s "
+                    r"\(request-timeout 1 s, 4 threads\)")
 
 
 def test_queue_timeout_refuses_a_request_that_waited_too_long(apache):
