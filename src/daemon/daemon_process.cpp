@@ -48,6 +48,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using python::Ref;
 
+// A configured duration (seconds) in the steady clock's ticks.
+Clock::duration ticks(config::Seconds seconds) {
+    return std::chrono::duration_cast<Clock::duration>(seconds);
+}
+
 struct DaemonState {
     const GroupRuntime* runtime = nullptr;
     server_rec* server = nullptr;
@@ -215,8 +220,7 @@ void observe_script_load(bool imported) noexcept {
         return;
     }
     if (current == 0) {
-        auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           options().startup_timeout);
+        auto deadline = Clock::now() + ticks(options().startup_timeout);
         g_startup_deadline.compare_exchange_strong(current, deadline.time_since_epoch().count());
     }
 }
@@ -713,7 +717,7 @@ void check_request_timeouts(Clock::time_point now) {
     // The mod_wsgi docs ("Request Pipeline And Timeouts"): the limit grows with the threads,
     // request-timeout * (1 + ln(threads)), since one stuck thread of many costs less.
     const double scale = 1.0 + std::log(static_cast<double>(std::max(g_thread_count, 1)));
-    auto limit = std::chrono::duration_cast<Clock::duration>(opts.request_timeout * scale);
+    auto limit = ticks(opts.request_timeout * scale);
     for (int i = 0; i < g_thread_count; ++i) {
         RequestSlot& slot = g_request_slots[i];
         Clock::rep began = slot.started.load();
@@ -725,8 +729,7 @@ void check_request_timeouts(Clock::time_point now) {
                 // First raise mod_wsgi.RequestTimeout in the request; the process restarts
                 // only if it has not unwound within interrupt-timeout.
                 slot.interrupted = began;
-                slot.interrupt_deadline = now + std::chrono::duration_cast<Clock::duration>(
-                                                    opts.interrupt_timeout);
+                slot.interrupt_deadline = now + ticks(opts.interrupt_timeout);
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_state.server,
                              "WSGI0126: Daemon process '%s' (pid=%" APR_PID_T_FMT "): a request "
                              "ran longer than %.1f s (request-timeout %.0f s, %d threads); "
@@ -828,14 +831,12 @@ constexpr config::Seconds kApacheStoppingWait{3};
 // `graceful` wait. Returns whether none is left.
 bool drain(config::Seconds limit, bool graceful) {
     // Requests abandoned by request-timeout were answered already: do not wait for them.
-    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);
+    auto deadline = Clock::now() + ticks(limit);
     while (g_state.active - g_abandoned > 0 && Clock::now() < deadline) {
         switch (next_signal(Millis(20))) {
             case SIGINT:
                 g_state.apache_stopping = true;
-                deadline = std::min(deadline, Clock::now() + std::chrono::duration_cast<
-                                                                  Clock::duration>(
-                                                                  kApacheStoppingWait));
+                deadline = std::min(deadline, Clock::now() + ticks(kApacheStoppingWait));
                 break;
             case SIGTERM:
             case SIGHUP:
