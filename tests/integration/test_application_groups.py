@@ -26,6 +26,7 @@ from group_helpers import (
 CONFIG = """
 WSGIScriptAlias /iso-a {apps}/groups/probe.wsgi
 WSGIScriptAlias /iso-b {apps}/groups/probe.wsgi
+WSGIScriptAlias /Mixed-Case {apps}/groups/probe.wsgi
 WSGIScriptAlias /global-opt {apps}/groups/probe.wsgi application-group=%{GLOBAL}
 WSGIScriptAlias /global-dir {apps}/groups/probe.wsgi
 <Location /global-dir>
@@ -78,6 +79,15 @@ def test_resource_group_is_server_port_and_script_name(server):
         expected = resource_group(server, path)
         assert data["environ_group"] == expected
         assert data["module_group"] == expected, "mod_wsgi.application_group in the group's interpreter"
+
+
+def test_resource_group_lower_cases_the_script_name(server):
+    # As mod_wsgi does (wsgi_script_name lower-cases it): /Mixed-Case and /mixed-case would share
+    # one interpreter; SCRIPT_NAME itself keeps the URL's case.
+    data = info(server, "/Mixed-Case")
+    assert data["environ_group"] == resource_group(server, "/mixed-case")
+    assert data["module_group"] == resource_group(server, "/mixed-case")
+    assert data["script_name"] == "/Mixed-Case"
 
 
 def test_server_group_is_server_and_port(server):

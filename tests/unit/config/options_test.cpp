@@ -71,6 +71,15 @@ TEST(ApplicationGroup, Expansions) {
     EXPECT_EQ(expand_application_group("literal", identity, lookup), "literal");
 }
 
+TEST(ApplicationGroup, ResourceLowerCasesTheScriptName) {
+    // As mod_wsgi 4.9.4: WSGIScriptAlias /MyApp gives the group "host|/myapp".
+    auto lookup = lookup_from({});
+    EXPECT_EQ(expand_application_group(std::nullopt, {"Example.com", 80, "/MyApp/Sub"}, lookup),
+              "Example.com|/myapp/sub");
+    EXPECT_EQ(expand_application_group("%{SERVER}", {"Example.com", 80, "/MyApp"}, lookup),
+              "Example.com");
+}
+
 TEST(ApplicationGroup, PortShownUnlessDefault) {
     auto lookup = lookup_from({});
     EXPECT_EQ(expand_application_group("%{SERVER}", {"h", 8080, "/x"}, lookup), "h:8080");

@@ -41,6 +41,7 @@ def _info(environ):
         "marker": "groupmarker" in sys.modules,
         "shared": groupshared.VALUE,
         "module_name": __name__,
+        "script_name": environ["SCRIPT_NAME"],
     }
 
 
