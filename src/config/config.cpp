@@ -54,6 +54,10 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) noexc
     merged->newrelic_config_file = base.newrelic_config_file;
     merged->newrelic_environment = base.newrelic_environment;
     merged->server_metrics = base.server_metrics;
+    merged->switch_interval = base.switch_interval;
+    merged->per_interpreter_gil = base.per_interpreter_gil;
+    merged->free_threading = base.free_threading;
+    merged->interpreter_options = base.interpreter_options;
     merged->import_scripts = add.import_scripts;
     // Daemon mode: the group registry stays on the main server (find_daemon_group()).
     merged->socket_prefix = base.socket_prefix;

@@ -21,6 +21,7 @@
 #include "config/access_scripts.hpp"
 #include "config/daemon_options.hpp"
 #include "config/import_script.hpp"
+#include "config/interpreter_options.hpp"
 #include "config/options.hpp"
 
 namespace wsgi::config {
@@ -63,6 +64,13 @@ struct ServerConfig {
     std::optional<std::string> newrelic_config_file;
     std::optional<std::string> newrelic_environment;
     std::optional<bool> server_metrics;        // WSGIServerMetrics, default Off
+    // mod_wsgi 6: WSGISwitchInterval (seconds); WSGIPerInterpreterGIL and WSGIFreeThreading
+    // are accepted and have no effect with Python 3.11 (a warning says so when On).
+    std::optional<double> switch_interval;
+    std::optional<bool> per_interpreter_gil;
+    std::optional<bool> free_threading;
+    // <WSGIInterpreterOptions> sections, in configuration order.
+    std::vector<InterpreterOptions> interpreter_options;
     // WSGIImportScript lines of this server only (not merged: the child walks every server).
     std::vector<ImportScript> import_scripts;
     // Daemon mode. `daemon_groups` is filled on the main server only: every WSGIDaemonProcess

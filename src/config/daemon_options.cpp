@@ -63,21 +63,6 @@ Error integer_in(std::string_view name, std::string_view value, std::int64_t min
 
 // Seconds as mod_wsgi writes them ("15"), fractions allowed ("0.5"): digits with at most one
 // '.', no sign, no exponent, so "inf", "nan" and "-1" are refused before from_chars sees them.
-std::optional<double> parse_seconds(std::string_view text) {
-    if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
-        std::count(text.begin(), text.end(), '.') > 1 ||
-        text.find_first_of("0123456789") == std::string_view::npos) {
-        return std::nullopt;
-    }
-    double value = 0;
-    const char* end = text.data() + text.size();
-    auto [stop, ec] = std::from_chars(text.data(), end, value, std::chars_format::fixed);
-    if (ec != std::errc() || stop != end || !std::isfinite(value) || value > kMaxSeconds) {
-        return std::nullopt;
-    }
-    return value;
-}
-
 Error seconds_value(std::string_view name, std::string_view value, Seconds& out) {
     auto seconds = parse_seconds(value);
     if (!seconds) {
@@ -374,6 +359,22 @@ const Option* find_option(std::string_view name) {
 }
 
 }  // namespace
+
+std::optional<double> parse_seconds(std::string_view text) {
+    if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
+        std::count(text.begin(), text.end(), '.') > 1 ||
+        text.find_first_of("0123456789") == std::string_view::npos) {
+        return std::nullopt;
+    }
+    double value = 0;
+    const char* end = text.data() + text.size();
+    auto [stop, ec] = std::from_chars(text.data(), end, value, std::chars_format::fixed);
+    if (ec != std::errc() || stop != end || !std::isfinite(value) || value > kMaxSeconds) {
+        return std::nullopt;
+    }
+    return value;
+}
+
 
 std::optional<std::string> parse_daemon_options(const std::vector<std::string_view>& words,
                                                 DaemonOptions& options) {

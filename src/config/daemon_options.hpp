@@ -84,4 +84,8 @@ std::optional<std::string> parse_daemon_options(const std::vector<std::string_vi
 // The process title for display-name: "%{GROUP}" becomes "(wsgi:NAME)".
 std::string daemon_display_name(const DaemonOptions& options);
 
+// Parses a number of seconds as the timeouts take it: digits with at most one '.', no sign or
+// exponent, at most 2147483647. nullopt for anything else.
+std::optional<double> parse_seconds(std::string_view text);
+
 }  // namespace wsgi::config

@@ -113,13 +113,31 @@ const char* set_map_head_to_get(cmd_parms* cmd, void* mconfig, const char* value
     });
 }
 
+constexpr const char* kInterpreterOptions = "<WSGIInterpreterOptions";
+
+bool first_configuration_reading();
+void warn_no_gil_change(server_rec* s, const char* directive, const char* where);
+void warn_section_switch_interval(server_rec* s, const InterpreterOptions& section);
+
+// The <WSGIInterpreterOptions> section whose directives httpd is walking, or null when the
+// directive is not inside one (interpreter_options_section() sets the section's data).
+InterpreterOptions* enclosing_section(cmd_parms* cmd) {
+    const ap_directive_t* parent = cmd->directive != nullptr ? cmd->directive->parent : nullptr;
+    if (parent == nullptr || parent->data == nullptr ||
+        !common::iequals(parent->directive, kInterpreterOptions)) {
+        return nullptr;
+    }
+    return static_cast<InterpreterOptions*>(parent->data);
+}
+
 const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
     return global_barrier(cmd, [&]() -> std::string {
         auto dirs = common::split_path_list(value);
         if (dirs.empty()) {
             return directive_name(cmd) + " requires at least one directory";
         }
-        auto& path = server_config(cmd->server).python_path;
+        InterpreterOptions* section = enclosing_section(cmd);
+        auto& path = section != nullptr ? section->python_path : server_config(cmd->server).python_path;
         path.insert(path.end(), dirs.begin(), dirs.end());
         return {};
     });
@@ -135,6 +153,106 @@ const char* set_global_flag(cmd_parms* cmd, void*, const char* value) noexcept {
         }
         server_config(cmd->server).*Field = *flag;
         return {};
+    });
+}
+
+// An On/Off directive of the main server that a <WSGIInterpreterOptions> section may also
+// hold (mod_wsgi 6): inside one it is the section's.
+template <std::optional<bool> ServerConfig::*Field, std::optional<bool> InterpreterOptions::*Own>
+const char* set_interpreter_flag(cmd_parms* cmd, void*, const char* value) noexcept {
+    return global_barrier(cmd, [&]() -> std::string {
+        auto flag = parse_on_off(value);
+        if (!flag) {
+            return directive_name(cmd) + " must be On or Off, not '" + value + "'";
+        }
+        InterpreterOptions* section = enclosing_section(cmd);
+        if (section != nullptr) {
+            section->*Own = *flag;
+        } else {
+            server_config(cmd->server).*Field = *flag;
+        }
+        const bool changes_gil = Own == &InterpreterOptions::per_interpreter_gil ||
+                                 Own == &InterpreterOptions::free_threading;
+        if (changes_gil && *flag && first_configuration_reading()) {
+            warn_no_gil_change(cmd->server, cmd->cmd->name,
+                               section != nullptr ? " in <WSGIInterpreterOptions>" : "");
+        }
+        return {};
+    });
+}
+
+const char* set_switch_interval(cmd_parms* cmd, void*, const char* value) noexcept {
+    return global_barrier(cmd, [&]() -> std::string {
+        auto seconds = parse_switch_interval(value);
+        if (!seconds) {
+            return directive_name(cmd) + " must be a positive number of seconds, not '" +
+                   value + "'";
+        }
+        if (InterpreterOptions* section = enclosing_section(cmd)) {
+            section->switch_interval = *seconds;
+        } else {
+            server_config(cmd->server).switch_interval = *seconds;
+        }
+        return {};
+    });
+}
+
+// <WSGIInterpreterOptions [process-group=NAME] [application-group=NAME]> ... (mod_wsgi 6):
+// checks the selectors and that only the seven directives mod_wsgi 6 allows are inside, then
+// has httpd run those with the section as their enclosing_section().
+const char* interpreter_options_section(cmd_parms* cmd, void*, const char* args) noexcept {
+    return global_barrier(cmd, [&]() -> std::string {
+        const char* close = strrchr(args, '>');
+        if (close == nullptr) {
+            return std::string(kInterpreterOptions) + "> directive missing closing '>'";
+        }
+        const char* inner = apr_pstrmemdup(cmd->temp_pool, args, close - args);
+        std::vector<std::string> words;
+        while (*inner != '\0') {
+            std::string word = ap_getword_conf(cmd->temp_pool, &inner);
+            if (word.empty()) {
+                break;
+            }
+            words.push_back(std::move(word));
+        }
+        InterpreterOptions section;
+        if (auto error = parse_interpreter_selectors(words, section)) {
+            return std::string(kInterpreterOptions) + ">: " + *error;
+        }
+        ap_directive_t* self = cmd->directive;
+        for (const ap_directive_t* child = self->first_child; child != nullptr;
+             child = child->next) {
+            if (!allowed_in_interpreter_options(child->directive)) {
+                return std::string(kInterpreterOptions) + ">: " + child->directive +
+                       " is not allowed here; only WSGIPerInterpreterGIL, WSGIFreeThreading, "
+                       "WSGISwitchInterval, WSGIPythonPath, WSGIRestrictStdin, "
+                       "WSGIRestrictStdout and WSGIRestrictSignal are";
+            }
+        }
+        auto& sections = server_config(cmd->server).interpreter_options;
+        sections.push_back(std::move(section));
+        self->data = &sections.back();  // stable: nothing inside may add a section
+        const char* error = ap_walk_config(self->first_child, cmd, cmd->context);
+        self->data = nullptr;
+        cmd->directive = self;
+        if (error != nullptr) {
+            return error;
+        }
+        if (sections.back().switch_interval && sections.back().application_group &&
+            first_configuration_reading()) {
+            warn_section_switch_interval(cmd->server, sections.back());
+        }
+        return {};
+    });
+}
+
+// mod_wsgi 6's telemetry (datagrams to an external collector) is not part of this module: a
+// configuration that relies on it is refused rather than run without it.
+const char* refuse_telemetry(cmd_parms* cmd, void*, const char*) noexcept {
+    return barrier(cmd, [&]() -> std::string {
+        return directive_name(cmd) +
+               " (mod_wsgi 6 telemetry) is not supported by this module; remove it, or use "
+               "mod_wsgi.subscribe_events() and the metrics functions of the mod_wsgi module";
     });
 }
 
@@ -226,6 +344,46 @@ const char* set_lazy_initialization(cmd_parms* cmd, void*, const char* value) no
         }
         return {};
     });
+}
+
+// WSGIPerInterpreterGIL On and WSGIFreeThreading On (mod_wsgi 6) cannot take effect here:
+// every interpreter of a process shares one GIL (PEP 684 needs Python 3.12, PEP 703 a
+// free-threaded build, and this module uses neither).
+void warn_no_gil_change(server_rec* s, const char* directive, const char* where) {
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "WSGI0024: %s On%s has no effect: every Python interpreter of a process "
+                 "shares one GIL with this module and Python %d.%d.",
+                 directive, where, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+}
+
+void warn_section_switch_interval(server_rec* s, const InterpreterOptions& section) {
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "WSGI0025: WSGISwitchInterval in <WSGIInterpreterOptions application-group=%s> "
+                 "is ignored: without a per-interpreter GIL the switch interval is one value "
+                 "for the whole process; select on process-group= only to set it.",
+                 section.application_group->c_str());
+}
+
+// The warnings about what the mod_wsgi 6 directives cannot do here (see above).
+void warn_interpreter_options(server_rec* s, const ServerConfig& config) {
+    if (config.per_interpreter_gil.value_or(false)) {
+        warn_no_gil_change(s, "WSGIPerInterpreterGIL", "");
+    }
+    if (config.free_threading.value_or(false)) {
+        warn_no_gil_change(s, "WSGIFreeThreading", "");
+    }
+    for (const auto& section : config.interpreter_options) {
+        const char* where = " in <WSGIInterpreterOptions>";
+        if (section.per_interpreter_gil.value_or(false)) {
+            warn_no_gil_change(s, "WSGIPerInterpreterGIL", where);
+        }
+        if (section.free_threading.value_or(false)) {
+            warn_no_gil_change(s, "WSGIFreeThreading", where);
+        }
+        if (section.switch_interval && section.application_group) {
+            warn_section_switch_interval(s, section);
+        }
+    }
 }
 
 void warn_newrelic_ignored(server_rec* s, const char* directive) {
@@ -437,6 +595,7 @@ void log_ignored_directives(server_rec* s) noexcept {
     if (config.newrelic_environment) {
         warn_newrelic_ignored(s, "WSGINewRelicEnvironment");
     }
+    warn_interpreter_options(s, config);
 }
 
 const command_rec kDirectives[] = {
@@ -484,12 +643,37 @@ const command_rec kDirectives[] = {
      nullptr, RSRC_CONF, TAKE1, "On|Off: do not write .pyc files (python -B)."},
     {"WSGIPythonEggs", to_cmd_func(set_python_eggs), nullptr, RSRC_CONF, TAKE1,
      "Directory for the Python eggs cache (PYTHON_EGG_CACHE)."},
-    {"WSGIRestrictStdin", to_cmd_func(set_global_flag<&ServerConfig::restrict_stdin>), nullptr,
-     RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdin raise OSError."},
-    {"WSGIRestrictStdout", to_cmd_func(set_global_flag<&ServerConfig::restrict_stdout>),
+    {"WSGIRestrictStdin",
+     to_cmd_func(set_interpreter_flag<&ServerConfig::restrict_stdin,
+                                      &InterpreterOptions::restrict_stdin>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdin raise OSError."},
+    {"WSGIRestrictStdout",
+     to_cmd_func(set_interpreter_flag<&ServerConfig::restrict_stdout,
+                                      &InterpreterOptions::restrict_stdout>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: make any use of sys.stdout raise OSError."},
-    {"WSGIRestrictSignal", to_cmd_func(set_global_flag<&ServerConfig::restrict_signal>),
+    {"WSGIRestrictSignal",
+     to_cmd_func(set_interpreter_flag<&ServerConfig::restrict_signal,
+                                      &InterpreterOptions::restrict_signal>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: ignore (and log) signal.signal() registrations."},
+    // mod_wsgi 6.
+    {"WSGISwitchInterval", to_cmd_func(set_switch_interval), nullptr, RSRC_CONF, TAKE1,
+     "Seconds: sys.setswitchinterval() in every process (how long a thread may keep the GIL)."},
+    {"WSGIPerInterpreterGIL",
+     to_cmd_func(set_interpreter_flag<&ServerConfig::per_interpreter_gil,
+                                      &InterpreterOptions::per_interpreter_gil>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: accepted; no effect with this module (one GIL)."},
+    {"WSGIFreeThreading",
+     to_cmd_func(set_interpreter_flag<&ServerConfig::free_threading,
+                                      &InterpreterOptions::free_threading>),
+     nullptr, RSRC_CONF, TAKE1, "On|Off: accepted; no effect with this module (one GIL)."},
+    {kInterpreterOptions, to_cmd_func(interpreter_options_section), nullptr, RSRC_CONF,
+     RAW_ARGS, "Settings for the interpreters matching process-group= / application-group=."},
+    {"WSGITelemetryService", to_cmd_func(refuse_telemetry), nullptr, RSRC_CONF, RAW_ARGS,
+     "mod_wsgi 6 telemetry: not supported."},
+    {"WSGITelemetryOptions", to_cmd_func(refuse_telemetry), nullptr, RSRC_CONF, RAW_ARGS,
+     "mod_wsgi 6 telemetry: not supported."},
+    {"WSGISlowRequests", to_cmd_func(refuse_telemetry), nullptr, RSRC_CONF, RAW_ARGS,
+     "mod_wsgi 6 telemetry: not supported."},
     {"WSGIRestrictEmbedded", to_cmd_func(set_global_flag<&ServerConfig::restrict_embedded>),
      nullptr, RSRC_CONF, TAKE1, "On|Off: refuse embedded mode; no Python in Apache children."},
     {"WSGIDestroyInterpreter",

@@ -56,6 +56,13 @@ std::optional<std::string> initialize(const RuntimeOptions& options);
 // Python exception set.
 bool add_python_path();
 
+// site.addsitedir() for each of `dirs` in the interpreter the calling thread is attached to,
+// then moves what that added to sys.path (the directories and the entries of their .pth
+// files, in order) to its front: a <WSGIInterpreterOptions> section's WSGIPythonPath layer
+// (mod_wsgi 6 docs, "WSGIPythonPath layering"). A directory already on sys.path stays where
+// it is. GIL held. Returns false with a Python exception set.
+bool add_site_dirs_first(const std::vector<std::string>& dirs);
+
 // True once initialize() succeeded and until finalize().
 bool is_initialized();
 

@@ -387,7 +387,19 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         setup.note_exit = &daemon::note_exit;
     }
     setup.restrictions = restrict_options(server);
+    const std::string process_group = group != nullptr ? group->options.name : std::string();
+    for (const auto& section : server.interpreter_options) {
+        if (section.matches_process(process_group)) {
+            setup.interpreter_options.push_back(section);
+        }
+    }
     set_process_setup(std::move(setup));
+    // WSGISwitchInterval, a <WSGIInterpreterOptions> section's or switch-interval=: how long a
+    // thread may hold the GIL while others wait for it (sys.setswitchinterval; one value for
+    // the whole process).
+    std::optional<double> switch_interval = config::resolve_switch_interval(
+        server.interpreter_options, process_group, server.switch_interval,
+        group != nullptr ? group->options.switch_interval : std::nullopt);
     allow_server_metrics(group != nullptr ? group->options.server_metrics
                                           : server.server_metrics.value_or(false));
     python::interpreters().set_hooks(setup_interpreter, end_interpreter);
@@ -395,12 +407,10 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         python::InterpreterLock lock(python::interpreters().main());
         if (!python::interpreters().setup_main()) {
             setup_failure = python::take_exception_lines();
-        } else if (group != nullptr && group->options.switch_interval) {
-            // switch-interval=: how long a thread may hold the GIL while others wait for it
-            // (sys.setswitchinterval; one value for the whole process).
+        } else if (switch_interval) {
             Ref sys = Ref::steal(PyImport_ImportModule("sys"));
             Ref done = sys ? Ref::steal(PyObject_CallMethod(sys.get(), "setswitchinterval", "d",
-                                                            *group->options.switch_interval))
+                                                            *switch_interval))
                            : Ref();
             if (!done) {
                 setup_failure = python::take_exception_lines();

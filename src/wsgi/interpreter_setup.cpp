@@ -63,6 +63,14 @@ bool note_os_exit() {
 void set_process_setup(ProcessSetup setup) { g_process_setup = std::move(setup); }
 
 bool setup_interpreter(python::Interpreter& interpreter) {
+    auto sections = config::resolve_interpreter_options(
+        g_process_setup.interpreter_options, g_process_setup.process_group, interpreter.name());
+    RestrictOptions restrictions = g_process_setup.restrictions;
+    restrictions.restrict_stdin = sections.restrict_stdin.value_or(restrictions.restrict_stdin);
+    restrictions.restrict_stdout =
+        sections.restrict_stdout.value_or(restrictions.restrict_stdout);
+    restrictions.restrict_signal =
+        sections.restrict_signal.value_or(restrictions.restrict_signal);
     auto owned = std::make_unique<WsgiState>();
     WsgiState& state = *owned;
     interpreter.set_data(std::move(owned));
@@ -75,13 +83,20 @@ bool setup_interpreter(python::Interpreter& interpreter) {
         !install_python_modules(state, g_process_setup.process_group.c_str(),
                                 interpreter.name().c_str(), g_process_setup.processes,
                                 g_process_setup.threads) ||
-        !apply_restrictions(g_process_setup.restrictions) ||
+        !apply_restrictions(restrictions) ||
         (g_process_setup.note_exit != nullptr && !note_os_exit())) {
         return false;
     }
     // initialize() added WSGIPythonPath / python-path= to the main interpreter's sys.path.
     if (!interpreter.is_main() && !python::add_python_path()) {
         return false;
+    }
+    // <WSGIInterpreterOptions> WSGIPythonPath: each layer in front of the last, so that the
+    // most specific section's directories come first.
+    for (const auto& layer : sections.python_path_layers) {
+        if (!python::add_site_dirs_first(layer)) {
+            return false;
+        }
     }
     // The thread that first imports threading becomes its main thread; for a sub interpreter
     // that is this (creating) thread, whose thread state is ended first at shutdown.

@@ -7,6 +7,9 @@
 #include <Python.h>
 
 #include <memory>
+#include <vector>
+
+#include "config/interpreter_options.hpp"
 
 #include "python/interpreter.hpp"
 #include "python/ref.hpp"
@@ -37,6 +40,10 @@ struct ProcessSetup {
     int processes = 0;             // the daemon process group's processes=; 0 in a child
     int threads = 0;               // its threads=; 0 in an Apache child
     RestrictOptions restrictions;  // WSGIRestrictStdin / Stdout / Signal
+    // The <WSGIInterpreterOptions> sections that can apply in this process (mod_wsgi 6): each
+    // interpreter gets the restrictions and WSGIPythonPath layers of those matching its
+    // application group on top of the above.
+    std::vector<config::InterpreterOptions> interpreter_options;
     // Daemon processes: called by os._exit(status) just before it ends the process, so that
     // the Apache parent can tell the exit status from a signal (daemon/death_record.hpp).
     // Async-signal-safe. Null in an Apache child: os._exit stays as it is.

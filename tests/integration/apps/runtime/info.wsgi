@@ -44,6 +44,8 @@ def application(environ, start_response):
         "dont_write_bytecode": sys.dont_write_bytecode,
         "egg_cache": os.environ.get("PYTHON_EGG_CACHE"),
         "imports": _imports(environ.get("QUERY_STRING", "")),
+        "switch_interval": sys.getswitchinterval(),
+        "application_group": environ["mod_wsgi.application_group"],
     }
     data = json.dumps(body).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
