@@ -137,7 +137,8 @@ const char* set_python_path(cmd_parms* cmd, void*, const char* value) noexcept {
             return directive_name(cmd) + " requires at least one directory";
         }
         InterpreterOptions* section = enclosing_section(cmd);
-        auto& path = section != nullptr ? section->python_path : server_config(cmd->server).python_path;
+        auto& path = section != nullptr ? section->python_path
+                                        : server_config(cmd->server).python_path;
         path.insert(path.end(), dirs.begin(), dirs.end());
         return {};
     });

@@ -38,6 +38,7 @@
 #include "python/runtime.hpp"
 #include "wsgi/environ.hpp"
 #include "wsgi/errors.hpp"
+#include "wsgi/events.hpp"
 #include "wsgi/handler.hpp"
 #include "wsgi/interpreter_setup.hpp"
 #include "wsgi/script.hpp"
@@ -225,11 +226,14 @@ void observe_script_load(bool imported) noexcept {
     }
 }
 
-void request_restart(const char* reason, bool graceful) {
+// Asks the process to end: `reason` for the log, `shutdown_reason` the value the mod_wsgi
+// docs give for process_stopping ("maximum_requests", ...). The first reason given stays.
+void request_restart(const char* reason, const char* shutdown_reason, bool graceful) {
     std::lock_guard lock(g_state.mutex);
     if (g_state.restart_reason == nullptr) {
         g_state.restart_reason = reason;
         g_state.graceful = graceful;
+        wsgi::set_shutdown_reason(shutdown_reason);
     }
     g_state.stopping = true;
     // At once, not at the supervisor's next tick: an Apache child must not send its next
@@ -585,7 +589,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
                      "WSGI script '%s' changed; restarting daemon process '%s' (pid=%"
                      APR_PID_T_FMT ").",
                      request.settings.script_filename.c_str(), opts.name.c_str(), getpid());
-        request_restart("script changed", true);
+        request_restart("script changed", "script_reload", true);
         channel.send_restart();
         return Served::kClose;
     }
@@ -630,7 +634,7 @@ void* request_thread(void* argument) {
         }
         std::int64_t served = ++g_state.requests;
         if (options().maximum_requests > 0 && served >= options().maximum_requests) {
-            request_restart("maximum-requests reached", true);
+            request_restart("maximum-requests reached", "maximum_requests", true);
         }
         // After request_restart: a process that restarts hands the connection back.
         g_listener.release(*connection, served_as == Served::kKeep
@@ -761,7 +765,7 @@ void check_request_timeouts(Clock::time_point now) {
                      opts.name.c_str(), getpid(), opts.request_timeout.count() * scale,
                      opts.request_timeout.count(), g_thread_count);
         slot.channel->abandon_with_timeout();
-        request_restart("request-timeout reached", true);
+        request_restart("request-timeout reached", "request_timeout", true);
     }
 }
 
@@ -774,26 +778,26 @@ void supervise() {
             case SIGINT:
                 // From the Apache parent, which is stopping or restarting and waits only a
                 // few seconds for its daemon processes.
-                request_restart("Apache stopping", false);
+                request_restart("Apache stopping", "shutdown_signal", false);
                 g_state.apache_stopping = true;
                 break;
             case SIGTERM:
             case SIGHUP:
-                request_restart("shutdown signal", false);
+                request_restart("shutdown signal", "shutdown_signal", false);
                 break;
             case SIGUSR1:
-                request_restart("graceful signal", true);
+                request_restart("graceful signal", "graceful_signal", true);
                 g_state.evicted = true;
                 break;
             case SIGXCPU:
-                request_restart("cpu-time-limit reached", true);
+                request_restart("cpu-time-limit reached", "cpu_time_limit", true);
                 break;
             default:
                 break;
         }
         auto now = Clock::now();
         if (opts.restart_interval.count() > 0 && now - started >= opts.restart_interval) {
-            request_restart("restart-interval reached", true);
+            request_restart("restart-interval reached", "restart_interval", true);
         }
         if (opts.deadlock_timeout.count() > 0) {
             Clock::time_point beat{Clock::duration(g_gil_heartbeat.load())};
@@ -803,7 +807,7 @@ void supervise() {
                              "Python GIL has been held for more than deadlock-timeout (%.0f s); "
                              "restarting the process.",
                              opts.name.c_str(), getpid(), opts.deadlock_timeout.count());
-                request_restart("deadlock-timeout reached", false);
+                request_restart("deadlock-timeout reached", "deadlock_timeout", false);
             }
         }
         if (opts.request_timeout.count() > 0) {
@@ -811,12 +815,13 @@ void supervise() {
         }
         if (Clock::rep deadline = g_startup_deadline.load();
             deadline > 0 && now.time_since_epoch().count() >= deadline) {
-            request_restart("startup-timeout reached without a WSGI script loaded", true);
+            request_restart("startup-timeout reached without a WSGI script loaded",
+                            "startup_timeout", true);
         }
         if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
             Clock::time_point last{Clock::duration(g_state.last_activity.load())};
             if (now - std::max(last, started) >= opts.inactivity_timeout) {
-                request_restart("inactivity-timeout reached", true);
+                request_restart("inactivity-timeout reached", "inactivity_timeout", true);
             }
         }
     }

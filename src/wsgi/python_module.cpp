@@ -7,8 +7,14 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "apache/log.hpp"
+#include "python/gil.hpp"
 #include "python/ref.hpp"
+#include "wsgi/errors.hpp"
 #include "wsgi/events.hpp"
 #include "wsgi/file_wrapper.hpp"
 #include "wsgi/interpreter_setup.hpp"
@@ -84,11 +90,112 @@ PyObject* request_data(PyObject*, PyObject*) noexcept {
     });
 }
 
+// The Apache log level of a Python logging level (mod_wsgi 6, mod_wsgi.LogHandler):
+// CRITICAL crit, ERROR error, WARNING warn, INFO info, anything lower debug.
+int apache_level(long levelno) {
+    if (levelno >= 50) {
+        return APLOG_CRIT;
+    }
+    if (levelno >= 40) {
+        return APLOG_ERR;
+    }
+    if (levelno >= 30) {
+        return APLOG_WARNING;
+    }
+    return levelno >= 20 ? APLOG_INFO : APLOG_DEBUG;
+}
+
+// mod_wsgi._log_record(levelno, message): what LogHandler.emit() calls. Each line of the
+// message is one log entry, against the request the calling thread serves, if any.
+PyObject* log_record(PyObject*, PyObject* args) noexcept {
+    return barrier([&]() -> PyObject* {
+        long levelno = 0;
+        PyObject* text_object = nullptr;
+        if (!PyArg_ParseTuple(args, "lU:_log_record", &levelno, &text_object)) {
+            return nullptr;
+        }
+        Py_ssize_t length = 0;
+        const char* message = PyUnicode_AsUTF8AndSize(text_object, &length);
+        if (message == nullptr) {
+            return nullptr;
+        }
+        std::vector<std::string> lines;
+        std::string_view text(message, static_cast<std::size_t>(length));
+        while (!text.empty()) {
+            auto newline = text.find('\n');
+            lines.emplace_back(text.substr(0, newline));
+            text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+        }
+        const int level = apache_level(levelno);
+        Channel* channel = current_channel();
+        python::GilRelease release;
+        for (const auto& line : lines) {
+            if (channel != nullptr) {
+                channel->log(level, line);
+            } else {
+                apache::log_line(level, nullptr, nullptr, line);
+            }
+        }
+        Py_RETURN_NONE;
+    });
+}
+
+PyMethodDef kLogRecordMethod = {"_log_record", log_record, METH_VARARGS,
+                                "_log_record(levelno, message): used by LogHandler.emit()."};
+
+// mod_wsgi.LogHandler (mod_wsgi 6), made on first use so that interpreters that never use it
+// do not import logging.
+constexpr const char* kLogHandlerSource = R"PY(
+import logging as _logging
+
+class LogHandler(_logging.Handler):
+    """A logging.Handler writing each record to Apache's error log at the level matching
+    the record's (CRITICAL crit, ERROR error, WARNING warn, INFO info, DEBUG debug), so that
+    LogLevel wsgi:LEVEL filters it; against the request the logging thread serves, if any."""
+
+    def emit(self, record):
+        try:
+            _log_record(record.levelno, self.format(record))
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+)PY";
+
+PyObject* make_log_handler(PyObject* module) {
+    Ref function = Ref::steal(PyCFunction_NewEx(&kLogRecordMethod, nullptr, nullptr));
+    Ref globals = Ref::steal(PyDict_New());
+    Ref name = Ref::steal(PyModule_GetNameObject(module));
+    if (!function || !globals || !name ||
+        PyDict_SetItemString(globals.get(), "__name__", name.get()) != 0 ||
+        PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) != 0 ||
+        PyDict_SetItemString(globals.get(), "_log_record", function.get()) != 0) {
+        return nullptr;
+    }
+    Ref code = Ref::steal(Py_CompileString(kLogHandlerSource, "<mod_wsgi.LogHandler>",
+                                           Py_file_input));
+    Ref done = code ? Ref::steal(PyEval_EvalCode(code.get(), globals.get(), globals.get()))
+                    : Ref();
+    PyObject* handler = done ? PyDict_GetItemString(globals.get(), "LogHandler") : nullptr;
+    if (handler == nullptr || PyModule_AddObjectRef(module, "LogHandler", handler) != 0) {
+        return nullptr;
+    }
+    return Py_NewRef(handler);
+}
+
 // PEP 562 module __getattr__: mod_wsgi.active_requests is made on first use, so that
-// requests in an interpreter whose code never looks at it do not pay for keeping it.
+// requests in an interpreter whose code never looks at it do not pay for keeping it; so is
+// mod_wsgi.LogHandler.
 PyObject* module_getattr(PyObject* module, PyObject* name) noexcept {
     return barrier([&]() -> PyObject* {
-        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "active_requests") == 0) {
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "attribute name must be a string");
+            return nullptr;
+        }
+        if (PyUnicode_CompareWithASCIIString(name, "LogHandler") == 0) {
+            return make_log_handler(module);
+        }
+        if (PyUnicode_CompareWithASCIIString(name, "active_requests") == 0) {
             WsgiState* state = state_of(module);
             if (state == nullptr) {
                 return nullptr;

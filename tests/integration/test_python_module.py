@@ -10,6 +10,8 @@ application and the subscribers (RuntimeError outside a request); the metrics fu
 """
 
 import json
+import os
+import signal
 import uuid
 
 import pytest
@@ -257,6 +259,35 @@ WSGIScriptAlias /sub {apps}/groups/stopping.wsgi application-group=stop-group
         assert isinstance(data["payload"].get("shutdown_reason"), str), data
         events = (server.tmp / f"stopping-events-{label}-{pid}").read_text().split()
         assert events == ["process_stopping"], events
+
+
+@pytest.mark.parametrize(
+    "options, trigger, reason",
+    [
+        ("maximum-requests=2", "requests", "maximum_requests"),
+        ("", "SIGUSR1", "graceful_signal"),
+        ("", "SIGTERM", "shutdown_signal"),
+    ],
+    ids=["maximum-requests", "sigusr1", "sigterm"],
+)
+def test_daemon_process_stopping_says_why(apache, options, trigger, reason):
+    # The mod_wsgi docs' shutdown_reason values, in a daemon process.
+    server = apache(
+        f"""
+SetEnv TEST_TMP {{tmp}}
+WSGIDaemonProcess stopping threads=2 {options}
+WSGIScriptAlias /main {{apps}}/groups/stopping.wsgi process-group=stopping application-group=%{{GLOBAL}}
+"""
+    )
+    pid = int(get_json_text(server, "/main"))
+    if trigger == "requests":
+        get_json_text(server, "/main")
+    else:
+        os.kill(pid, getattr(signal, trigger))
+    path = server.tmp / f"stopping-global-{pid}"
+    assert wait_for(path.exists, 15), f"no process_stopping in daemon process {pid}"
+    data = json.loads(path.read_text())
+    assert data["payload"]["shutdown_reason"] == reason, data
 
 
 def get_json_text(server, path: str) -> str:
