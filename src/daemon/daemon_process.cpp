@@ -22,6 +22,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,8 +75,9 @@ DaemonState g_state;
 // pipe that the supervising thread reads: no thread has them blocked, because a process the
 // application starts (subprocess, multiprocessing) inherits the blocked set of the thread that
 // started it, and could then not be stopped by them.
-// (SIGUSR2 is taken and ignored: its default would end the process. SIGWINCH, which Apache
-// sends its children for a graceful stop, keeps its default, ignored.)
+// (SIGUSR2, and SIGHUP once the application subscribed, go to mod_wsgi.subscribe_signals()
+// callbacks. SIGWINCH, which Apache sends its children for a graceful stop, keeps its
+// default, ignored.)
 constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU};
 int g_signal_pipe[2] = {-1, -1};
 pid_t g_daemon_pid = 0;
@@ -769,6 +771,72 @@ void check_request_timeouts(Clock::time_point now) {
     }
 }
 
+// mod_wsgi.subscribe_signals() (mod_wsgi 6): SIGHUP and SIGUSR2 are published as
+// process_signal on a thread of their own, so that a slow callback holds up neither the
+// supervisor's timers nor the stopping of the process.
+class SignalDispatcher {
+public:
+    // Queues `signal_number` for publishing; starts the thread on first use.
+    void post(int signal_number) {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            return;
+        }
+        if (!thread_.joinable()) {
+            thread_ = std::thread([this] { run(); });
+        }
+        pending_.push_back(signal_number);
+        changed_.notify_all();
+    }
+
+    // Drops what is queued and waits up to `wait` for a callback being run. Returns false if
+    // one still runs (the thread is then left to the process exit, and Python must not be
+    // finalised under it).
+    bool stop(Millis wait) {
+        std::unique_lock lock(mutex_);
+        stopping_ = true;
+        pending_.clear();
+        changed_.notify_all();
+        if (!thread_.joinable()) {
+            return true;
+        }
+        if (!changed_.wait_for(lock, wait, [this] { return ended_; })) {
+            thread_.detach();
+            return false;
+        }
+        lock.unlock();
+        thread_.join();
+        return true;
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        while (true) {
+            changed_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+            if (stopping_) {
+                break;
+            }
+            int signal_number = pending_.front();
+            pending_.pop_front();
+            lock.unlock();
+            wsgi::publish_process_signal(signal_number);
+            lock.lock();
+        }
+        ended_ = true;
+        changed_.notify_all();
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<int> pending_;
+    bool stopping_ = false;
+    bool ended_ = false;
+    std::thread thread_;
+};
+
+SignalDispatcher g_signal_dispatcher;
+
 // Waits for signals and timers until the process should end.
 void supervise() {
     const config::DaemonOptions& opts = options();
@@ -781,8 +849,19 @@ void supervise() {
                 request_restart("Apache stopping", "shutdown_signal", false);
                 g_state.apache_stopping = true;
                 break;
-            case SIGTERM:
             case SIGHUP:
+                // For the application when it subscribed (mod_wsgi 6: a configuration
+                // reload, say); else a stop, as SIGTERM.
+                if (wsgi::has_signal_subscribers()) {
+                    g_signal_dispatcher.post(SIGHUP);
+                    break;
+                }
+                request_restart("shutdown signal", "shutdown_signal", false);
+                break;
+            case SIGUSR2:
+                g_signal_dispatcher.post(SIGUSR2);
+                break;
+            case SIGTERM:
                 request_restart("shutdown signal", "shutdown_signal", false);
                 break;
             case SIGUSR1:
@@ -948,6 +1027,8 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
                  "Daemon process '%s' (pid=%" APR_PID_T_FMT ") stopping: %s%s.",
                  opts.name.c_str(), getpid(), g_state.restart_reason,
                  drained ? "" : "; requests still running were cut");
+    // A signal callback still running keeps Python from being finalised, as a request does.
+    drained = g_signal_dispatcher.stop(Millis(1000)) && drained;
     if (drained) {
         for (pthread_t thread : threads) {
             pthread_join(thread, nullptr);

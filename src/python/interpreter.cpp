@@ -206,6 +206,16 @@ std::size_t Interpreters::sub_interpreter_count() {
     return interpreters_.size() - 1;
 }
 
+std::vector<Interpreter*> Interpreters::all() {
+    std::lock_guard lock(mutex_);
+    std::vector<Interpreter*> result;
+    result.reserve(interpreters_.size());
+    for (const auto& interpreter : interpreters_) {
+        result.push_back(interpreter.get());
+    }
+    return result;
+}
+
 bool Interpreters::end_all(PyThreadState* main_thread_state) {
     std::lock_guard lock(mutex_);
     bool all_ended = true;

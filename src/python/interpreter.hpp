@@ -131,6 +131,10 @@ public:
     // Number of sub interpreters.
     std::size_t sub_interpreter_count();
 
+    // Every interpreter set up so far, the main one first. The pointers stay valid until
+    // end_all(). Call without the GIL.
+    std::vector<Interpreter*> all();
+
     // Ends every sub interpreter (newest first), running the end hook and dropping its data,
     // then runs the end hook and drops the data of the main interpreter. A sub interpreter in
     // which daemon threads still run cannot be ended: its atexit handlers run and it is left

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -12,6 +13,8 @@
 #include "apache/log.hpp"
 #include "python/error.hpp"
 #include "python/gil.hpp"
+#include "python/interpreter.hpp"
+#include "python/runtime.hpp"
 #include "wsgi/interpreter_setup.hpp"
 
 namespace wsgi::wsgi {
@@ -22,6 +25,7 @@ using python::Ref;
 
 thread_local RequestScope* t_scope = nullptr;
 std::atomic<const char*> g_shutdown_reason{"shutdown_signal"};
+std::atomic<bool> g_signal_subscribers{false};
 
 double seconds(metrics::Micros value) { return static_cast<double>(value) / 1e6; }
 
@@ -372,6 +376,35 @@ void publish_process_stopping(WsgiState& state, const char* reason) noexcept {
     }
     dispatch(state.event_callbacks, "process_stopping", payload.get(), nullptr);
     dispatch(state.shutdown_callbacks, "process_stopping", payload.get(), nullptr);
+}
+
+bool has_signal_subscribers() noexcept { return g_signal_subscribers.load(); }
+
+void note_signal_subscriber() noexcept { g_signal_subscribers.store(true); }
+
+void publish_process_signal(int signal_number) noexcept {
+    const char* name = signal_number == SIGHUP    ? "SIGHUP"
+                       : signal_number == SIGUSR2 ? "SIGUSR2"
+                                                  : "SIGUNKNOWN";
+    if (!python::is_initialized()) {
+        return;
+    }
+    for (python::Interpreter* interpreter : python::interpreters().all()) {
+        python::InterpreterLock lock(*interpreter);
+        auto* state = static_cast<WsgiState*>(interpreter->data());
+        if (state == nullptr ||
+            (list_empty(state->event_callbacks) && list_empty(state->signal_callbacks))) {
+            continue;
+        }
+        Ref payload = Ref::steal(PyDict_New());
+        if (!payload || !set_owned(payload.get(), "signame", PyUnicode_FromString(name)) ||
+            !set_int(payload.get(), "signum", signal_number)) {
+            log_event_error(nullptr, "process_signal");
+            continue;
+        }
+        dispatch(state->event_callbacks, "process_signal", payload.get(), nullptr);
+        dispatch(state->signal_callbacks, "process_signal", payload.get(), nullptr);
+    }
 }
 
 }  // namespace wsgi::wsgi

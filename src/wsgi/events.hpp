@@ -119,6 +119,16 @@ void publish_request_exception() noexcept;
 // subscribe_shutdown callbacks. GIL held, `state`'s interpreter current.
 void publish_process_stopping(WsgiState& state, const char* reason) noexcept;
 
+// Publishes process_signal {signame: "SIGHUP", signum: 1} (mod_wsgi 6) for `signal_number`
+// to the subscribe_events and subscribe_signals callbacks of every interpreter of the
+// process, attaching to each in turn. Call without the GIL, from a thread serving no request
+// (the daemon process's signal dispatcher).
+void publish_process_signal(int signal_number) noexcept;
+
+// Whether any interpreter of the process called mod_wsgi.subscribe_signals(). Any thread.
+bool has_signal_subscribers() noexcept;
+void note_signal_subscriber() noexcept;
+
 // The shutdown_reason process_stopping reports when this process ends, one of the mod_wsgi
 // docs' values ("shutdown_signal", "graceful_signal", "maximum_requests", ...); a string
 // literal. "shutdown_signal" unless set. Any thread.

@@ -27,6 +27,8 @@ public:
     python::Ref mod_wsgi_module;
     python::Ref event_callbacks;     // list: mod_wsgi.subscribe_events()
     python::Ref shutdown_callbacks;  // list: mod_wsgi.subscribe_shutdown()
+    python::Ref signal_callbacks;    // list: mod_wsgi.subscribe_signals() (daemon mode)
+    bool embedded = true;            // in an Apache child, not a daemon process
     python::Ref active_requests;     // dict behind mod_wsgi.active_requests, made on first use
     // mod_wsgi.RequestTimeout (a BaseException): what interrupt-timeout raises in a request
     // thread that ran past request-timeout (daemon mode).

@@ -78,6 +78,56 @@ PyObject* subscribe_shutdown(PyObject* module, PyObject* callback) noexcept {
     return barrier([&] { return subscribe(module, callback, &WsgiState::shutdown_callbacks); });
 }
 
+// mod_wsgi.subscribe_signals(callback) (mod_wsgi 6): callback('process_signal', signame=,
+// signum=) when the daemon process receives SIGHUP or SIGUSR2. In an Apache child there is
+// nothing to deliver (the signals are Apache's): the call is logged with the caller's stack
+// and the callback returned unregistered, so that it still works as a decorator.
+PyObject* subscribe_signals(PyObject* module, PyObject* callback) noexcept {
+    return barrier([&]() -> PyObject* {
+        WsgiState* state = state_of(module);
+        if (state == nullptr) {
+            return nullptr;
+        }
+        if (state->embedded) {
+            if (!PyCallable_Check(callback)) {
+                PyErr_Format(PyExc_TypeError, "callback must be callable, not %.200s",
+                             Py_TYPE(callback)->tp_name);
+                return nullptr;
+            }
+            Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
+            Ref stack = traceback ? Ref::steal(PyObject_CallMethod(traceback.get(),
+                                                                   "format_stack", nullptr))
+                                  : Ref();
+            std::vector<std::string> lines;
+            for (Py_ssize_t i = 0; stack && PyList_Check(stack.get()) &&
+                                   i < PyList_GET_SIZE(stack.get());
+                 ++i) {
+                const char* entry = PyUnicode_AsUTF8(PyList_GET_ITEM(stack.get(), i));
+                std::string_view rest(entry != nullptr ? entry : "");
+                while (!rest.empty()) {
+                    auto newline = rest.find('\n');
+                    lines.emplace_back(rest.substr(0, newline));
+                    rest.remove_prefix(newline == std::string_view::npos ? rest.size()
+                                                                         : newline + 1);
+                }
+            }
+            PyErr_Clear();
+            python::GilRelease release;
+            apache::log_lines(APLOG_INFO, nullptr, nullptr,
+                              "WSGI0026: mod_wsgi.subscribe_signals() does nothing in embedded "
+                              "mode (the signals belong to Apache); the callback is not "
+                              "registered. Called from:",
+                              lines);
+            return Py_NewRef(callback);
+        }
+        PyObject* result = subscribe(module, callback, &WsgiState::signal_callbacks);
+        if (result != nullptr) {
+            note_signal_subscriber();
+        }
+        return result;
+    });
+}
+
 PyObject* request_data(PyObject*, PyObject*) noexcept {
     return barrier([]() -> PyObject* {
         RequestScope* scope = RequestScope::current();
@@ -247,6 +297,9 @@ PyMethodDef kMethods[] = {
     {"subscribe_shutdown", subscribe_shutdown, METH_O,
      "subscribe_shutdown(callback): call callback('process_stopping', **event) when the "
      "process shuts down. Returns callback."},
+    {"subscribe_signals", subscribe_signals, METH_O,
+     "subscribe_signals(callback): in a daemon process, call callback('process_signal', "
+     "signame=, signum=) when it receives SIGHUP or SIGUSR2. Returns callback."},
     {"request_data", request_data, METH_NOARGS,
      "request_data() -> the dict of the current request, shared with event subscribers."},
     {"start_recording_metrics", start_recording_metrics, METH_NOARGS,
@@ -293,6 +346,8 @@ bool install_python_modules(WsgiState& state, const char* process_group,
                             const char* application_group, int processes, int threads) {
     state.event_callbacks = Ref::steal(PyList_New(0));
     state.shutdown_callbacks = Ref::steal(PyList_New(0));
+    state.signal_callbacks = Ref::steal(PyList_New(0));
+    state.embedded = *process_group == '\0';
     // From BaseException, so that `except Exception:` in the application does not swallow it.
     state.request_timeout = Ref::steal(PyErr_NewExceptionWithDoc(
         "mod_wsgi.RequestTimeout",
@@ -302,7 +357,8 @@ bool install_python_modules(WsgiState& state, const char* process_group,
     // Not imported: PyModule_Create gives each interpreter its own module object and state.
     Ref mod_wsgi = Ref::steal(PyModule_Create(&kModuleDef));
     Ref apache = Ref::steal(PyModule_New("apache"));
-    if (!state.event_callbacks || !state.shutdown_callbacks || !state.request_timeout ||
+    if (!state.event_callbacks || !state.shutdown_callbacks || !state.signal_callbacks ||
+        !state.request_timeout ||
         !mod_wsgi || !apache) {
         return false;
     }
@@ -323,6 +379,7 @@ bool install_python_modules(WsgiState& state, const char* process_group,
                   Ref::steal(PyLong_FromLong(threads > 0 ? threads : mpm_threads))) &&
         add(mod_wsgi.get(), "event_callbacks", state.event_callbacks.get()) &&
         add(mod_wsgi.get(), "shutdown_callbacks", state.shutdown_callbacks.get()) &&
+        add(mod_wsgi.get(), "signal_callbacks", state.signal_callbacks.get()) &&
         add(mod_wsgi.get(), "FileWrapper", file_wrapper_type()) &&
         add(mod_wsgi.get(), "RequestTimeout", state.request_timeout.get()) &&
         add_owned(apache.get(), "version",
