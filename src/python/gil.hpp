@@ -3,7 +3,37 @@
 
 #include <Python.h>
 
+#include <chrono>
+#include <cstdint>
+
 namespace wsgi::python {
+
+// How long the calling thread waited to take the GIL back where this module gave it away
+// (GilRelease, InterpreterLock): request_finished's gil_wait_time and gil_wait_count (mod_wsgi
+// 6 docs, "Subscribing to Events"). Totals since the thread started; `before_lock_*` are the
+// totals just before its latest InterpreterLock, where a request's count begins.
+struct GilWaits {
+    std::int64_t nanoseconds = 0;
+    std::int64_t count = 0;
+    std::int64_t before_lock_nanoseconds = 0;
+    std::int64_t before_lock_count = 0;
+};
+
+inline GilWaits& this_thread_gil_waits() {
+    thread_local GilWaits waits;
+    return waits;
+}
+
+// PyEval_RestoreThread(state), counted in this_thread_gil_waits().
+inline void restore_thread_counted(PyThreadState* state) {
+    const auto start = std::chrono::steady_clock::now();
+    PyEval_RestoreThread(state);
+    GilWaits& waits = this_thread_gil_waits();
+    waits.nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+    ++waits.count;
+}
 
 // Releases the GIL held by the current thread for the scope (Py_BEGIN_ALLOW_THREADS): wrap
 // every blocking call (ap_get_brigade, ap_pass_brigade, logging, file and socket I/O) in one
@@ -12,7 +42,7 @@ namespace wsgi::python {
 class GilRelease {
 public:
     GilRelease() : state_(PyEval_SaveThread()) {}
-    ~GilRelease() { PyEval_RestoreThread(state_); }
+    ~GilRelease() { restore_thread_counted(state_); }
     GilRelease(const GilRelease&) = delete;
     GilRelease& operator=(const GilRelease&) = delete;
 

@@ -1,5 +1,7 @@
 #include "python/interpreter.hpp"
 
+#include "python/gil.hpp"
+
 #include "python/error.hpp"
 #include "python/ref.hpp"
 
@@ -126,7 +128,10 @@ void Interpreter::delete_thread_states_except(PyThreadState* keep) {
 
 InterpreterLock::InterpreterLock(Interpreter& interpreter)
     : interpreter_(interpreter), previous_(t_current) {
-    PyEval_RestoreThread(interpreter_.thread_state());
+    GilWaits& waits = this_thread_gil_waits();
+    waits.before_lock_nanoseconds = waits.nanoseconds;
+    waits.before_lock_count = waits.count;
+    restore_thread_counted(interpreter_.thread_state());
     t_current = &interpreter_;
 }
 

@@ -105,6 +105,9 @@ RequestScope::RequestScope(Channel& channel, PyObject* environ, const EnvironFac
       queue_start_(std::llround(facts.queue_start * 1e6)),
       daemon_start_(std::llround(facts.daemon_start * 1e6)) {
     total_requests_ = metrics::process().request_begun(slot_, begun_);
+    const python::GilWaits& waits = python::this_thread_gil_waits();
+    gil_start_.nanoseconds = waits.before_lock_nanoseconds;
+    gil_start_.count = waits.before_lock_count;
     t_scope = this;
     PyObject* id = PyDict_GetItemString(environ, "mod_wsgi.request_id");
     if (id != nullptr && PyUnicode_Check(id) && PyUnicode_GET_LENGTH(id) > 0) {
@@ -333,6 +336,12 @@ void RequestScope::finished(const RequestOutcome& outcome) {
               set_int(payload.get(), "output_length", outcome.output_bytes) &&
               set_seconds(payload.get(), "output_time", outcome.output_time) &&
               set_int(payload.get(), "status", outcome.application_status);
+    const python::GilWaits& waits = python::this_thread_gil_waits();
+    ok = ok &&
+         set_owned(payload.get(), "gil_wait_time",
+                   PyFloat_FromDouble(
+                       static_cast<double>(waits.nanoseconds - gil_start_.nanoseconds) / 1e9)) &&
+         set_int(payload.get(), "gil_wait_count", waits.count - gil_start_.count);
     if (ok && cpu_start_ && cpu_end) {
         double user = seconds(std::max<metrics::Micros>(cpu_end->user - cpu_start_->user, 0));
         double system =

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "python/gil.hpp"
 #include "python/ref.hpp"
 #include "wsgi/channel.hpp"
 #include "wsgi/environ.hpp"
@@ -104,6 +105,7 @@ private:
     python::Ref request_id_;  // str, or empty when Apache gave none
     metrics::Micros application_start_ = 0;
     std::optional<metrics::CpuTimes> cpu_start_;
+    python::GilWaits gil_start_;  // the thread's GIL waits before the request's interpreter lock
     python::Ref request_data_;
     python::Ref environ_;      // once the application is about to be called
     python::Ref application_;

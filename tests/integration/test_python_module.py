@@ -104,6 +104,8 @@ FINISHED_KEYS = {
     "output_writes",
     "output_length",
     "status",
+    "gil_wait_time",
+    "gil_wait_count",
 }
 EXCEPTION_KEYS = {"exception_info", "request_data"}
 
@@ -158,6 +160,10 @@ def test_request_started_and_finished_payloads(events_server):
     assert finished["output_length"] == len(r.content)
     assert finished["input_length"] == 0
     assert finished["application_time"] >= 0 and finished["finish_order"] is True
+    # At least the request's interpreter lock, and the response's write, took the GIL back.
+    assert isinstance(finished["gil_wait_count"], int) and finished["gil_wait_count"] >= 2
+    assert isinstance(finished["gil_wait_time"], float)
+    assert 0 <= finished["gil_wait_time"] < finished["application_time"] + 1.0
     assert "request_exception" not in names
 
 

@@ -69,6 +69,8 @@ def second(name, **event):
             application_time=event["application_time"],
             finish_order=event["application_start"] <= event["application_finish"],
             app_wrote=data.get("app"),
+            gil_wait_time=event["gil_wait_time"],
+            gil_wait_count=event["gil_wait_count"],
         )
     elif name == "request_exception":
         info = event["exception_info"]
