@@ -1,5 +1,7 @@
 #include "common/http_validate.hpp"
 
+#include "common/text.hpp"
+
 #include <limits>
 
 namespace wsgi::common {
@@ -39,12 +41,31 @@ std::optional<std::string> check_status_line(std::string_view status) {
     if (status.size() == 3 || status[3] != ' ') {
         return "no space following status code";
     }
+    const int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+    if (code < 100 || code > 599) {
+        return "status code out of range 100-599";
+    }
+    if (code < 200) {
+        return "1xx status code is an interim response only the server may send";
+    }
     for (unsigned char c : status.substr(4)) {
         if (is_control(c)) {
             return "control character present in reason phrase";
         }
     }
     return std::nullopt;
+}
+
+bool is_hop_by_hop_header(std::string_view name) {
+    static constexpr std::string_view kNames[] = {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "trailers", "transfer-encoding", "upgrade"};
+    for (auto hop : kNames) {
+        if (iequals(name, hop)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::optional<std::string> check_header_name(std::string_view name) {

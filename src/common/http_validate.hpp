@@ -10,9 +10,16 @@
 namespace wsgi::common {
 
 // Checks a WSGI status line: three digits, one space, a reason phrase without control
-// characters (PEP 3333 "The start_response() Callable"; mod_wsgi's wsgi_validate.c messages).
-// Returns the error message for a ValueError, or nullopt when the status is valid.
+// characters (PEP 3333 "The start_response() Callable"; mod_wsgi's wsgi_validate.c messages),
+// and a final status, 200 to 599: HTTP has no codes outside 100-599 (RFC 9110 15), and a 1xx
+// is an interim response that only the server may send (PEP 3333 "Other HTTP Features"; sent
+// as the application's response it would split the response stream). Returns the error
+// message for a ValueError, or nullopt when the status is valid.
 std::optional<std::string> check_status_line(std::string_view status);
+
+// True for a hop-by-hop header (RFC 9110 7.6.1; PEP 3333 "Other HTTP Features"), which an
+// application may not send: Apache owns the connection and the transfer coding.
+bool is_hop_by_hop_header(std::string_view name);
 
 // Checks a response header name: a non-empty RFC 9110 token (no space, control character,
 // separator or ':'). Returns the error message, or nullopt.

@@ -56,4 +56,14 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+std::vector<std::string> split_lines(std::string_view text) {
+    std::vector<std::string> lines;
+    while (!text.empty()) {
+        auto newline = text.find('\n');
+        lines.emplace_back(text.substr(0, newline));
+        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    }
+    return lines;
+}
+
 }  // namespace wsgi::common

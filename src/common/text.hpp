@@ -15,6 +15,10 @@ std::string escape_log_text(std::string_view text);
 // elements, in order.
 std::vector<std::string> split_path_list(std::string_view list);
 
+// The lines of `text`, split at '\n' (a final newline ends the last line rather than starting
+// an empty one): what one error-log entry each.
+std::vector<std::string> split_lines(std::string_view text);
+
 // ASCII case-insensitive equality.
 bool iequals(std::string_view a, std::string_view b);
 

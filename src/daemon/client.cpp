@@ -5,6 +5,7 @@
 #include <http_request.h>
 #include <ap_mpm.h>
 #include <http_protocol.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -104,25 +105,41 @@ private:
     int fd_ = -1;
 };
 
-enum class Connect { kOk, kUnreachable, kTimedOut };
+enum class Connect { kOk, kUnreachable, kTimedOut, kForeign };
 
 // Connects to the group's socket, retrying while its backlog is full or no process accepts
 // yet (ECONNREFUSED, EAGAIN) until `timeout`; other errors (no such socket, permission
-// denied) fail at once.
-Connect connect_to(const std::string& path, Millis timeout, Socket& out, int& saved_errno) {
+// denied) fail at once. The connect does not block: a UNIX socket whose backlog is full would
+// otherwise hold the request past connect-timeout, until a daemon thread accepted. A socket
+// whose listener is not the Apache parent's user (another user's socket put in place of the
+// group's) is kForeign, with `peer` its listener's credentials, and nothing is sent to it.
+Connect connect_to(const std::string& path, Millis timeout, Socket& out, int& saved_errno,
+                   ucred& peer) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
     auto deadline = Clock::now() + timeout;
     auto pause = Millis(10);
     while (true) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {
             saved_errno = errno;
             return Connect::kUnreachable;
         }
         if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-            out.reset(fd);
+            Socket connected(fd);
+            socklen_t length = sizeof(peer);
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+                peer.uid != socket_listener_uid()) {
+                saved_errno = EPERM;
+                return Connect::kForeign;
+            }
+            // Blocking again: the relay waits with its own timeouts.
+            if (fcntl(fd, F_SETFL, 0) != 0) {
+                saved_errno = errno;
+                return Connect::kUnreachable;
+            }
+            out.reset(connected.release());
             return Connect::kOk;
         }
         saved_errno = errno;
@@ -151,9 +168,19 @@ std::string check_headers(const protocol::HeadersFrame& headers, std::int64_t li
     if (std::stoi(headers.status_line.substr(0, 3)) != headers.status) {
         return "status line does not match the status";
     }
+    bool content_length = false;
     for (const auto& [name, value] : headers.headers) {
         if (auto error = common::check_header_name(name)) {
             return "bad header name: " + *error;
+        }
+        if (common::is_hop_by_hop_header(name)) {
+            return "hop-by-hop header '" + name + "'";
+        }
+        if (common::iequals(name, "Content-Length")) {
+            if (content_length) {
+                return "more than one Content-Length header";
+            }
+            content_length = true;
         }
         if (auto error = common::check_header_value(value)) {
             return "bad value of header '" + name + "': " + *error;
@@ -592,8 +619,13 @@ Relay::Outcome Relay::run() {
                 return Outcome::kDone;
             case FrameType::kError: {
                 protocol::ErrorFrame failure;
-                if (!protocol::decode_error(payload, failure, error) || headers_) {
-                    log(APLOG_ERR, "WSGI0147", error.empty() ? "error after headers" : error);
+                if (!protocol::decode_error(payload, failure, error) || headers_ ||
+                    failure.status < 400 || failure.status > 599) {
+                    log(APLOG_ERR, "WSGI0147",
+                        !error.empty() ? error
+                        : headers_     ? "error after headers"
+                                       : "error frame with status " +
+                                             std::to_string(failure.status));
                     return broken();
                 }
                 status_ = failure.status;
@@ -747,8 +779,20 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
         }
         if (!reused) {
             int saved_errno = 0;
+            ucred peer{};
             Connect connected =
-                connect_to(runtime->socket_path, connect_timeout, socket, saved_errno);
+                connect_to(runtime->socket_path, connect_timeout, socket, saved_errno, peer);
+            if (connected == Connect::kForeign) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "WSGI0155: The socket '%s' of WSGI daemon process group '%s' is "
+                              "not Apache's: its listener is uid %ld (pid %ld), not uid %ld; "
+                              "nothing was sent to it. Another user may have replaced it "
+                              "(WSGISocketPrefix in a directory others can write, WSGI0173).",
+                              runtime->socket_path.c_str(), group.options.name.c_str(),
+                              static_cast<long>(peer.uid), static_cast<long>(peer.pid),
+                              static_cast<long>(socket_listener_uid()));
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
             if (connected != Connect::kOk) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                               "%s: Unable to connect to WSGI daemon process '%s' on '%s'%s: %s.",

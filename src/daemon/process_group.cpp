@@ -104,6 +104,7 @@ int backoff_seconds(const Slot& slot) {
 // The running configuration's groups and slots. Rebuilt at each generation; the slots live
 // in a deque so their addresses (given to httpd as callback data) stay put.
 std::vector<GroupRuntime> g_groups;
+uid_t g_listener_uid = 0;  // set in the parent when it makes the sockets; children inherit it
 
 // Listening sockets kept across a graceful restart, by group name.
 struct CarriedSocket {
@@ -417,11 +418,13 @@ std::string make_socket(GroupRuntime& runtime, int backlog) {
         return "bind('" + runtime.socket_path + "'): " + std::strerror(bind_errno) +
                " (check WSGISocketPrefix)";
     }
-    if (geteuid() == 0 && chown(runtime.socket_path.c_str(), runtime.identity.socket_uid,
-                                static_cast<gid_t>(-1)) != 0) {
+    // lchown: were the path replaced by a symbolic link meanwhile (a directory others can
+    // write), chown() would give its target to the socket's user.
+    if (geteuid() == 0 && lchown(runtime.socket_path.c_str(), runtime.identity.socket_uid,
+                                 static_cast<gid_t>(-1)) != 0) {
         int chown_errno = errno;
         close(fd);
-        return "chown('" + runtime.socket_path + "'): " + std::strerror(chown_errno);
+        return "lchown('" + runtime.socket_path + "'): " + std::strerror(chown_errno);
     }
     if (listen(fd, backlog) != 0) {
         int listen_errno = errno;
@@ -432,7 +435,31 @@ std::string make_socket(GroupRuntime& runtime, int backlog) {
     return "";
 }
 
+// A socket directory other users can write (without the sticky bit) lets them put their own
+// socket in place of a group's. The Apache children would refuse to use it (SO_PEERCRED), so
+// the group's requests would fail: worth a warning, not a refusal (WSGISocketPrefix in /tmp
+// works as before).
+void warn_if_others_can_write(server_rec* s, const char* prefix, const std::string& directory) {
+    struct stat info {};
+    if (stat(directory.c_str(), &info) != 0 || (info.st_mode & S_ISVTX) != 0) {
+        return;
+    }
+    const bool others = (info.st_mode & S_IWOTH) != 0;
+    const bool group = (info.st_mode & S_IWGRP) != 0 && info.st_gid != 0 &&
+                       info.st_gid != ap_unixd_config.group_id;
+    if (others || group) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "WSGI0173: WSGISocketPrefix '%s': the directory '%s' (mode %04o) can be "
+                     "written by other users, who could replace the daemon sockets there (the "
+                     "Apache children would then refuse them, WSGI0155); use a directory only "
+                     "root can write, such as Debian's /var/run/apache2.",
+                     prefix, directory.c_str(), static_cast<unsigned>(info.st_mode & 07777));
+    }
+}
+
 }  // namespace
+
+uid_t socket_listener_uid() { return g_listener_uid; }
 
 int check_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
     try {
@@ -448,6 +475,7 @@ int check_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
         if (directory.empty()) {
             directory = "/";
         }
+        warn_if_others_can_write(s, prefix, directory);
         std::string blocked = unreachable_directory(directory, ap_unixd_config.user_id,
                                                     ap_unixd_config.group_id);
         if (blocked.empty()) {
@@ -479,6 +507,7 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept {
             return OK;
         }
         apr_pool_cleanup_register(pconf, nullptr, end_generation, apr_pool_cleanup_null);
+        g_listener_uid = geteuid();
         open_death_records(s);
         const char* prefix = config::socket_prefix(pconf, s);
         if (prefix == nullptr) {

@@ -48,6 +48,12 @@ int start_process_groups(apr_pool_t* pconf, server_rec* s) noexcept;
 // The running group with this registry index, or nullptr.
 const GroupRuntime* group_runtime(std::size_t index);
 
+// The user that listens on every group's socket: the Apache parent's effective uid when it
+// made them (root, or the user an unprivileged Apache runs as). An Apache child checks a
+// daemon socket's peer against it (SO_PEERCRED), so that a socket put in place of the
+// group's by another user is never sent a request.
+uid_t socket_listener_uid();
+
 // In an Apache child (child_init): closes the groups' listening sockets, which only daemon
 // processes may accept on.
 void close_group_listeners() noexcept;

@@ -27,20 +27,6 @@ namespace {
 using python::GilRelease;
 using python::Ref;
 
-// Hop-by-hop headers, which PEP 3333 ("Other HTTP Features") forbids applications to send:
-// Apache owns the connection and the transfer coding.
-bool is_hop_by_hop(std::string_view name) {
-    static constexpr std::string_view kNames[] = {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-        "te", "trailer", "trailers", "transfer-encoding", "upgrade"};
-    for (auto hop : kNames) {
-        if (common::iequals(name, hop)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // A native string (str) as latin-1 bytes (PEP 3333 "Unicode Issues"). Sets an exception
 // and returns nullopt when `object` is not a str or not latin-1.
 std::optional<std::string> latin1(PyObject* object, const char* what) {
@@ -216,12 +202,17 @@ bool Response::start_response(PyObject* args, PyObject* kwargs) {
             PyErr_Format(PyExc_ValueError, "%s '%s'", error->c_str(), shown().c_str());
             return false;
         }
-        if (is_hop_by_hop(*name)) {
+        if (common::is_hop_by_hop_header(*name)) {
             PyErr_Format(PyExc_ValueError, "hop-by-hop header '%s' is not allowed (PEP 3333)",
                          shown().c_str());
             return false;
         }
         if (common::iequals(*name, "Content-Length")) {
+            if (content_length) {
+                // HTTP allows one (RFC 9110 8.6); which one the client believes is a guess.
+                PyErr_SetString(PyExc_ValueError, "more than one Content-Length header");
+                return false;
+            }
             content_length = common::parse_content_length(*value);
             if (!content_length) {
                 PyErr_Format(PyExc_ValueError, "invalid Content-Length header value: '%s'",

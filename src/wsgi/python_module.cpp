@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apache/log.hpp"
+#include "common/text.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
 #include "wsgi/errors.hpp"
@@ -103,12 +104,8 @@ PyObject* subscribe_signals(PyObject* module, PyObject* callback) noexcept {
                                    i < PyList_GET_SIZE(stack.get());
                  ++i) {
                 const char* entry = PyUnicode_AsUTF8(PyList_GET_ITEM(stack.get(), i));
-                std::string_view rest(entry != nullptr ? entry : "");
-                while (!rest.empty()) {
-                    auto newline = rest.find('\n');
-                    lines.emplace_back(rest.substr(0, newline));
-                    rest.remove_prefix(newline == std::string_view::npos ? rest.size()
-                                                                         : newline + 1);
+                for (auto& line : common::split_lines(entry != nullptr ? entry : "")) {
+                    lines.push_back(std::move(line));
                 }
             }
             PyErr_Clear();
@@ -169,13 +166,8 @@ PyObject* log_record(PyObject*, PyObject* args) noexcept {
         if (message == nullptr) {
             return nullptr;
         }
-        std::vector<std::string> lines;
-        std::string_view text(message, static_cast<std::size_t>(length));
-        while (!text.empty()) {
-            auto newline = text.find('\n');
-            lines.emplace_back(text.substr(0, newline));
-            text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-        }
+        std::vector<std::string> lines =
+            common::split_lines(std::string_view(message, static_cast<std::size_t>(length)));
         const int level = apache_level(levelno);
         Channel* channel = current_channel();
         python::GilRelease release;

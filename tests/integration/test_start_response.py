@@ -8,6 +8,8 @@ from conftest import dechunk, header, raw_request, read_streamed, split_response
 CONFIG = """
 WSGIScriptAlias /sr {apps}/start_response.wsgi
 WSGIScriptAlias /hello {apps}/hello.wsgi
+WSGIDaemonProcess sr threads=2
+WSGIScriptAlias /dsr {apps}/start_response.wsgi process-group=sr
 """
 
 
@@ -28,10 +30,10 @@ def raw_get(server, path: str) -> tuple[str, list, bytes, bytes]:
     return status, headers, body, raw
 
 
-def assert_refused(server, case):
+def assert_refused(server, case, prefix="/sr"):
     """The app's start_response call raised, the client got a 500 and nothing leaked."""
     server.expect_log(rf"SR-CASE {case} raised")
-    status, headers, body, raw = raw_get(server, f"/sr/{case}")
+    status, headers, body, raw = raw_get(server, f"{prefix}/{case}")
     assert status.split()[1] == "500", status
     assert b"should not be sent" not in raw
     assert b"X-Injected" not in raw
@@ -40,10 +42,17 @@ def assert_refused(server, case):
 
 
 @pytest.mark.parametrize(
-    "case", ["status-no-space", "status-four-digits", "status-no-code", "status-crlf", "status-not-str"]
+    "case",
+    ["status-no-space", "status-four-digits", "status-no-code", "status-crlf", "status-not-str",
+     "status-100", "status-103", "status-099", "status-600"],
 )
 def test_bad_status_line(server, case):
     assert_refused(server, case)
+
+
+@pytest.mark.parametrize("case", ["status-100", "status-099", "content-length-twice"])
+def test_refused_in_daemon_mode_too(server, case):
+    assert_refused(server, case, prefix="/dsr")
 
 
 @pytest.mark.parametrize("case", ["name-space", "name-colon", "name-control", "name-bytes"])
@@ -61,7 +70,7 @@ def test_bad_header_types(server, case):
     assert_refused(server, case)
 
 
-@pytest.mark.parametrize("case", ["content-length-abc", "content-length-negative"])
+@pytest.mark.parametrize("case", ["content-length-abc", "content-length-negative", "content-length-twice"])
 def test_invalid_content_length_is_500(server, case):
     server.expect_log(r"(?i)content.length")
     status, _headers, _body, raw = raw_get(server, f"/sr/{case}")

@@ -14,6 +14,12 @@ BAD_STATUS = {
     "status-no-code": "OK",
     "status-crlf": "200 OK\r\nX-Injected: status",
     "status-not-str": b"200 OK",
+    # Interim responses are the server's: as the application's response they would split the
+    # stream (a client takes the body that follows a 100 for the next response).
+    "status-100": "100 Continue",
+    "status-103": "103 Early Hints",
+    "status-099": "099 Low",
+    "status-600": "600 High",
 }
 BAD_HEADERS = {
     "name-space": [("Bad Name", "v")],
@@ -30,6 +36,7 @@ BAD_HEADERS = {
     "headers-dict": {"X-Ok": "v"},
     "content-length-abc": [("Content-Length", "abc")],
     "content-length-negative": [("Content-Length", "-1")],
+    "content-length-twice": [("Content-Length", "5"), ("Content-Length", "6")],
 }
 
 # exc_info values that hold no exception, or not in the usual form, passed once headers went

@@ -24,6 +24,32 @@ TEST(StatusLine, RejectsMalformed) {
               "control character present in reason phrase");
 }
 
+TEST(StatusLine, OnlyFinalStatusesInRange) {
+    EXPECT_EQ(check_status_line("200 OK"), std::nullopt);
+    EXPECT_EQ(check_status_line("599 Last"), std::nullopt);
+    EXPECT_EQ(check_status_line("100 Continue"),
+              "1xx status code is an interim response only the server may send");
+    EXPECT_EQ(check_status_line("103 Early Hints"),
+              "1xx status code is an interim response only the server may send");
+    EXPECT_EQ(check_status_line("199 x"),
+              "1xx status code is an interim response only the server may send");
+    EXPECT_EQ(check_status_line("099 Low"), "status code out of range 100-599");
+    EXPECT_EQ(check_status_line("000 Zero"), "status code out of range 100-599");
+    EXPECT_EQ(check_status_line("600 High"), "status code out of range 100-599");
+    EXPECT_EQ(check_status_line("999 Odd"), "status code out of range 100-599");
+}
+
+TEST(HopByHop, TheFieldsOfRfc9110) {
+    for (const char* name : {"Connection", "keep-alive", "Proxy-Authenticate",
+                             "Proxy-Authorization", "TE", "Trailer", "Trailers",
+                             "Transfer-Encoding", "UPGRADE"}) {
+        EXPECT_TRUE(is_hop_by_hop_header(name)) << name;
+    }
+    EXPECT_FALSE(is_hop_by_hop_header("Content-Length"));
+    EXPECT_FALSE(is_hop_by_hop_header("Connection-Id"));
+    EXPECT_FALSE(is_hop_by_hop_header(""));
+}
+
 TEST(HeaderName, AcceptsTokens) {
     EXPECT_EQ(check_header_name("Content-Type"), std::nullopt);
     EXPECT_EQ(check_header_name("X-Custom_Header.v2!"), std::nullopt);

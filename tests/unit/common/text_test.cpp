@@ -27,5 +27,14 @@ TEST(Iequals, AsciiCaseInsensitive) {
     EXPECT_FALSE(iequals("a", "b"));
 }
 
+TEST(SplitLines, OneEntryPerLine) {
+    using Lines = std::vector<std::string>;
+    EXPECT_EQ(split_lines("a\nb\n"), (Lines{"a", "b"}));
+    EXPECT_EQ(split_lines("a\n\nb"), (Lines{"a", "", "b"}));
+    EXPECT_EQ(split_lines("single"), (Lines{"single"}));
+    EXPECT_EQ(split_lines(""), Lines{});
+    EXPECT_EQ(split_lines("\n"), (Lines{""}));
+}
+
 }  // namespace
 }  // namespace wsgi::common
