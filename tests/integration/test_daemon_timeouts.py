@@ -18,6 +18,8 @@ WSGIDaemonProcess interrupted threads=2 request-timeout=2 interrupt-timeout=3 sh
 WSGIScriptAlias /interrupted {apps}/timeouts/sleepy.wsgi process-group=interrupted
 WSGIDaemonProcess scaled threads=4 request-timeout=1 shutdown-timeout=1
 WSGIScriptAlias /scaled {apps}/timeouts/sleepy.wsgi process-group=scaled
+WSGIDaemonProcess full threads=1 listen-backlog=1 connect-timeout=2
+WSGIScriptAlias /full {apps}/timeouts/sleepy.wsgi process-group=full
 WSGIDaemonProcess slowclient threads=2 response-socket-timeout=1
 WSGIScriptAlias /slowclient {apps}/daemon/body.wsgi process-group=slowclient
 """
@@ -76,6 +78,37 @@ def test_queue_timeout_refuses_a_request_that_waited_too_long(apache):
     busy.join(20)
     assert waited.status_code == 504
     server.wait_log(r"WSGI0125: Request waited longer than queue-timeout")
+
+
+def test_connect_timeout_bounds_the_wait_for_a_full_backlog(apache):
+    # One thread, busy for 12 s, and a backlog of 1: the requests that find no room are
+    # answered 503 after connect-timeout (2 s), not held until the thread is free.
+    server = apache(CONFIG)
+    server.expect_log(r"WSGI0116")
+    requests.get(server.url("/full/pid"), timeout=10)  # process up
+    busy = threading.Thread(
+        target=lambda: requests.get(server.url("/full/sleep?12"), timeout=30), daemon=True
+    )
+    busy.start()
+    time.sleep(0.5)
+    results = []
+
+    def attempt():
+        started = time.monotonic()
+        status = requests.get(server.url("/full/pid"), timeout=30).status_code
+        results.append((status, time.monotonic() - started))
+
+    waiting = [threading.Thread(target=attempt, daemon=True) for _ in range(6)]
+    for thread in waiting:
+        thread.start()
+    for thread in waiting:
+        thread.join(30)
+    busy.join(30)
+    refused = [elapsed for status, elapsed in results if status == 503]
+    assert refused, results
+    assert max(refused) < 8, results  # connect-timeout, not the 12 s the thread was busy
+    server.wait_log(r"WSGI0116: Unable to connect to WSGI daemon process 'full' .* within "
+                    r"connect-timeout")
 
 
 def test_interrupt_timeout_unwinds_the_request_and_keeps_the_process(apache):
