@@ -219,7 +219,15 @@ PyObject* make_log_handler(PyObject* module) {
     Ref done = code ? Ref::steal(PyEval_EvalCode(code.get(), globals.get(), globals.get()))
                     : Ref();
     PyObject* handler = done ? PyDict_GetItemString(globals.get(), "LogHandler") : nullptr;
-    if (handler == nullptr || PyModule_AddObjectRef(module, "LogHandler", handler) != 0) {
+    if (handler == nullptr) {
+        return nullptr;
+    }
+    // Another thread may have made it meanwhile (the code above can give the GIL away): keep
+    // the first, so that every caller gets the same class.
+    if (PyObject* first = PyDict_GetItemString(PyModule_GetDict(module), "LogHandler")) {
+        return Py_NewRef(first);
+    }
+    if (PyModule_AddObjectRef(module, "LogHandler", handler) != 0) {
         return nullptr;
     }
     return Py_NewRef(handler);
