@@ -7,6 +7,7 @@ logged and registers nothing."""
 import json
 import os
 import signal
+import time
 
 import requests
 
@@ -14,7 +15,7 @@ from conftest import wait_for
 
 CONFIG = """
 SetEnv TEST_TMP {tmp}
-WSGIDaemonProcess signals threads=2
+WSGIDaemonProcess signals threads=2 shutdown-timeout=2
 WSGIScriptAlias /main {apps}/groups/signals.wsgi process-group=signals application-group=%{GLOBAL}
 WSGIScriptAlias /sub {apps}/groups/signals.wsgi process-group=signals application-group=sub
 WSGIScriptAlias /plain {apps}/groups/signals.wsgi process-group=signals application-group=plain
@@ -62,6 +63,20 @@ def test_sighup_with_a_subscriber_is_delivered_not_a_stop(apache):
     got = wait_events(server, "global", pid, 2)
     assert {e["signame"] for e in got} == {"SIGHUP"} and {e["signum"] for e in got} == {1}
     assert get(server, "/main/pid") == pid
+
+
+def test_a_slow_subscriber_does_not_keep_the_process_from_stopping(apache):
+    # The callback sleeps 60 s on its own thread: the process still serves, and SIGTERM
+    # still ends it within shutdown-timeout and a second.
+    server = apache(CONFIG)
+    pid = get(server, "/main/slow")
+    os.kill(int(pid), signal.SIGUSR2)
+    time.sleep(0.5)
+    assert get(server, "/main/pid") == pid, "serving while the callback runs"
+    started = time.monotonic()
+    os.kill(int(pid), signal.SIGTERM)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 15), "still running"
+    assert time.monotonic() - started < 8
 
 
 def test_sighup_without_a_subscriber_stops_the_process(apache):

@@ -5,16 +5,19 @@
                TEST_TMP/signal-<group>-<pid> ("global" for the main interpreter, '/' as '_'): the source,
                the event name and its payload. Answers "<pid> <returned is callback>
                <len(mod_wsgi.signal_callbacks)>".
+/slow       -- subscribes (once) a subscribe_signals() callback that sleeps 60 s.
 /pid        -- answers the pid.
 """
 
 import json
 import os
 import threading
+import time
 
 import mod_wsgi
 
 _subscribed = None
+_slow = False
 _lock = threading.Lock()
 
 
@@ -30,9 +33,18 @@ def _recorder(tmp, source):
     return record
 
 
+def _sleep(name, **event):
+    time.sleep(60)
+
+
 def application(environ, start_response):
-    global _subscribed
+    global _subscribed, _slow
     body = str(os.getpid())
+    if environ["PATH_INFO"] == "/slow":
+        with _lock:
+            if not _slow:
+                mod_wsgi.subscribe_signals(_sleep)
+                _slow = True
     if environ["PATH_INFO"] == "/subscribe":
         with _lock:
             if _subscribed is None:
