@@ -16,7 +16,7 @@ std::string escape_log_text(std::string_view text);
 std::vector<std::string> split_path_list(std::string_view list);
 
 // The lines of `text`, split at '\n' (a final newline ends the last line rather than starting
-// an empty one): what one error-log entry each.
+// an empty one), for logging each as an error-log entry of its own.
 std::vector<std::string> split_lines(std::string_view text);
 
 // ASCII case-insensitive equality.

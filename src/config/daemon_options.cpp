@@ -61,8 +61,7 @@ Error integer_in(std::string_view name, std::string_view value, std::int64_t min
     return std::nullopt;
 }
 
-// Seconds as mod_wsgi writes them ("15"), fractions allowed ("0.5"): digits with at most one
-// '.', no sign, no exponent, so "inf", "nan" and "-1" are refused before from_chars sees them.
+// A timeout option's value in seconds (parse_seconds()).
 Error seconds_value(std::string_view name, std::string_view value, Seconds& out) {
     auto seconds = parse_seconds(value);
     if (!seconds) {
@@ -360,6 +359,8 @@ const Option* find_option(std::string_view name) {
 
 }  // namespace
 
+// Seconds as mod_wsgi writes them ("15"), fractions allowed ("0.5"): digits with at most one
+// '.', no sign, no exponent, so "inf", "nan" and "-1" are refused before from_chars sees them.
 std::optional<double> parse_seconds(std::string_view text) {
     if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
         std::count(text.begin(), text.end(), '.') > 1 ||
@@ -374,7 +375,6 @@ std::optional<double> parse_seconds(std::string_view text) {
     }
     return value;
 }
-
 
 std::optional<std::string> parse_daemon_options(const std::vector<std::string_view>& words,
                                                 DaemonOptions& options) {

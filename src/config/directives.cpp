@@ -6,6 +6,7 @@
 #include <unixd.h>
 
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,16 @@ const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
             if (alias.regex == nullptr) {
                 return directive_name(cmd) + ": regular expression '" + location +
                        "' could not be compiled";
+            }
+        }
+        if (alias.options.process_group && alias.options.application_group) {
+            std::error_code ignored;
+            if (!std::filesystem::is_directory(alias.target, ignored)) {
+                if (auto import = preload_from_alias(alias.target, is_match,
+                                                     *alias.options.process_group,
+                                                     *alias.options.application_group)) {
+                    server_config(cmd->server).import_scripts.push_back(std::move(*import));
+                }
             }
         }
         server_config(cmd->server).aliases.push_back(std::move(alias));

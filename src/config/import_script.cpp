@@ -49,4 +49,26 @@ std::optional<std::string> parse_import_script(std::string_view script,
     return std::nullopt;
 }
 
+std::optional<ImportScript> preload_from_alias(std::string_view target, bool is_match,
+                                               std::string_view process_group,
+                                               std::string_view application_group) {
+    if (target.empty() || target.back() == '/' ||
+        (is_match && target.find('$') != std::string_view::npos)) {
+        return std::nullopt;
+    }
+    auto fixed = [](std::string_view group) {
+        return group == "%{GLOBAL}" || group == "%{SERVER}" || !group.starts_with("%{");
+    };
+    if (!fixed(process_group) || process_group == "%{SERVER}" || !fixed(application_group)) {
+        return std::nullopt;
+    }
+    ImportScript import;
+    import.script = std::string(target);
+    import.process_group = process_group == "%{GLOBAL}" ? "" : std::string(process_group);
+    import.application_group =
+        application_group == "%{GLOBAL}" ? "" : std::string(application_group);
+    import.from_script_alias = true;
+    return import;
+}
+
 }  // namespace wsgi::config

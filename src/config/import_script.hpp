@@ -16,7 +16,19 @@ struct ImportScript {
     std::string process_group;      // "" is %{GLOBAL}: the Apache child processes
     std::string application_group;  // "" is %{GLOBAL} (the main interpreter); may be
                                     // "%{SERVER}", expanded for the server at child start
+    // Made from a WSGIScriptAlias naming both groups (preload_from_alias()), not written as a
+    // WSGIImportScript line: only its log lines differ.
+    bool from_script_alias = false;
 };
+
+// A WSGIScriptAlias with both process-group= and application-group= loads its script when
+// the process it runs in starts (mod_wsgi docs, "WSGIScriptAlias"), as a WSGIImportScript
+// line would. Returns that line, or nullopt when the alias does not preload: a group left to
+// the request (%{RESOURCE}, %{HOST}, %{ENV:...}), or a target that is a directory or holds
+// $N substitutions (known only per request).
+std::optional<ImportScript> preload_from_alias(std::string_view target, bool is_match,
+                                               std::string_view process_group,
+                                               std::string_view application_group);
 
 // Parses the file and the option words ("name=value") that follow it. %{GLOBAL} becomes ""
 // in both groups; %{SERVER} is kept for the caller to expand; %{RESOURCE} and %{ENV:...}

@@ -66,9 +66,10 @@ ResolvedInterpreterOptions resolve_interpreter_options(
 
 // The switch interval of a process of `process_group`: the daemon group's switch-interval=
 // (`group_option`) if given, else the most specific matching section without an
-// application-group= selector, else WSGISwitchInterval at server level (`server_wide`). One
-// value for the whole process: sections with application-group= do not take part (without a
-// per-interpreter GIL their value would change every interpreter of the process).
+// application-group= selector, else `server_wide`: WSGISwitchInterval at server level, which
+// the mod_wsgi docs apply in the Apache children only (pass nullopt for a daemon process).
+// One value for the whole process: sections with application-group= do not take part
+// (without a per-interpreter GIL their value would change every interpreter of the process).
 std::optional<double> resolve_switch_interval(const std::vector<InterpreterOptions>& sections,
                                               std::string_view process_group,
                                               std::optional<double> server_wide,

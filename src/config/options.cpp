@@ -42,11 +42,9 @@ std::string expand_group(std::string_view spec, const RequestIdentity& identity,
         return with_port(identity.server_hostname, identity);
     }
     if (spec == "%{RESOURCE}") {
-        // mod_wsgi lower-cases the script name here (wsgi_script_name), so that /App and /app
-        // share one interpreter; WSGICaseSensitivity does not change that.
         std::string script_name(identity.script_name);
         for (char& c : script_name) {
-            if (c >= 'A' && c <= 'Z') {
+            if (!identity.case_sensitive && c >= 'A' && c <= 'Z') {
                 c = static_cast<char>(c - 'A' + 'a');
             }
         }

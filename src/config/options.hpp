@@ -76,6 +76,10 @@ struct RequestIdentity {
     // The host the request names (Host header, r->hostname) when it is one of the virtual
     // host's names; server_hostname when empty.
     std::string_view request_hostname = {};
+    // WSGICaseSensitivity: Off lower-cases the script name in %{RESOURCE} (mod_wsgi 6,
+    // wsgi_script_name), so that /App and /app share an interpreter on a file system that
+    // does not tell them apart.
+    bool case_sensitive = true;
 };
 
 // Looks up a variable for %{ENV:NAME}: request notes, then the request environment

@@ -129,13 +129,17 @@ Connect connect_to(const std::string& path, Millis timeout, Socket& out, int& sa
         if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
             Socket connected(fd);
             socklen_t length = sizeof(peer);
-            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
-                peer.uid != socket_listener_uid()) {
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+                saved_errno = errno;
+                return Connect::kUnreachable;
+            }
+            if (peer.uid != socket_listener_uid()) {
                 saved_errno = EPERM;
                 return Connect::kForeign;
             }
             // Blocking again: the relay waits with its own timeouts.
-            if (fcntl(fd, F_SETFL, 0) != 0) {
+            int flags = fcntl(fd, F_GETFL);
+            if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
                 saved_errno = errno;
                 return Connect::kUnreachable;
             }

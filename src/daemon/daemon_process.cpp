@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -58,7 +59,8 @@ Clock::duration ticks(config::Seconds seconds) {
 struct DaemonState {
     const GroupRuntime* runtime = nullptr;
     server_rec* server = nullptr;
-    std::atomic<bool> stopping{false};         // no more accepts
+    std::atomic<bool> stopping{false};         // a restart was asked for: the supervisor ends
+    std::atomic<bool> accepting{true};         // request threads still take new requests
     std::atomic<int> active{0};                // requests being served
     std::atomic<std::int64_t> requests{0};
     std::atomic<Clock::rep> last_activity{0};
@@ -82,7 +84,13 @@ constexpr int kHandledSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SI
 int g_signal_pipe[2] = {-1, -1};
 pid_t g_daemon_pid = 0;
 
-extern "C" void note_signal(int signal_number) {
+pid_t g_apache_parent_pid = 0;
+
+// What note_signal() writes for a SIGUSR1 from the Apache parent: its graceful restart, after
+// which the next generation's processes take the new requests (not a signal number).
+constexpr int kGenerationEnd = 0xF0;
+
+extern "C" void note_signal(int signal_number, siginfo_t* info, void*) {
     const int saved = errno;
     if (getpid() != g_daemon_pid) {
         // A child the application forked without exec: the signal does what it would do
@@ -91,6 +99,14 @@ extern "C" void note_signal(int signal_number) {
         raise(signal_number);
         errno = saved;
         return;
+    }
+    // The Apache parent's SIGHUP (prefork signals its whole process group when it restarts)
+    // is a stop, whatever the application subscribed to.
+    if (signal_number == SIGHUP && info != nullptr && info->si_pid == g_apache_parent_pid) {
+        signal_number = SIGTERM;
+    }
+    if (signal_number == SIGUSR1 && info != nullptr && info->si_pid == g_apache_parent_pid) {
+        signal_number = kGenerationEnd;
     }
     const auto byte = static_cast<unsigned char>(signal_number);
     [[maybe_unused]] ssize_t written = write(g_signal_pipe[1], &byte, 1);  // full: one pending
@@ -104,9 +120,10 @@ bool take_signals(const sigset_t& signals) {
         return false;
     }
     g_daemon_pid = getpid();
+    g_apache_parent_pid = getppid();
     struct sigaction action {};
-    action.sa_handler = note_signal;
-    action.sa_flags = SA_RESTART;
+    action.sa_sigaction = note_signal;
+    action.sa_flags = SA_RESTART | SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     for (int signal_number : kHandledSignals) {
         sigaction(signal_number, &action, nullptr);
@@ -228,9 +245,26 @@ void observe_script_load(bool imported) noexcept {
     }
 }
 
+// Ends the taking of new requests: the request threads leave once their request is done,
+// and the connections Apache children keep to this process are handed back (kRestart).
+void stop_accepting() {
+    g_state.accepting = false;
+    g_listener.stop();
+}
+
+// How a process that is asked to restart treats new requests meanwhile.
+enum class Drain {
+    kStop,         // takes none (a stop, a changed script, limits reached)
+    kKeepServing,  // a graceful restart: serves them until it is idle or graceful-timeout
+                   // (eviction-timeout) ends, as the mod_wsgi docs describe ("Drain semantics
+                   // during shutdown"), so that a group of one process does not stall them
+};
+
 // Asks the process to end: `reason` for the log, `shutdown_reason` the value the mod_wsgi
-// docs give for process_stopping ("maximum_requests", ...). The first reason given stays.
-void request_restart(const char* reason, const char* shutdown_reason, bool graceful) {
+// docs give for process_stopping ("maximum_requests", ...). The first reason given stays;
+// a later one that stops accepting still does.
+void request_restart(const char* reason, const char* shutdown_reason, bool graceful,
+                     Drain drain = Drain::kStop) {
     std::lock_guard lock(g_state.mutex);
     if (g_state.restart_reason == nullptr) {
         g_state.restart_reason = reason;
@@ -238,9 +272,11 @@ void request_restart(const char* reason, const char* shutdown_reason, bool grace
         wsgi::set_shutdown_reason(shutdown_reason);
     }
     g_state.stopping = true;
-    // At once, not at the supervisor's next tick: an Apache child must not send its next
-    // request on a kept connection to a process that will not serve it.
-    g_listener.stop();
+    if (drain == Drain::kStop || !graceful) {
+        // At once, not at the supervisor's next tick: an Apache child must not send its next
+        // request on a kept connection to a process that will not serve it.
+        stop_accepting();
+    }
 }
 
 Millis millis(config::Seconds seconds) {
@@ -604,7 +640,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
 void* request_thread(void* argument) {
     const auto slot = reinterpret_cast<std::intptr_t>(argument);
     t_request_slot = &g_request_slots[slot];
-    while (!g_state.stopping) {
+    while (g_state.accepting) {
         std::optional<DaemonListener::Connection> connection = g_listener.next(Millis(250));
         if (!connection) {
             continue;
@@ -636,7 +672,8 @@ void* request_thread(void* argument) {
         }
         std::int64_t served = ++g_state.requests;
         if (options().maximum_requests > 0 && served >= options().maximum_requests) {
-            request_restart("maximum-requests reached", "maximum_requests", true);
+            request_restart("maximum-requests reached", "maximum_requests", true,
+                            Drain::kKeepServing);
         }
         // After request_restart: a process that restarts hands the connection back.
         g_listener.release(*connection, served_as == Served::kKeep
@@ -767,7 +804,7 @@ void check_request_timeouts(Clock::time_point now) {
                      opts.name.c_str(), getpid(), opts.request_timeout.count() * scale,
                      opts.request_timeout.count(), g_thread_count);
         slot.channel->abandon_with_timeout();
-        request_restart("request-timeout reached", "request_timeout", true);
+        request_restart("request-timeout reached", "request_timeout", true, Drain::kKeepServing);
     }
 }
 
@@ -776,14 +813,24 @@ void check_request_timeouts(Clock::time_point now) {
 // supervisor's timers nor the stopping of the process.
 class SignalDispatcher {
 public:
-    // Queues `signal_number` for publishing; starts the thread on first use.
+    // Queues `signal_number` for publishing; starts the thread on first use (when it cannot,
+    // the signal is dropped with a log line).
     void post(int signal_number) {
         std::lock_guard lock(mutex_);
         if (stopping_) {
             return;
         }
         if (!thread_.joinable()) {
-            thread_ = std::thread([this] { run(); });
+            try {
+                thread_ = std::thread([this] { run(); });
+            } catch (const std::system_error& e) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, g_state.server,
+                             "WSGI0027: Daemon process '%s' (pid=%" APR_PID_T_FMT "): no thread "
+                             "to publish signal %d to mod_wsgi.subscribe_signals() callbacks: "
+                             "%s.",
+                             options().name.c_str(), getpid(), signal_number, e.what());
+                return;
+            }
         }
         pending_.push_back(signal_number);
         changed_.notify_all();
@@ -865,8 +912,16 @@ void supervise() {
                 request_restart("shutdown signal", "shutdown_signal", false);
                 break;
             case SIGUSR1:
-                request_restart("graceful signal", "graceful_signal", true);
+                // With eviction-timeout set, SIGUSR1 is an eviction (mod_wsgi docs).
+                request_restart("graceful signal",
+                                opts.eviction_timeout.count() > 0 ? "eviction_signal"
+                                                                  : "graceful_signal",
+                                true, Drain::kKeepServing);
                 g_state.evicted = true;
+                break;
+            case kGenerationEnd:
+                // Finish the requests in flight; the new generation takes the others.
+                request_restart("Apache graceful restart", "graceful_signal", true);
                 break;
             case SIGXCPU:
                 request_restart("cpu-time-limit reached", "cpu_time_limit", true);
@@ -876,7 +931,8 @@ void supervise() {
         }
         auto now = Clock::now();
         if (opts.restart_interval.count() > 0 && now - started >= opts.restart_interval) {
-            request_restart("restart-interval reached", "restart_interval", true);
+            request_restart("restart-interval reached", "restart_interval", true,
+                            Drain::kKeepServing);
         }
         if (opts.deadlock_timeout.count() > 0) {
             Clock::time_point beat{Clock::duration(g_gil_heartbeat.load())};
@@ -900,7 +956,8 @@ void supervise() {
         if (opts.inactivity_timeout.count() > 0 && g_state.active == 0) {
             Clock::time_point last{Clock::duration(g_state.last_activity.load())};
             if (now - std::max(last, started) >= opts.inactivity_timeout) {
-                request_restart("inactivity-timeout reached", "inactivity_timeout", true);
+                request_restart("inactivity-timeout reached", "inactivity_timeout", true,
+                                Drain::kKeepServing);
             }
         }
     }
@@ -912,26 +969,52 @@ constexpr config::Seconds kApacheStoppingWait{3};
 
 // Waits up to `limit` for requests in flight to finish, taking the signals that still come:
 // SIGINT (Apache stopping) cuts the wait to kApacheStoppingWait; SIGTERM or SIGHUP end a
-// `graceful` wait. Returns whether none is left.
+// `graceful` wait. A process that still accepts (Drain::kKeepServing) stops accepting as soon
+// as it is idle, or when the wait ends. Returns whether none is left.
 bool drain(config::Seconds limit, bool graceful) {
     // Requests abandoned by request-timeout were answered already: do not wait for them.
+    auto idle = [] { return g_state.active - g_abandoned <= 0; };
     auto deadline = Clock::now() + ticks(limit);
-    while (g_state.active - g_abandoned > 0 && Clock::now() < deadline) {
+    while (Clock::now() < deadline) {
+        if (idle()) {
+            if (!g_state.accepting) {
+                break;
+            }
+            stop_accepting();
+            // A request a thread took just before: it counts in `active` by now, or its
+            // thread's join (below, before Python ends) waits for it.
+            std::this_thread::sleep_for(Millis(5));
+            continue;
+        }
         switch (next_signal(Millis(20))) {
             case SIGINT:
                 g_state.apache_stopping = true;
+                stop_accepting();
                 deadline = std::min(deadline, Clock::now() + ticks(kApacheStoppingWait));
                 break;
-            case SIGTERM:
             case SIGHUP:
+                if (wsgi::has_signal_subscribers()) {
+                    g_signal_dispatcher.post(SIGHUP);
+                    break;
+                }
+                [[fallthrough]];
+            case SIGTERM:
                 if (graceful) {
+                    stop_accepting();
                     return g_state.active == 0;
                 }
+                break;
+            case SIGUSR2:
+                g_signal_dispatcher.post(SIGUSR2);
+                break;
+            case kGenerationEnd:
+                stop_accepting();
                 break;
             default:
                 break;
         }
     }
+    stop_accepting();
     return g_state.active == 0;
 }
 
@@ -1028,7 +1111,8 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
                  opts.name.c_str(), getpid(), g_state.restart_reason,
                  drained ? "" : "; requests still running were cut");
     // A signal callback still running keeps Python from being finalised, as a request does.
-    drained = g_signal_dispatcher.stop(Millis(1000)) && drained;
+    // When Apache stops it kills what is left soon after kApacheStoppingWait: wait little.
+    drained = g_signal_dispatcher.stop(Millis(g_state.apache_stopping ? 100 : 1000)) && drained;
     if (drained) {
         for (pthread_t thread : threads) {
             pthread_join(thread, nullptr);

@@ -51,7 +51,8 @@ const GroupRuntime* group_runtime(std::size_t index);
 // The user that listens on every group's socket: the Apache parent's effective uid when it
 // made them (root, or the user an unprivileged Apache runs as). An Apache child checks a
 // daemon socket's peer against it (SO_PEERCRED), so that a socket put in place of the
-// group's by another user is never sent a request.
+// group's by another user is never sent a request. 0 until start_process_groups() ran in the
+// parent; an Apache child has the value it inherited when it was forked. Any thread.
 uid_t socket_listener_uid();
 
 // In an Apache child (child_init): closes the groups' listening sockets, which only daemon

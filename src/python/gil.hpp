@@ -19,12 +19,14 @@ struct GilWaits {
     std::int64_t before_lock_count = 0;
 };
 
+// The calling thread's own counters (thread_local: no other thread reads or writes them).
 inline GilWaits& this_thread_gil_waits() {
     thread_local GilWaits waits;
     return waits;
 }
 
-// PyEval_RestoreThread(state), counted in this_thread_gil_waits().
+// PyEval_RestoreThread(state), counted in this_thread_gil_waits(): call without the GIL,
+// with `state` the calling thread's; the GIL is held on return.
 inline void restore_thread_counted(PyThreadState* state) {
     const auto start = std::chrono::steady_clock::now();
     PyEval_RestoreThread(state);

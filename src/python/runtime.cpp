@@ -191,37 +191,39 @@ bool add_python_path() {
 }
 
 bool add_site_dirs_first(const std::vector<std::string>& dirs) {
-    PyObject* path = PySys_GetObject("path");  // borrowed
-    if (path == nullptr || !PyList_Check(path)) {
-        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
-        return false;
-    }
-    Ref before = Ref::steal(PyList_GetSlice(path, 0, PyList_GET_SIZE(path)));
+    // sys.path as a strong reference: the .pth code and the comparisons below run Python code,
+    // which may rebind it.
+    auto sys_path = [] {
+        Ref path = Ref::borrow(PySys_GetObject("path"));
+        if (!path || !PyList_Check(path.get())) {
+            PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+            return Ref();
+        }
+        return path;
+    };
+    Ref path = sys_path();
+    Ref before = path ? Ref::steal(PyList_GetSlice(path.get(), 0, PY_SSIZE_T_MAX)) : Ref();
     if (!before || !add_site_dirs(dirs)) {
         return false;
     }
-    path = PySys_GetObject("path");  // .pth code may have replaced the list
-    if (path == nullptr || !PyList_Check(path)) {
-        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
-        return false;
-    }
+    path = sys_path();
+    Ref after = path ? Ref::steal(PyList_GetSlice(path.get(), 0, PY_SSIZE_T_MAX)) : Ref();
     // The entries that were not there before (the directories and what their .pth files
     // added), in their order, then the others.
     Ref added = Ref::steal(PyList_New(0));
     Ref kept = Ref::steal(PyList_New(0));
-    if (!added || !kept) {
+    if (!after || !added || !kept) {
         return false;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(path); ++i) {
-        PyObject* entry = PyList_GET_ITEM(path, i);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(after.get()); ++i) {
+        PyObject* entry = PyList_GET_ITEM(after.get(), i);  // `after` keeps it alive
         int known = PySequence_Contains(before.get(), entry);
         if (known < 0 || PyList_Append(known == 1 ? kept.get() : added.get(), entry) != 0) {
             return false;
         }
     }
-    return PyList_SetSlice(added.get(), PyList_GET_SIZE(added.get()),
-                           PyList_GET_SIZE(added.get()), kept.get()) == 0 &&
-           PyList_SetSlice(path, 0, PyList_GET_SIZE(path), added.get()) == 0;
+    return PyList_SetSlice(added.get(), PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, kept.get()) == 0 &&
+           PyList_SetSlice(path.get(), 0, PY_SSIZE_T_MAX, added.get()) == 0;
 }
 
 bool is_initialized() { return g_interpreters != nullptr; }

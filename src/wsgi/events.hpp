@@ -127,7 +127,9 @@ void publish_process_stopping(WsgiState& state, const char* reason) noexcept;
 // (the daemon process's signal dispatcher).
 void publish_process_signal(int signal_number) noexcept;
 
-// Whether any interpreter of the process called mod_wsgi.subscribe_signals(). Any thread.
+// Whether any interpreter of the process called mod_wsgi.subscribe_signals() (never reset:
+// callbacks stay until the process ends); note_signal_subscriber() records one, from
+// subscribe_signals() with the GIL held. Both any thread, lock-free.
 bool has_signal_subscribers() noexcept;
 void note_signal_subscriber() noexcept;
 

@@ -8,6 +8,7 @@
 #include <http_request.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -108,7 +109,8 @@ config::RequestIdentity request_identity(request_rec* r, std::string_view script
     const bool own_name = r->hostname != nullptr && answers_to(r->server, r->hostname);
     return config::RequestIdentity{
         r->server->server_hostname != nullptr ? r->server->server_hostname : "",
-        ap_get_server_port(r), script_name, own_name ? r->hostname : ""};
+        ap_get_server_port(r), script_name, own_name ? r->hostname : "",
+        config::server_config(r->server).case_sensitivity.value_or(true)};
 }
 
 namespace {
@@ -394,11 +396,12 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
         }
     }
     set_process_setup(std::move(setup));
-    // WSGISwitchInterval, a <WSGIInterpreterOptions> section's or switch-interval=: how long a
-    // thread may hold the GIL while others wait for it (sys.setswitchinterval; one value for
-    // the whole process).
+    // switch-interval=, a <WSGIInterpreterOptions> section's WSGISwitchInterval or, in an
+    // Apache child, the server-wide one: how long a thread may hold the GIL while others wait
+    // for it (sys.setswitchinterval; one value for the whole process).
     std::optional<double> switch_interval = config::resolve_switch_interval(
-        server.interpreter_options, process_group, server.switch_interval,
+        server.interpreter_options, process_group,
+        group == nullptr ? server.switch_interval : std::nullopt,
         group != nullptr ? group->options.switch_interval : std::nullopt);
     allow_server_metrics(group != nullptr ? group->options.server_metrics
                                           : server.server_metrics.value_or(false));
@@ -414,6 +417,14 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
                            : Ref();
             if (!done) {
                 setup_failure = python::take_exception_lines();
+            } else {
+                char seconds[32];  // libc's %g: apr's drops the leading zero (".002")
+                std::snprintf(seconds, sizeof(seconds), "%g", *switch_interval);
+                python::GilRelease release;
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                             "Python switch interval set to %s s in %s (pid=%" APR_PID_T_FMT
+                             ").",
+                             seconds, mode, getpid());
             }
         }
     }

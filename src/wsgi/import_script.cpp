@@ -47,6 +47,12 @@ private:
     server_rec* server_;
 };
 
+// What made the line, for log messages.
+const char* source(const config::ImportScript& import) {
+    return import.from_script_alias ? "WSGIScriptAlias with process-group= and application-group="
+                                     : "WSGIImportScript";
+}
+
 // The application group an import script names: %{SERVER} is the name (and port, unless 80
 // or 443) of the server it was configured in, as a request to that server would expand it.
 std::string application_group(server_rec* s, const config::ImportScript& import) {
@@ -69,9 +75,9 @@ void preload(server_rec* main, server_rec* s, const config::ImportScript& import
     apr_status_t status = apr_stat(&info, import.script.c_str(), APR_FINFO_MTIME, pool);
     if (status != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, status, s,
-                     "WSGI0031: Cannot load WSGI script '%s' (WSGIImportScript): the file "
-                     "cannot be found or read.",
-                     import.script.c_str());
+                     "WSGI0031: Cannot load WSGI script '%s' (%s): the file cannot be found "
+                     "or read.",
+                     import.script.c_str(), source(import));
         return;
     }
     std::string group = application_group(s, import);
@@ -81,9 +87,9 @@ void preload(server_rec* main, server_rec* s, const config::ImportScript& import
         group, std::numeric_limits<std::size_t>::max(), error);
     if (interpreter == nullptr) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "WSGI0032: Cannot load WSGI script '%s' (WSGIImportScript): no Python "
-                     "interpreter for application group '%s': %s.",
-                     import.script.c_str(), group.c_str(), error.c_str());
+                     "WSGI0032: Cannot load WSGI script '%s' (%s): no Python interpreter for "
+                     "application group '%s': %s.",
+                     import.script.c_str(), source(import), group.c_str(), error.c_str());
         return;
     }
     ScriptLoad load;
@@ -101,8 +107,8 @@ void preload(server_rec* main, server_rec* s, const config::ImportScript& import
         python::GilRelease release;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "Imported WSGI script '%s' into application group '%s' at process start "
-                     "(WSGIImportScript).",
-                     import.script.c_str(), group.c_str());
+                     "(%s).",
+                     import.script.c_str(), group.c_str(), source(import));
     }
 }
 
@@ -119,9 +125,8 @@ void preload_import_scripts(server_rec* main, const std::string& process_group,
                 preload(main, s, import, pool);
             } catch (const std::exception& e) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                             "WSGI0009: Internal error loading WSGI script '%s' "
-                             "(WSGIImportScript): %s",
-                             import.script.c_str(), e.what());
+                             "WSGI0009: Internal error loading WSGI script '%s' (%s): %s",
+                             import.script.c_str(), source(import), e.what());
             }
         }
     }

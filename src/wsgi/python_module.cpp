@@ -109,13 +109,15 @@ PyObject* subscribe_signals(PyObject* module, PyObject* callback) noexcept {
                 }
             }
             PyErr_Clear();
-            python::GilRelease release;
-            apache::log_lines(APLOG_INFO, nullptr, nullptr,
-                              "WSGI0026: mod_wsgi.subscribe_signals() does nothing in embedded "
-                              "mode (the signals belong to Apache); the callback is not "
-                              "registered. Called from:",
-                              lines);
-            return Py_NewRef(callback);
+            {
+                python::GilRelease release;
+                apache::log_lines(APLOG_INFO, nullptr, nullptr,
+                                  "WSGI0026: mod_wsgi.subscribe_signals() does nothing in "
+                                  "embedded mode (the signals belong to Apache); the callback "
+                                  "is not registered. Called from:",
+                                  lines);
+            }
+            return Py_NewRef(callback);  // with the GIL again
         }
         PyObject* result = subscribe(module, callback, &WsgiState::signal_callbacks);
         if (result != nullptr) {
@@ -170,15 +172,17 @@ PyObject* log_record(PyObject*, PyObject* args) noexcept {
             common::split_lines(std::string_view(message, static_cast<std::size_t>(length)));
         const int level = apache_level(levelno);
         Channel* channel = current_channel();
-        python::GilRelease release;
-        for (const auto& line : lines) {
-            if (channel != nullptr) {
-                channel->log(level, line);
-            } else {
-                apache::log_line(level, nullptr, nullptr, line);
+        {
+            python::GilRelease release;
+            for (const auto& line : lines) {
+                if (channel != nullptr) {
+                    channel->log(level, line);
+                } else {
+                    apache::log_line(level, nullptr, nullptr, line);
+                }
             }
         }
-        Py_RETURN_NONE;
+        Py_RETURN_NONE;  // with the GIL again
     });
 }
 

@@ -81,9 +81,15 @@ def test_resource_group_is_server_port_and_script_name(server):
         assert data["module_group"] == expected, "mod_wsgi.application_group in the group's interpreter"
 
 
-def test_resource_group_lower_cases_the_script_name(server):
-    # As mod_wsgi does (wsgi_script_name lower-cases it): /Mixed-Case and /mixed-case would share
-    # one interpreter; SCRIPT_NAME itself keeps the URL's case.
+def test_resource_group_keeps_the_script_names_case(server):
+    data = info(server, "/Mixed-Case")
+    assert data["environ_group"] == resource_group(server, "/Mixed-Case")
+
+
+def test_resource_group_lower_cases_the_script_name_when_case_insensitive(apache, mpm):
+    # mod_wsgi 6 (wsgi_script_name): with WSGICaseSensitivity Off, /Mixed-Case and /mixed-case
+    # share one interpreter; SCRIPT_NAME itself keeps the URL's case.
+    server = apache("WSGICaseSensitivity Off\n" + CONFIG + one_process(mpm), mpm=mpm)
     data = info(server, "/Mixed-Case")
     assert data["environ_group"] == resource_group(server, "/mixed-case")
     assert data["module_group"] == resource_group(server, "/mixed-case")

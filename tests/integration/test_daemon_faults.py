@@ -252,10 +252,11 @@ def test_graceful_restart_of_apache_under_load_loses_no_request(apache, prefix):
     # The next generation's processes serve now; the old ones drained and went.
     after = pid_of(server, prefix)
     assert after != before
-    # It drained on the graceful restart's SIGUSR1, unless maximum-requests recycled it first.
+    # It drained on the graceful restart's SIGUSR1 from the Apache parent, unless
+    # maximum-requests recycled it first.
     server.wait_log(
         rf"Daemon process '{prefix[1:]}' \(pid={before}\) stopping: "
-        r"(graceful signal|maximum-requests reached)",
+        r"(Apache graceful restart|maximum-requests reached)",
         10,
         expect=False,
     )

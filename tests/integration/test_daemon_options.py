@@ -370,9 +370,9 @@ def test_graceful_timeout_lets_requests_in_flight_finish(apache):
     server = apache(GRACE_CONFIG)
     slow, result = in_background(server, "/grace/sleep?3")
     time.sleep(0.6)  # the slow request is running in the daemon process
-    # This request reaches maximum-requests=1: the process stops accepting and restarts once
-    # the slow request is done (it has graceful-timeout=5 s for that). It is answered while the
-    # slow one still runs, not after it.
+    # This request reaches maximum-requests=1: the process restarts once the slow request is
+    # done (it has graceful-timeout=5 s for that). It is answered while the slow one still
+    # runs, not after it.
     first = pid_of(server, "/grace")
     assert slow.is_alive() and "response" not in result, result
     slow.join(20)
@@ -403,6 +403,38 @@ def test_without_graceful_timeout_requests_in_flight_are_cut(apache):
         10,
     )
     wait_for_new_pid(server, "/nograce", first)
+
+
+KEEP_SERVING_CONFIG = f"""
+WSGIDaemonProcess keep threads=4 maximum-requests=2 graceful-timeout=15 shutdown-timeout=1
+WSGIScriptAlias /keep {PROBE} process-group=keep
+WSGIDaemonProcess evict threads=4 eviction-timeout=10 shutdown-timeout=1
+WSGIScriptAlias /evict {PROBE} process-group=evict
+"""
+
+
+@pytest.mark.parametrize("trigger", ["maximum-requests", "sigusr1"])
+def test_a_graceful_restart_goes_on_serving_until_idle(apache, trigger):
+    # mod_wsgi docs (request-pipeline, "Drain semantics during shutdown"): during
+    # graceful-timeout or eviction-timeout the process still takes new requests, and ends as
+    # soon as it is idle. In a group of one process new requests would otherwise wait for the
+    # slowest request in flight.
+    server = apache(KEEP_SERVING_CONFIG)
+    prefix = "/keep" if trigger == "maximum-requests" else "/evict"
+    first = pid_of(server, prefix)
+    slow, result = in_background(server, f"{prefix}/sleep?5")
+    time.sleep(0.6)  # the slow request is running
+    if trigger == "maximum-requests":
+        assert pid_of(server, prefix) == first  # the 2nd request: maximum-requests reached
+    else:
+        os.kill(first, signal.SIGUSR1)
+        time.sleep(0.3)
+    started = time.monotonic()
+    assert pid_of(server, prefix) == first, "served by the process that is restarting"
+    assert time.monotonic() - started < 2.5, "the new request waited for the slow one"
+    slow.join(20)
+    assert result["response"].status_code == 200 and int(result["response"].text) == first
+    wait_for_new_pid(server, prefix, first)
 
 
 SIGNAL_CONFIG = f"""

@@ -90,7 +90,7 @@ def test_connect_timeout_bounds_the_wait_for_a_full_backlog(apache):
         target=lambda: requests.get(server.url("/full/sleep?12"), timeout=30), daemon=True
     )
     busy.start()
-    time.sleep(0.5)
+    time.sleep(1.0)  # the only thread is busy now
     results = []
 
     def attempt():

@@ -88,6 +88,30 @@ def test_script_is_preloaded_into_a_named_group(apache):
     assert get_json(server, "/main/has?preload_state")["has"] is False
 
 
+ALIAS_PRELOAD_CONFIG = """
+WSGIDaemonProcess aliased threads=2
+WSGIScriptAlias /pre {apps}/groups/preload.wsgi process-group=aliased application-group=alias-group
+WSGIScriptAlias /only-process {apps}/groups/probe.wsgi process-group=aliased
+"""
+
+
+def test_script_alias_naming_both_groups_preloads_its_script(apache):
+    # mod_wsgi docs, WSGIScriptAlias: "If both process-group and application-group options are
+    # set, the WSGI script file will be pre-loaded when the process it is to run in is started".
+    server = apache(ALIAS_PRELOAD_CONFIG)
+    assert wait_for(lambda: markers(server, "alias-group"), 10), "the daemon did not preload it"
+    (pid,) = markers(server, "alias-group")
+    data = get_json(server, "/pre")
+    assert data["pid"] == pid and data["group"] == "alias-group"
+    assert len(data["loads"]) == 1, "the request loaded the script again"
+    server.wait_log(r"Imported WSGI script '.*preload\.wsgi' into application group 'alias-group' "
+                    r"at process start \(WSGIScriptAlias with process-group= and "
+                    r"application-group=\)", expect=False)
+    # Only the group's process loads it, and not for an alias naming one group only.
+    assert set(markers(server, "alias-group")) == {pid}
+    assert "probe.wsgi" not in server.error_log().split("Imported WSGI script")[-1]
+
+
 def test_failing_import_script_is_logged_and_the_server_serves(apache):
     server = apache(
         "WSGIImportScript {apps}/groups/preload_fails.wsgi "

@@ -135,6 +135,8 @@ def test_switch_interval_of_a_process_group(apache):
         "WSGISwitchInterval 0.002\n"
         "WSGIDaemonProcess site threads=2\n"
         "WSGIDaemonProcess own threads=2 switch-interval=0.007\n"
+        "WSGIDaemonProcess plain threads=2\n"
+        f"WSGIScriptAlias /plain {INFO} process-group=plain\n"
         f"WSGIScriptAlias /embedded {INFO}\n"
         f"WSGIScriptAlias /site {INFO} process-group=site\n"
         f"WSGIScriptAlias /own {INFO} process-group=own\n"
@@ -149,6 +151,9 @@ def test_switch_interval_of_a_process_group(apache):
     assert get(server, "/site").json()["switch_interval"] == pytest.approx(0.004)
     # The group's own switch-interval= wins over a section.
     assert get(server, "/own").json()["switch_interval"] == pytest.approx(0.007)
+    # The server-wide directive is for the Apache children only (mod_wsgi docs).
+    assert get(server, "/plain").json()["switch_interval"] == pytest.approx(0.005)
+    server.wait_log(r"Python switch interval set to 0\.002 s in embedded mode", expect=False)
 
 
 def test_switch_interval_selected_by_application_group_is_ignored(apache):

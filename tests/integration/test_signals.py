@@ -7,6 +7,7 @@ logged and registers nothing."""
 import json
 import os
 import signal
+import threading
 import time
 
 import requests
@@ -15,7 +16,7 @@ from conftest import wait_for
 
 CONFIG = """
 SetEnv TEST_TMP {tmp}
-WSGIDaemonProcess signals threads=2 shutdown-timeout=2
+WSGIDaemonProcess signals threads=2 shutdown-timeout=1 graceful-timeout=15
 WSGIScriptAlias /main {apps}/groups/signals.wsgi process-group=signals application-group=%{GLOBAL}
 WSGIScriptAlias /sub {apps}/groups/signals.wsgi process-group=signals application-group=sub
 WSGIScriptAlias /plain {apps}/groups/signals.wsgi process-group=signals application-group=plain
@@ -63,6 +64,24 @@ def test_sighup_with_a_subscriber_is_delivered_not_a_stop(apache):
     got = wait_events(server, "global", pid, 2)
     assert {e["signame"] for e in got} == {"SIGHUP"} and {e["signum"] for e in got} == {1}
     assert get(server, "/main/pid") == pid
+
+
+def test_sighup_while_draining_is_delivered_and_the_drain_goes_on(apache):
+    # SIGUSR1 starts a graceful drain (up to graceful-timeout, 15 s) of a 4 s request; the
+    # subscriber's SIGHUP meanwhile is published and does not cut it to shutdown-timeout.
+    server = apache(CONFIG)
+    pid = get(server, "/main/subscribe").split()[0]
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(r=get(server, "/main/sleep?4")),
+                              daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    os.kill(int(pid), signal.SIGUSR1)
+    time.sleep(0.5)
+    os.kill(int(pid), signal.SIGHUP)
+    thread.join(20)
+    assert result.get("r") == pid, "the request in flight was cut"
+    assert any(e["signame"] == "SIGHUP" for e in events(server, "global", pid))
 
 
 def test_a_slow_subscriber_does_not_keep_the_process_from_stopping(apache):

@@ -85,5 +85,28 @@ TEST(ImportScript, RequestDependentGroupsAreRefused) {
     }
 }
 
+TEST(PreloadFromAlias, BothGroupsFixedPreload) {
+    auto import = preload_from_alias("/srv/app.wsgi", false, "site", "%{GLOBAL}");
+    ASSERT_TRUE(import);
+    EXPECT_EQ(import->script, "/srv/app.wsgi");
+    EXPECT_EQ(import->process_group, "site");
+    EXPECT_EQ(import->application_group, "");
+    EXPECT_TRUE(import->from_script_alias);
+    auto server = preload_from_alias("/srv/app.wsgi", false, "%{GLOBAL}", "%{SERVER}");
+    ASSERT_TRUE(server);
+    EXPECT_EQ(server->process_group, "");
+    EXPECT_EQ(server->application_group, "%{SERVER}");
+}
+
+TEST(PreloadFromAlias, GroupsKnownOnlyPerRequestDoNot) {
+    EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "site", "%{RESOURCE}"));
+    EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "site", "%{ENV:GROUP}"));
+    EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "%{ENV:PG}", "app"));
+    EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "%{SERVER}", "app"));
+    EXPECT_FALSE(preload_from_alias("/srv/apps/", false, "site", "app"));  // a directory
+    EXPECT_FALSE(preload_from_alias("/srv/$1.wsgi", true, "site", "app"));  // per match
+    EXPECT_TRUE(preload_from_alias("/srv/app.wsgi", true, "site", "app"));
+}
+
 }  // namespace
 }  // namespace wsgi::config

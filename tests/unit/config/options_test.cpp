@@ -71,12 +71,16 @@ TEST(ApplicationGroup, Expansions) {
     EXPECT_EQ(expand_application_group("literal", identity, lookup), "literal");
 }
 
-TEST(ApplicationGroup, ResourceLowerCasesTheScriptName) {
-    // As mod_wsgi 4.9.4: WSGIScriptAlias /MyApp gives the group "host|/myapp".
+TEST(ApplicationGroup, ResourceLowerCasesTheScriptNameWhenCaseInsensitive) {
+    // mod_wsgi 6: only with WSGICaseSensitivity Off (4.9.4 lower-cases always).
     auto lookup = lookup_from({});
     EXPECT_EQ(expand_application_group(std::nullopt, {"Example.com", 80, "/MyApp/Sub"}, lookup),
+              "Example.com|/MyApp/Sub");
+    EXPECT_EQ(expand_application_group(std::nullopt,
+                                       {"Example.com", 80, "/MyApp/Sub", "", false}, lookup),
               "Example.com|/myapp/sub");
-    EXPECT_EQ(expand_application_group("%{SERVER}", {"Example.com", 80, "/MyApp"}, lookup),
+    EXPECT_EQ(expand_application_group("%{SERVER}", {"Example.com", 80, "/MyApp", "", false},
+                                       lookup),
               "Example.com");
 }
 

@@ -6,6 +6,7 @@
                the event name and its payload. Answers "<pid> <returned is callback>
                <len(mod_wsgi.signal_callbacks)>".
 /slow       -- subscribes (once) a subscribe_signals() callback that sleeps 60 s.
+/sleep?N    -- sleeps N seconds, then answers the pid.
 /pid        -- answers the pid.
 """
 
@@ -40,6 +41,8 @@ def _sleep(name, **event):
 def application(environ, start_response):
     global _subscribed, _slow
     body = str(os.getpid())
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(float(environ["QUERY_STRING"]))
     if environ["PATH_INFO"] == "/slow":
         with _lock:
             if not _slow:
