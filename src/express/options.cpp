@@ -272,6 +272,7 @@ void resolve_paths(Plan& plan, const ServerOptions& o, const Facts& facts) {
     if (!o.document_root.empty() && !is_directory(plan.document_root)) {
         throw UsageError("--document-root: no such directory: " + o.document_root);
     }
+    check_config_safe("--document-root", plan.document_root);
     for (const auto& [url, path] : o.url_aliases) {
         check_url_path("--url-alias", url);
         std::string full = absolute(path, facts.cwd);

@@ -61,6 +61,33 @@ struct ServerOptions {
     std::string httpd_executable = "/usr/sbin/apache2";
     std::string modules_directory, mime_types = "/etc/mime.types", server_mpm, socket_prefix;
     std::string pid_file;
+    // Proxies (WSGITrustedProxyHeaders, WSGITrustedProxies).
+    std::vector<std::string> trusted_proxy_headers, trusted_proxies;
+    // Logs: formats (empty: Apache's), file names in the log directory, rotation.
+    std::string access_log_format, error_log_format;
+    std::string access_log_name = "access_log", error_log_name = "error_log";
+    bool rotate_logs = false;
+    int max_log_size = 5;  // MB
+    std::string rotatelogs_executable = "/usr/bin/rotatelogs";
+    // Host names (with --server-name: name-based virtual hosts).
+    std::vector<std::string> server_aliases;
+    bool allow_localhost = false;
+    bool compress_responses = false;
+    // Passed to WSGIDaemonProcess; 0 means the module's default.
+    int header_buffer_size = 0, response_buffer_size = 0, response_socket_timeout = 0,
+        send_buffer_size = 0, receive_buffer_size = 0;
+    int daemon_backlog = 100, server_backlog = 500;
+    std::string python_eggs;
+    bool chunked_request = false, enable_sendfile = false, server_metrics = false;
+    std::string map_head_to_get = "Auto";
+    // Errors, directories, HTTPS policy, access control scripts.
+    Pairs error_documents;
+    bool error_override = false, directory_listing = false;
+    std::vector<std::string> allow_override;
+    bool https_only = false;
+    std::string hsts_policy;
+    std::string host_access_script, auth_user_script, auth_group_script;
+    std::string auth_type = "Basic", auth_group = "wsgi";
 };
 
 // Registers the options above on a start-server or setup-server subcommand.
@@ -97,6 +124,8 @@ struct Plan {
     Pairs url_aliases;            // absolute paths, longest URL first
     std::vector<std::string> python_paths;
     std::string ssl_certificate_file, ssl_certificate_key_file;
+    std::string python_eggs;      // PYTHON_EGG_CACHE of the daemon processes
+    std::string host_access_script, auth_user_script, auth_group_script;  // absolute
     std::vector<std::string> warnings;  // shown before starting
     int max_clients = 0;
 };

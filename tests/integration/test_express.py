@@ -234,6 +234,47 @@ def test_embedded_mode_mount_point_document_root_setenv(express, workdir):
     assert wait_for(lambda: "GET /api/x" in (server.root / "access_log").read_text(), 5)
 
 
+def test_document_root_files_come_before_the_application_at_root(express, workdir):
+    """As mod_wsgi-express: with the application at "/", a URL whose file exists in the
+    document root is that file; --directory-index serves a directory holding the index file;
+    --url-alias still wins; anything else reaches the application."""
+    script = write(workdir / "app.wsgi", APP)
+    docroot = workdir / "public"
+    write(docroot / "robots.txt", "User-agent: *\n")
+    write(docroot / "docs" / "index.html", "docs index\n")
+    (docroot / "empty").mkdir()
+    write(docroot / "static" / "style.css", "from the document root\n")
+    write(workdir / "static" / "style.css", "from the alias\n")
+    server = express([script, "--document-root", docroot, "--directory-index", "index.html",
+                      "--url-alias", "/static", workdir / "static"])
+    robots = server.get("/robots.txt")
+    assert robots.text == "User-agent: *\n"
+    assert robots.headers["Content-Type"].startswith("text/plain")
+    assert server.get("/docs/").text == "docs index\n"
+    moved = server.get("/docs", allow_redirects=False)  # mod_dir adds the slash
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/docs/")
+    assert server.get("/static/style.css").text == "from the alias\n"
+    for path in ("/", "/missing.txt", "/empty/", "/robots.txt/more"):
+        report = server.get(path).json()
+        assert (report["script_name"], report["path_info"]) == ("", path), path
+    assert server.get("/robots.txt?x=1").text == "User-agent: *\n"
+
+
+def test_document_root_files_under_another_mount_point(express, workdir):
+    """Mounted at /api, files under the document root's api/ come first there too, and the
+    rest of the document root is static as before."""
+    script = write(workdir / "app.wsgi", APP)
+    docroot = workdir / "public"
+    write(docroot / "api" / "schema.json", "{}\n")
+    write(docroot / "about.html", "about\n")
+    server = express([script, "--mount-point", "/api", "--document-root", docroot])
+    assert server.get("/api/schema.json").text == "{}\n"
+    report = server.get("/api/users").json()
+    assert (report["script_name"], report["path_info"]) == ("/api", "/users")
+    assert server.get("/about.html").text == "about\n"
+    assert server.get("/other").status_code == 404
+
+
 def test_reload_on_changes_picks_up_an_edited_module(express, workdir):
     helper = write(workdir / "helper.py", 'VALUE = "one"\n')
     script = write(workdir / "app.wsgi", textwrap.dedent(
@@ -307,12 +348,18 @@ def test_https_with_a_self_signed_certificate(express, workdir):
                    check=True, capture_output=True, timeout=60)
     os.chmod(key, 0o644)
     script = write(workdir / "app.wsgi", APP)
+    docroot = workdir / "public"
+    write(docroot / "hello.txt", "static over TLS\n")
     https_port = free_port()
     server = express([script, "--https-port", https_port, "--ssl-certificate-file", cert,
-                      "--ssl-certificate-key-file", key, "--ssl-environment"])
+                      "--ssl-certificate-key-file", key, "--ssl-environment",
+                      "--document-root", docroot])
     assert wait_for(lambda: accepts(https_port), 5)
     report = requests.get(f"https://127.0.0.1:{https_port}/", verify=False, timeout=10).json()
     assert report["scheme"] == "https"
+    # The virtual host inherits the document root rules.
+    hello = requests.get(f"https://127.0.0.1:{https_port}/hello.txt", verify=False, timeout=10)
+    assert hello.text == "static over TLS\n"
     assert report["ssl_protocol"].startswith("TLS")  # --ssl-environment
     assert server.get("/").json()["scheme"] == "http"
 

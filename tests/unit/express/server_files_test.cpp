@@ -98,6 +98,28 @@ TEST_F(ExpressTest, UrlAliasesLongestFirst) {
     EXPECT_TRUE(contains(conf, "LoadModule alias_module"));
 }
 
+TEST_F(ExpressTest, DocumentRootFilesComeBeforeTheApplication) {
+    options_.url_aliases = {{"/s.x", "static"}};
+    options_.directory_index = "index.html";
+    Plan plan = resolve(options_, facts_);
+    std::string conf = render_httpd_conf(plan);
+    std::string root = plan.document_root;
+    EXPECT_TRUE(contains(conf, "LoadModule rewrite_module"));
+    EXPECT_TRUE(contains(conf, "RewriteCond \"$1\" \"!^/s\\.x(/|$)\"\n"));
+    EXPECT_TRUE(contains(conf, "RewriteCond \"" + root + "$1\" -f\n"
+                               "RewriteRule \"^(/.*)$\" \"" + root + "$1\" [L]\n"));
+    EXPECT_TRUE(contains(conf, "RewriteCond \"" + root + "$1/index.html\" -f\n"));
+    // Before the application's WSGIScriptAlias is looked at: mod_rewrite's translate_name.
+    EXPECT_LT(conf.find("RewriteRule"), conf.find("WSGIScriptAlias"));
+
+    options_.mount_point = "/api.v1/";
+    options_.document_root = "static";
+    plan = resolve(options_, facts_);
+    conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "RewriteRule \"^(/api\\.v1(/.*)?)$\" \"" +
+                                   (dir_ / "static").string() + "$1\" [L]\n"));
+}
+
 TEST_F(ExpressTest, BadOptionsThrow) {
     ServerOptions o = options_;
     o.target = "missing.wsgi";
