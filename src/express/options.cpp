@@ -4,13 +4,17 @@
 
 #include "express/options.hpp"
 
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <regex>
+
+#include "common/trusted_proxy.hpp"
 
 namespace express {
 namespace {
@@ -39,6 +43,31 @@ void add_network_options(CLI::App& app, ServerOptions& o) {
     app.add_option("--limit-request-body", o.limit_request_body,
                    "Largest request body in bytes (default 10485760)")
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--server-alias", o.server_aliases,
+                   "Another host name of the server, wildcards allowed (repeatable; with "
+                   "--server-name)")
+        ->allow_extra_args(false);
+    app.add_flag("--allow-localhost", o.allow_localhost,
+                 "With --server-name: still serve clients on this machine that use another "
+                 "host name");
+    app.add_flag("--https-only", o.https_only,
+                 "Redirect HTTP requests to the same URL on --https-port");
+    app.add_option("--hsts-policy", o.hsts_policy,
+                   "Strict-Transport-Security header of HTTPS responses (with --https-only)");
+    app.add_option("--trust-proxy-header", o.trusted_proxy_headers,
+                   "Proxy header to trust, e.g. X-Forwarded-For (repeatable; "
+                   "WSGITrustedProxyHeaders)")
+        ->allow_extra_args(false);
+    app.add_option("--trust-proxy", o.trusted_proxies,
+                   "Address or CIDR block of a trusted proxy (repeatable; WSGITrustedProxies; "
+                   "default: every client)")
+        ->allow_extra_args(false);
+    app.add_option("--server-backlog", o.server_backlog,
+                   "Listen backlog of Apache's own sockets (default 500)")
+        ->check(CLI::Range(1, 1000000));
+    app.add_flag("--compress-responses", o.compress_responses,
+                 "Compress text responses (HTML, plain text, XML, CSS, JavaScript) with "
+                 "mod_deflate");
 }
 
 void add_capacity_options(CLI::App& app, ServerOptions& o) {
@@ -58,6 +87,31 @@ void add_capacity_options(CLI::App& app, ServerOptions& o) {
                    "Application group (default %{GLOBAL}, the main interpreter)");
     app.add_option("--server-mpm", o.server_mpm, "MPM: event, worker or prefork")
         ->check(CLI::IsMember({"event", "worker", "prefork"}));
+    app.add_option("--daemon-backlog", o.daemon_backlog,
+                   "Listen backlog of the daemon process group's socket (default 100)")
+        ->check(CLI::Range(1, 1000000));
+    app.add_option("--send-buffer-size", o.send_buffer_size,
+                   "Socket send buffer towards the daemon processes, bytes (default 0: the "
+                   "system's; else at least 512)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--receive-buffer-size", o.receive_buffer_size,
+                   "Socket receive buffer from the daemon processes, bytes (default 0: the "
+                   "system's; else at least 512)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--header-buffer-size", o.header_buffer_size,
+                   "Buffer for a daemon's response headers, bytes (default 0: 32768; else at "
+                   "least 8192)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--response-buffer-size", o.response_buffer_size,
+                   "Response content an Apache child buffers from a daemon, bytes (default 0: "
+                   "the module's; else at least 65536)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--response-socket-timeout", o.response_socket_timeout,
+                   "Seconds a write of the response to the client may wait (default 0: "
+                   "--socket-timeout)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_flag("--server-metrics", o.server_metrics,
+                 "Make mod_wsgi.server_metrics() available to the application");
 }
 
 void add_timeout_options(CLI::App& app, ServerOptions& o) {
@@ -138,6 +192,40 @@ void add_application_options(CLI::App& app, ServerOptions& o) {
     app.add_option("--lang", o.lang, "LANG of the daemon processes");
     app.add_option("--locale", o.locale, "LC_ALL of the daemon processes (default: C.UTF-8 "
                                          "when the current locale is C or POSIX)");
+    app.add_option("--python-eggs", o.python_eggs,
+                   "Directory for unpacking Python eggs (PYTHON_EGG_CACHE)");
+    app.add_flag("--chunked-request", o.chunked_request,
+                 "Accept request bodies sent with chunked transfer encoding");
+    app.add_option("--map-head-to-get", o.map_head_to_get,
+                   "Off, On or Auto (default): present HEAD requests to the application as GET")
+        ->transform(CLI::IsMember({"Off", "On", "Auto"}, CLI::ignore_case));
+    app.add_flag("--enable-sendfile", o.enable_sendfile,
+                 "Send wsgi.file_wrapper files with sendfile()");
+    app.add_option("--error-document", o.error_documents,
+                   "Apache's response for an HTTP error status: a URL path, a URL or a message "
+                   "(repeatable)")
+        ->type_name("STATUS URL-PATH")
+        ->allow_extra_args(false);
+    app.add_flag("--error-override", o.error_override,
+                 "Replace the application's error responses by Apache's error documents");
+    app.add_flag("--directory-listing", o.directory_listing,
+                 "List directories of the document root that have no index file");
+    app.add_option("--allow-override", o.allow_override,
+                   "Directive type .htaccess files in the document root may use: All, "
+                   "AuthConfig, FileInfo, Indexes, Limit, Options (repeatable; default None)")
+        ->allow_extra_args(false);
+    app.add_option("--host-access-script", o.host_access_script,
+                   "Python script deciding which hosts may access the server "
+                   "(WSGIAccessScript)");
+    app.add_option("--auth-user-script", o.auth_user_script,
+                   "Python script checking user names and passwords (WSGIAuthUserScript)");
+    app.add_option("--auth-type", o.auth_type,
+                   "Authentication scheme with --auth-user-script: Basic (default) or Digest")
+        ->transform(CLI::IsMember({"Basic", "Digest"}, CLI::ignore_case));
+    app.add_option("--auth-group-script", o.auth_group_script,
+                   "Python script giving a user's groups (WSGIAuthGroupScript)");
+    app.add_option("--auth-group", o.auth_group,
+                   "Group users must be in with --auth-group-script (default wsgi)");
 }
 
 void add_server_files_options(CLI::App& app, ServerOptions& o) {
@@ -155,6 +243,22 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
     app.add_flag("--access-log", o.access_log, "Write an access log");
     app.add_flag("--startup-log", o.startup_log,
                  "Write Apache's startup messages to startup_log");
+    app.add_option("--access-log-format", o.access_log_format,
+                   "Format of access log lines: common (the default), combined, or a LogFormat "
+                   "string");
+    app.add_option("--error-log-format", o.error_log_format,
+                   "Format of error log lines (an ErrorLogFormat string)");
+    app.add_option("--access-log-name", o.access_log_name,
+                   "File name of the access log in the log directory (default access_log)");
+    app.add_option("--error-log-name", o.error_log_name,
+                   "File name of the error log in the log directory (default error_log)");
+    app.add_flag("--rotate-logs", o.rotate_logs,
+                 "Rotate the logs with rotatelogs once they reach --max-log-size");
+    app.add_option("--max-log-size", o.max_log_size,
+                   "Size in MB at which --rotate-logs starts a new log file (default 5)")
+        ->check(CLI::Range(1, 1000000));
+    app.add_option("--rotatelogs-executable", o.rotatelogs_executable,
+                   "rotatelogs program (default /usr/bin/rotatelogs)");
     app.add_flag("--server-status", o.server_status,
                  "Serve mod_status at /server-status (to local clients)");
     app.add_option("--include-file", o.include_files,
@@ -212,6 +316,31 @@ void check_word(const std::string& option, const std::string& value) {
     }
 }
 
+// A file name in the log directory.
+void check_file_name(const std::string& option, const std::string& name) {
+    if (name.empty() || name == "." || name == ".." ||
+        name.find_first_of("/\"\n\r") != std::string::npos) {
+        throw UsageError(option + " needs a file name without '/', not '" + name + "'");
+    }
+}
+
+void check_one_line(const std::string& option, const std::string& value) {
+    if (value.find_first_of("\n\r") != std::string::npos) {
+        throw UsageError(option + " may not contain a line break");
+    }
+}
+
+// An existing file, made absolute.
+std::string existing_file(const std::string& option, const std::string& path,
+                          const Facts& facts) {
+    std::string full = absolute(path, facts.cwd);
+    if (!is_file(full)) {
+        throw UsageError(option + ": no such file: " + path);
+    }
+    check_config_safe(option, full);
+    return full;
+}
+
 void resolve_target(Plan& plan, const ServerOptions& o, const Facts& facts) {
     std::string target = o.entry_point.empty() ? o.target : o.entry_point;
     if (target.empty()) {
@@ -253,12 +382,15 @@ void resolve_paths(Plan& plan, const ServerOptions& o, const Facts& facts) {
                                        : absolute(o.pid_file, facts.cwd);
     plan.log_directory = o.log_directory.empty() ? plan.server_root
                                                  : absolute(o.log_directory, facts.cwd);
+    check_file_name("--error-log-name", o.error_log_name);
+    check_file_name("--access-log-name", o.access_log_name);
     if (o.log_to_terminal && o.log_directory.empty()) {
         plan.error_log = "/dev/stderr";
         plan.access_log = "/dev/stdout";
     } else {
-        plan.error_log = plan.log_directory + "/error_log";
-        plan.access_log = plan.log_directory + "/access_log";
+        plan.error_log = plan.log_directory + "/" + o.error_log_name;
+        plan.access_log = plan.log_directory + "/" + o.access_log_name;
+        check_config_safe("--log-directory", plan.log_directory);
     }
     plan.startup_log = plan.log_directory + "/startup_log";
     plan.working_directory = absolute(o.working_directory.empty() ? facts.cwd
@@ -392,6 +524,130 @@ void resolve_server(Plan& plan, const ServerOptions& o, const Facts& facts) {
     }
 }
 
+void resolve_logs(Plan& plan, const ServerOptions& o) {
+    check_one_line("--access-log-format", o.access_log_format);
+    check_one_line("--error-log-format", o.error_log_format);
+    // mod_wsgi-express: logging to the terminal turns rotation off.
+    plan.rotate_logs = o.rotate_logs && !(o.log_to_terminal && o.log_directory.empty());
+    if (plan.rotate_logs) {
+        check_config_safe("--rotatelogs-executable", o.rotatelogs_executable);
+        if (!is_file(o.rotatelogs_executable) ||
+            access(o.rotatelogs_executable.c_str(), X_OK) != 0) {
+            throw UsageError("--rotatelogs-executable: " + o.rotatelogs_executable +
+                             " is not an executable file (Debian: apt-get install apache2-utils)");
+        }
+        if (o.rotatelogs_executable.find(' ') != std::string::npos) {
+            throw UsageError("--rotatelogs-executable may not contain a space: " +
+                             o.rotatelogs_executable);
+        }
+        for (const std::string* path : {&plan.error_log, &plan.access_log}) {
+            if (path->find(' ') != std::string::npos) {
+                throw UsageError("--rotate-logs: the log path may not contain a space: " + *path);
+            }
+        }
+    }
+}
+
+void resolve_proxies(const ServerOptions& o) {
+    for (const std::string& header : o.trusted_proxy_headers) {
+        if (!wsgi::common::canonical_proxy_header(header)) {
+            throw UsageError("--trust-proxy-header: '" + header +
+                             "' is not a proxy header mod_wsgi knows (X-Forwarded-For, "
+                             "X-Client-IP, X-Real-IP, X-Forwarded-Proto, X-Forwarded-Scheme, "
+                             "X-Scheme, X-Url-Scheme, X-Forwarded-SSL, X-Forwarded-HTTPS, X-HTTPS, "
+                             "X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, "
+                             "X-Script-Name, X-Forwarded-Script-Name)");
+        }
+    }
+    for (const std::string& proxy : o.trusted_proxies) {
+        if (!wsgi::common::parse_address_block(proxy)) {
+            throw UsageError("--trust-proxy needs an IP address or CIDR block (10.0.0.0/8), "
+                             "not '" + proxy + "'");
+        }
+    }
+}
+
+// The host names and the HTTPS policy. Combinations mod_wsgi-express accepts and ignores are
+// warnings, so that its command lines keep working.
+void resolve_names(Plan& plan, const ServerOptions& o) {
+    for (const std::string& alias : o.server_aliases) {
+        check_word("--server-alias", alias);
+    }
+    if (o.server_name.empty() && !o.server_aliases.empty()) {
+        plan.warnings.push_back("--server-alias is ignored without --server-name");
+    }
+    if (o.server_name.empty() && o.allow_localhost) {
+        plan.warnings.push_back("--allow-localhost is ignored without --server-name");
+    }
+    check_config_safe("--hsts-policy", o.hsts_policy);
+    if (o.https_only && !o.https_port) {
+        plan.warnings.push_back("--https-only is ignored without --https-port");
+    }
+    if (!o.hsts_policy.empty() && !(o.https_only && o.https_port)) {
+        plan.warnings.push_back("--hsts-policy is ignored without --https-only and --https-port");
+    }
+    plan.https_only = o.https_only && o.https_port.has_value();
+    plan.hsts_policy = plan.https_only ? o.hsts_policy : "";
+}
+
+void check_buffer_size(const char* option, int value, int minimum) {
+    if (value != 0 && value < minimum) {
+        throw UsageError(std::string(option) + " must be 0 (the default) or at least " +
+                         std::to_string(minimum) + " bytes, not " + std::to_string(value));
+    }
+}
+
+void resolve_daemon_extras(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    // The minimums WSGIDaemonProcess checks (src/config/daemon_options.cpp).
+    check_buffer_size("--send-buffer-size", o.send_buffer_size, 512);
+    check_buffer_size("--receive-buffer-size", o.receive_buffer_size, 512);
+    check_buffer_size("--header-buffer-size", o.header_buffer_size, 8192);
+    check_buffer_size("--response-buffer-size", o.response_buffer_size, 65536);
+    if (!o.python_eggs.empty()) {
+        plan.python_eggs = absolute(o.python_eggs, facts.cwd);
+        check_config_safe("--python-eggs", plan.python_eggs);
+    }
+}
+
+void resolve_access(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    static const std::regex kStatus("^[45][0-9][0-9]$");
+    for (const auto& [status, document] : o.error_documents) {
+        if (!std::regex_match(status, kStatus)) {
+            throw UsageError("--error-document needs an HTTP error status (400-599), not '" +
+                             status + "'");
+        }
+        if (document.empty()) {
+            throw UsageError("--error-document " + status + " needs a URL path, URL or message");
+        }
+        check_one_line("--error-document", document);
+    }
+    static const char* const kOverrides[] = {"All",     "None",  "AuthConfig", "FileInfo",
+                                             "Indexes", "Limit", "Options"};
+    for (const std::string& type : o.allow_override) {
+        bool known = std::any_of(std::begin(kOverrides), std::end(kOverrides),
+                                 [&type](const char* name) { return strcasecmp(name, type.c_str()) == 0; });
+        if (!known) {
+            throw UsageError("--allow-override needs All, None, AuthConfig, FileInfo, Indexes, "
+                             "Limit or Options, not '" + type + "'");
+        }
+    }
+    if (!o.host_access_script.empty()) {
+        plan.host_access_script = existing_file("--host-access-script", o.host_access_script,
+                                                facts);
+    }
+    if (!o.auth_user_script.empty()) {
+        plan.auth_user_script = existing_file("--auth-user-script", o.auth_user_script, facts);
+    }
+    if (!o.auth_group_script.empty()) {
+        plan.auth_group_script = existing_file("--auth-group-script", o.auth_group_script,
+                                               facts);
+        if (plan.auth_user_script.empty()) {
+            plan.warnings.push_back("--auth-group-script is ignored without --auth-user-script");
+        }
+    }
+    check_config_safe("--auth-group", o.auth_group);
+}
+
 }  // namespace
 
 void add_server_options(CLI::App& app, ServerOptions& options) {
@@ -411,6 +667,11 @@ Plan resolve(const ServerOptions& options, const Facts& facts) {
     resolve_target(plan, options, facts);
     resolve_ssl(plan, options, facts);
     resolve_server(plan, options, facts);
+    resolve_logs(plan, options);
+    resolve_proxies(options);
+    resolve_names(plan, options);
+    resolve_daemon_extras(plan, options, facts);
+    resolve_access(plan, options, facts);
     if (options.reload_on_changes) {
         if (options.embedded_mode) {
             plan.warnings.push_back("--reload-on-changes works in daemon mode only; ignored "

@@ -124,6 +124,9 @@ struct Plan {
     Pairs url_aliases;            // absolute paths, longest URL first
     std::vector<std::string> python_paths;
     std::string ssl_certificate_file, ssl_certificate_key_file;
+    bool rotate_logs = false;     // --rotate-logs, unless logging to the terminal
+    bool https_only = false;      // --https-only with an HTTPS port
+    std::string hsts_policy;      // --hsts-policy when https_only
     std::string python_eggs;      // PYTHON_EGG_CACHE of the daemon processes
     std::string host_access_script, auth_user_script, auth_group_script;  // absolute
     std::vector<std::string> warnings;  // shown before starting

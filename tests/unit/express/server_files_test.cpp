@@ -138,6 +138,177 @@ TEST_F(ExpressTest, BadOptionsThrow) {
     EXPECT_THROW(resolve(o, facts_), UsageError);
 }
 
+TEST_F(ExpressTest, TrustedProxies) {
+    options_.trusted_proxy_headers = {"X-Forwarded-For", "x-forwarded-proto"};
+    options_.trusted_proxies = {"127.0.0.1", "10.0.0.0/8"};
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "WSGITrustedProxyHeaders X-Forwarded-For x-forwarded-proto\n"));
+    EXPECT_TRUE(contains(conf, "WSGITrustedProxies 127.0.0.1 10.0.0.0/8\n"));
+    ServerOptions o = options_;
+    o.trusted_proxy_headers = {"X-Not-A-Proxy-Header"};
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+    o = options_;
+    o.trusted_proxies = {"10.0.0.0/33"};
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+}
+
+TEST_F(ExpressTest, LogFormatsNamesAndRotation) {
+    options_.access_log = true;
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "CustomLog \"/tmp/mod_wsgi-localhost:8000:1000/access_log\" "
+                               "common\n"));  // mod_wsgi-express's default
+    options_.access_log_format = "combined";
+    EXPECT_TRUE(contains(render_httpd_conf(resolve(options_, facts_)), "\" combined\n"));
+    options_.access_log_format = "%h \"%r\" %>s";
+    options_.error_log_format = "[%l] [client\\ %a] %M";
+    options_.access_log_name = "web.log";
+    options_.error_log_name = "problems.log";
+    options_.rotate_logs = true;
+    options_.max_log_size = 2;
+    options_.rotatelogs_executable = "/bin/true";
+    Plan plan = resolve(options_, facts_);
+    conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "LogFormat \"%h \\\"%r\\\" %>s\" custom\n"));
+    EXPECT_TRUE(contains(conf, "ErrorLogFormat \"[%l] [client\\\\ %a] %M\"\n"));
+    EXPECT_TRUE(contains(conf, "ErrorLog \"|/bin/true " + plan.server_root +
+                                   "/problems.log.%Y-%m-%d-%H_%M_%S 2M\"\n"));
+    EXPECT_TRUE(contains(conf, "CustomLog \"|/bin/true " + plan.server_root +
+                                   "/web.log.%Y-%m-%d-%H_%M_%S 2M\" custom\n"));
+    options_.log_to_terminal = true;  // turns rotation off, as in mod_wsgi-express
+    EXPECT_TRUE(contains(render_httpd_conf(resolve(options_, facts_)),
+                         "ErrorLog \"/dev/stderr\"\n"));
+    ServerOptions o = options_;
+    o.log_to_terminal = false;
+    o.rotatelogs_executable = "/no/such/rotatelogs";
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+    o = options_;
+    o.error_log_name = "../escape";
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+}
+
+TEST_F(ExpressTest, ServerNameMakesNameBasedVirtualHosts) {
+    options_.server_aliases = {"www.example.test"};
+    options_.allow_localhost = true;
+    Plan plan = resolve(options_, facts_);
+    EXPECT_EQ(plan.warnings.size(), 2u);  // ignored without --server-name, as by the original
+    EXPECT_FALSE(contains(render_httpd_conf(plan), "<VirtualHost"));
+
+    options_.server_name = "example.test";
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    size_t catch_all = conf.find("ServerName _default_");
+    size_t named = conf.find("    ServerName example.test\n    ServerAlias www.example.test\n");
+    ASSERT_NE(catch_all, std::string::npos);
+    ASSERT_NE(named, std::string::npos);
+    EXPECT_LT(catch_all, named);  // the first virtual host answers unknown names
+    EXPECT_TRUE(contains(conf, "RewriteCond expr \"! (-R '127.0.0.0/8' || -R '::1')\"\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule authz_host_module"));
+}
+
+TEST_F(ExpressTest, HttpsOnlyAndHsts) {
+    std::ofstream(dir_ / "server.crt") << "x";
+    std::ofstream(dir_ / "server.key") << "x";
+    options_.https_port = 8443;
+    options_.ssl_certificate = "server";
+    options_.https_only = true;
+    options_.hsts_policy = "max-age=31536000";
+    Plan plan = resolve(options_, facts_);
+    std::string conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "RewriteCond %{HTTPS} !=on\nRewriteRule \"^\" "
+                               "\"https://localhost:8443%{REQUEST_URI}\" [R=302,L]\n"));
+    EXPECT_TRUE(contains(conf, "Header always set Strict-Transport-Security "
+                               "\"max-age=31536000\"\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule headers_module"));
+    options_.https_port.reset();
+    options_.ssl_certificate.clear();
+    plan = resolve(options_, facts_);
+    EXPECT_FALSE(plan.https_only);
+    EXPECT_EQ(plan.warnings.size(), 2u);
+    EXPECT_FALSE(contains(render_httpd_conf(plan), "Strict-Transport-Security"));
+}
+
+TEST_F(ExpressTest, CompressionAndRequestOptions) {
+    options_.compress_responses = true;
+    options_.chunked_request = true;
+    options_.enable_sendfile = true;
+    options_.map_head_to_get = "Off";
+    options_.server_metrics = true;
+    options_.server_backlog = 200;
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "LoadModule deflate_module"));
+    EXPECT_TRUE(contains(conf, "LoadModule filter_module"));
+    EXPECT_TRUE(contains(conf, "AddOutputFilterByType DEFLATE text/html\n"));
+    EXPECT_TRUE(contains(conf, "AddOutputFilterByType DEFLATE application/javascript\n"));
+    EXPECT_TRUE(contains(conf, "WSGIChunkedRequest On\n"));
+    EXPECT_TRUE(contains(conf, "WSGIEnableSendfile On\nEnableSendfile On\n"));
+    EXPECT_TRUE(contains(conf, "WSGIMapHEADToGET Off\n"));
+    EXPECT_TRUE(contains(conf, "    server-metrics=On"));
+    EXPECT_TRUE(contains(conf, "WSGIServerMetrics On\n"));
+    EXPECT_TRUE(contains(conf, "ListenBacklog 200\n"));
+}
+
+TEST_F(ExpressTest, DaemonOptionsPassedThrough) {
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "    listen-backlog=100"));  // mod_wsgi-express's default
+    EXPECT_FALSE(contains(conf, "buffer-size="));          // 0: the module's defaults
+    EXPECT_FALSE(contains(conf, "python-eggs="));
+    options_.send_buffer_size = 4096;
+    options_.receive_buffer_size = 8192;
+    options_.header_buffer_size = 65536;
+    options_.response_buffer_size = 1048576;
+    options_.response_socket_timeout = 30;
+    options_.python_eggs = "eggs";
+    conf = render_httpd_conf(resolve(options_, facts_));
+    for (const char* line : {"    send-buffer-size=4096", "    receive-buffer-size=8192",
+                             "    header-buffer-size=65536", "    response-buffer-size=1048576",
+                             "    response-socket-timeout=30"}) {
+        EXPECT_TRUE(contains(conf, line)) << line;
+    }
+    EXPECT_TRUE(contains(conf, "    python-eggs=\"" + (dir_ / "eggs").string() + "\""));
+    ServerOptions o = options_;
+    o.header_buffer_size = 100;  // below the module's minimum
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+    o = options_;
+    o.send_buffer_size = 511;
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+}
+
+TEST_F(ExpressTest, ErrorDocumentsDirectoriesAndAccessScripts) {
+    std::ofstream(dir_ / "auth.py") << "";
+    options_.error_documents = {{"404", "/errors/404.html"}, {"503", "Come back \"later\""}};
+    options_.error_override = true;
+    options_.directory_listing = true;
+    options_.allow_override = {"FileInfo", "Indexes"};
+    options_.auth_user_script = "auth.py";
+    options_.auth_group_script = "auth.py";
+    options_.auth_group = "staff";
+    options_.auth_type = "Digest";
+    Plan plan = resolve(options_, facts_);
+    std::string conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "ErrorDocument 404 \"/errors/404.html\"\n"));
+    EXPECT_TRUE(contains(conf, "ErrorDocument 503 \"Come back \\\"later\\\"\"\n"));
+    EXPECT_TRUE(contains(conf, "WSGIErrorOverride On\n"));
+    EXPECT_TRUE(contains(conf, "    AllowOverride FileInfo Indexes\n    # --directory-listing"));
+    EXPECT_TRUE(contains(conf, "    Options +Indexes\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule autoindex_module"));
+    EXPECT_TRUE(contains(conf, "    AuthType Digest\n"));
+    EXPECT_TRUE(contains(conf, "    AuthDigestProvider wsgi\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule auth_digest_module"));
+    EXPECT_TRUE(contains(conf, "        Require wsgi-group \"staff\"\n"));
+    EXPECT_TRUE(contains(conf, "    WSGIAuthUserScript \"" + (dir_ / "auth.py").string()));
+    // The scripts run in the Apache children: Python may not be restricted there.
+    EXPECT_FALSE(contains(conf, "WSGIRestrictEmbedded On"));
+
+    ServerOptions o = options_;
+    o.error_documents = {{"200", "/ok"}};
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+    o = options_;
+    o.allow_override = {"Everything"};
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+    o = options_;
+    o.host_access_script = "missing.py";
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, ReloadMonitorIsLoadedIntoTheApplicationGroup) {
     options_.reload_on_changes = true;
     Plan plan = resolve(options_, facts_);
