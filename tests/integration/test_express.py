@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,68 @@ APP = textwrap.dedent(
         return [body]
     """
 )
+
+
+PROBE = textwrap.dedent(
+    """\
+    import json
+    import os
+    import sys
+
+    import mod_wsgi
+
+
+    def application(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path.startswith("/status/"):
+            code = path.split("/")[2]
+            body = ("application says " + code).encode()
+            start_response(code + " Whatever", [("Content-Type", "text/plain")])
+            return [body]
+        if path == "/html":
+            body = b"<p>" + b"compressible text " * 500 + b"</p>"
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [body]
+        if path == "/log":
+            chunk = "x" * 4000
+            for _ in range(int(environ.get("QUERY_STRING") or "1")):
+                print(chunk, file=environ["wsgi.errors"])
+            environ["wsgi.errors"].flush()
+        body = json.dumps({
+            "method": environ["REQUEST_METHOD"],
+            "remote_addr": environ["REMOTE_ADDR"],
+            "scheme": environ["wsgi.url_scheme"],
+            "host": environ.get("HTTP_HOST"),
+            "user": environ.get("REMOTE_USER"),
+            "body": environ["wsgi.input"].read().decode(),
+            "metrics": mod_wsgi.server_metrics() is not None,
+            "sendfile": environ.get("mod_wsgi.enable_sendfile"),
+            "eggs": os.environ.get("PYTHON_EGG_CACHE"),
+            "pid": os.getpid(),
+        }).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("X-Method", environ["REQUEST_METHOD"])])
+        return [body]
+    """
+)
+
+
+def probe(server) -> dict | None:
+    """The probe's report, or None while the server cannot answer (a restart)."""
+    try:
+        response = server.get("/")
+        return response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def self_signed(workdir: Path) -> tuple[Path, Path]:
+    cert, key = workdir / "server.crt", workdir / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o644)
+    return cert, key
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +156,10 @@ def accepts(port: int) -> bool:
 
 
 def server_pids(root: Path, port: int) -> list[int]:
-    """Live processes of a server: the config path on the command line, or the daemon title."""
-    needles = (str(root / "httpd.conf").encode(), f"(wsgi:127.0.0.1:{port}".encode())
+    """Live processes of a server: the config path on the command line, the daemon title, or
+    a log file in the server root (rotatelogs)."""
+    needles = (str(root / "httpd.conf").encode(), f"(wsgi:127.0.0.1:{port}".encode(),
+               f"{root}/".encode())
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -126,10 +191,11 @@ def assert_gone(root: Path, port: int) -> None:
 class Express:
     """One `mod_wsgi-express start-server` run."""
 
-    def __init__(self, binary: Path, workdir: Path, args: list[str], cwd: Path | None = None):
-        self.root = workdir / "root"
+    def __init__(self, binary: Path, workdir: Path, args: list[str], cwd: Path | None = None,
+                 name: str = "root"):
+        self.root = workdir / name
         self.port = free_port()
-        self.output = workdir / "express.out"
+        self.output = workdir / f"{name}.out"
         cmd = [str(binary), "start-server", *args, "--server-root", str(self.root),
                "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.output, "wb") as out:
@@ -151,8 +217,9 @@ class Express:
         log = self.root / "error_log"
         return log.read_text(errors="replace") if log.exists() else ""
 
-    def get(self, path: str = "/", **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=10, headers={"Connection": "close"}, **kw)
+    def get(self, path: str = "/", headers: dict | None = None, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10,
+                            headers={"Connection": "close", **(headers or {})}, **kw)
 
     def stop(self) -> int | None:
         """SIGTERM to start-server, as a supervisor would; returns its exit status."""
@@ -171,8 +238,8 @@ class Express:
 def express(express_bin, workdir):
     started: list[Express] = []
 
-    def start(args, cwd=None):
-        server = Express(express_bin, workdir, [str(a) for a in args], cwd)
+    def start(args, cwd=None, name="root"):
+        server = Express(express_bin, workdir, [str(a) for a in args], cwd, name)
         started.append(server)
         return server
 
@@ -342,11 +409,7 @@ def test_setup_server_then_apachectl(express_bin, workdir):
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_https_with_a_self_signed_certificate(express, workdir):
-    cert, key = workdir / "server.crt", workdir / "server.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o644)
+    cert, key = self_signed(workdir)
     script = write(workdir / "app.wsgi", APP)
     docroot = workdir / "public"
     write(docroot / "hello.txt", "static over TLS\n")
@@ -362,6 +425,247 @@ def test_https_with_a_self_signed_certificate(express, workdir):
     assert hello.text == "static over TLS\n"
     assert report["ssl_protocol"].startswith("TLS")  # --ssl-environment
     assert server.get("/").json()["scheme"] == "http"
+
+
+def test_trusted_proxy_headers_and_proxies(express, workdir):
+    """--trust-proxy-header/--trust-proxy: WSGITrustedProxyHeaders and WSGITrustedProxies."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    forwarded = {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}
+    trusted = express([script, "--trust-proxy-header", "X-Forwarded-For",
+                       "--trust-proxy-header", "X-Forwarded-Proto", "--trust-proxy", "127.0.0.1"])
+    report = trusted.get("/", headers=forwarded).json()
+    assert (report["remote_addr"], report["scheme"]) == ("203.0.113.5", "https")
+    assert trusted.get("/").json()["remote_addr"] == "127.0.0.1"
+    trusted.stop()
+
+    # Headers from a peer that is not a trusted proxy are ignored.
+    other = express([script, "--trust-proxy-header", "X-Forwarded-For",
+                     "--trust-proxy", "10.1.2.0/24"], name="other")
+    report = other.get("/", headers=forwarded).json()
+    assert (report["remote_addr"], report["scheme"]) == ("127.0.0.1", "http")
+
+
+def test_log_formats_and_names(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--access-log", "--access-log-format", '%h "%r" %>s ~%{X-Probe}i',
+                      "--error-log-format", "[probe %l] %M", "--access-log-name", "web.log",
+                      "--error-log-name", "problems.log"])
+    assert server.get("/x", headers={"X-Probe": "abc"}).status_code == 200
+    server.get("/log?1")
+    web, problems = server.root / "web.log", server.root / "problems.log"
+    assert wait_for(lambda: web.exists() and '127.0.0.1 "GET /x HTTP/1.1" 200 ~abc\n'
+                    in web.read_text(), 5), web.read_text() if web.exists() else "no web.log"
+    assert wait_for(lambda: re.search(r"^\[probe error\] \[client 127\.0\.0\.1:\d+\] x{4000}$",
+                                      problems.read_text(), re.M), 5)
+    assert not (server.root / "access_log").exists()
+    assert not (server.root / "error_log").exists()
+    assert "Error log         : " + str(problems) in server.text()
+    server.stop()
+
+    # The names mod_wsgi-express gives: common (its default) and combined.
+    common = express([script, "--access-log"], name="common")
+    common.get("/y")
+    log = common.root / "access_log"
+    assert wait_for(lambda: log.exists() and '"GET /y HTTP/1.1" 200 ' in log.read_text(), 5)
+    assert "python-requests" not in log.read_text()
+    common.stop()
+    combined = express([script, "--access-log", "--access-log-format", "combined"],
+                       name="combined")
+    combined.get("/z")
+    log = combined.root / "access_log"
+    assert wait_for(lambda: log.exists() and '"GET /z HTTP/1.1" 200 ' in log.read_text(), 5)
+    assert '"python-requests/' in log.read_text()
+
+
+def test_rotate_logs(express, workdir):
+    """--rotate-logs: rotatelogs writes FILE.YYYY-MM-DD-HH_MM_SS files of --max-log-size MB."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--access-log", "--rotate-logs", "--max-log-size", "1"])
+    root = server.root
+
+    def logs(prefix):
+        return sorted(root.glob(prefix + ".20*"))
+
+    server.get("/log?300")  # 1.2 MB of error log
+    assert wait_for(lambda: logs("error_log") and logs("error_log")[0].stat().st_size > 2**20, 10)
+    first = logs("error_log")
+    time.sleep(1.1)  # the next file has another second in its name
+    server.get("/log?10")
+    assert wait_for(lambda: len(logs("error_log")) > len(first), 10), logs("error_log")
+    assert not (root / "error_log").exists() and not (root / "access_log").exists()
+    assert wait_for(lambda: any("GET /log?300" in f.read_text() for f in logs("access_log")), 5)
+    assert any("rotatelogs" in Path(f"/proc/{pid}/cmdline").read_text()
+               for pid in server_pids(root, server.port))
+    server.stop()  # rotatelogs goes with Apache (assert_gone)
+
+
+def test_server_name_aliases_and_allow_localhost(express, workdir):
+    """--server-name with --server-alias: name-based virtual hosts; other host names get 403,
+    except from this machine with --allow-localhost."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--server-name", "example.test",
+                      "--server-alias", "*.example.org", "--server-alias", "alias.test"])
+    for host in ("example.test", "www.example.org", "alias.test"):
+        assert server.get("/", headers={"Host": host}).json()["host"] == host
+    assert server.get("/", headers={"Host": "other.test"}).status_code == 403
+    assert server.get("/", headers={"Host": "127.0.0.1"}).status_code == 403
+    server.stop()
+
+    local = express([script, "--server-name", "example.test", "--allow-localhost"],
+                    name="local")
+    assert local.get("/", headers={"Host": "other.test"}).json()["host"] == "other.test"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_https_only_with_hsts_policy(express, workdir):
+    cert, key = self_signed(workdir)
+    script = write(workdir / "probe.wsgi", PROBE)
+    https_port = free_port()
+    server = express([script, "--https-port", https_port, "--ssl-certificate-file", cert,
+                      "--ssl-certificate-key-file", key, "--https-only",
+                      "--hsts-policy", "max-age=600", "--server-name", "localhost"])
+    assert wait_for(lambda: accepts(https_port), 5)
+    # The name the server answers to (any other gets 403 from the first virtual host).
+    moved = server.get("/some/path?q=1", allow_redirects=False,
+                       headers={"Host": f"localhost:{server.port}"})
+    assert moved.status_code == 302
+    assert moved.headers["Location"] == f"https://localhost:{https_port}/some/path?q=1"
+    assert "Strict-Transport-Security" not in moved.headers
+    secure = requests.get(f"https://127.0.0.1:{https_port}/some/path", verify=False, timeout=10,
+                          headers={"Host": "localhost"})
+    assert secure.json()["scheme"] == "https"
+    assert secure.headers["Strict-Transport-Security"] == "max-age=600"
+
+
+def test_compress_responses(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--compress-responses"])
+    html = server.get("/html", headers={"Accept-Encoding": "gzip"})
+    assert html.headers.get("Content-Encoding") == "gzip"
+    assert html.text.startswith("<p>compressible text ")  # requests decompresses
+    assert int(html.headers.get("Content-Length", "0") or 0) < 2000 or \
+        html.headers.get("Transfer-Encoding") == "chunked"
+    json_response = server.get("/", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in json_response.headers  # not a type the original lists
+    plain = server.get("/html", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+
+
+def test_request_options_passed_through(express, workdir):
+    """--chunked-request, --map-head-to-get, --server-metrics, --enable-sendfile, --python-eggs
+    change what the application sees; the buffer sizes, backlogs and response socket timeout
+    only need WSGIDaemonProcess to accept them (the server starts)."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    eggs = workdir / "eggs"
+    eggs.mkdir()
+    server = express([script, "--chunked-request", "--map-head-to-get", "on",
+                      "--server-metrics", "--enable-sendfile", "--python-eggs", eggs,
+                      "--send-buffer-size", "16384", "--receive-buffer-size", "16384",
+                      "--header-buffer-size", "65536", "--response-buffer-size", "131072",
+                      "--response-socket-timeout", "20", "--daemon-backlog", "50",
+                      "--server-backlog", "100"])
+
+    def chunks():
+        yield b"first,"
+        yield b"second"
+
+    report = requests.post(server.url + "/", data=chunks(), timeout=10).json()
+    assert report["body"] == "first,second"
+    assert requests.head(server.url + "/", timeout=10).headers["X-Method"] == "GET"
+    report = server.get("/").json()
+    assert report["sendfile"] == "1"
+    assert report["eggs"] == str(eggs)
+    conf = (server.root / "httpd.conf").read_text()
+    for option in ("send-buffer-size=16384", "header-buffer-size=65536",
+                   "response-buffer-size=131072", "response-socket-timeout=20",
+                   "listen-backlog=50"):
+        assert option in conf
+    assert "ListenBacklog 100\n" in conf
+    # Daemon processes forked at Apache's first start predate its scoreboard: server metrics
+    # come with those of a graceful restart (test_python_module_more.py).
+    server.proc.send_signal(signal.SIGUSR1)
+    assert wait_for(lambda: (r := probe(server)) and r["pid"] != report["pid"], 15)
+    assert server.get("/").json()["metrics"] is True
+    server.stop()
+
+    # The defaults: no chunked request bodies, HEAD stays HEAD, no server metrics.
+    plain = express([script], name="plain")
+    assert requests.post(plain.url + "/", data=chunks(), timeout=10).status_code == 411
+    assert requests.head(plain.url + "/", timeout=10).headers["X-Method"] == "HEAD"
+    report = plain.get("/").json()
+    assert report["sendfile"] == "0" and report["eggs"] is None
+    plain.proc.send_signal(signal.SIGUSR1)
+    assert wait_for(lambda: (r := probe(plain)) and r["pid"] != report["pid"], 15)
+    assert plain.get("/").json()["metrics"] is False
+
+
+def test_error_documents_and_error_override(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    docroot = workdir / "public"
+    write(docroot / "errors" / "404.html", "our own not found page\n")
+    server = express([script, "--document-root", docroot,
+                      "--error-document", "404", "/errors/404.html",
+                      "--error-document", "500", "Something broke", "--error-override"])
+    missing = server.get("/status/404")
+    assert missing.status_code == 404 and missing.text == "our own not found page\n"
+    broken = server.get("/status/500")
+    assert broken.status_code == 500 and "Something broke" in broken.text
+    # Any error response of the application becomes Apache's, with or without a document.
+    forbidden = server.get("/status/403")
+    assert forbidden.status_code == 403 and "application says" not in forbidden.text
+    server.stop()
+
+    # Without --error-override the application's own error responses stand.
+    own = express([script, "--document-root", docroot,
+                   "--error-document", "404", "/errors/404.html"], name="own")
+    assert own.get("/status/404").text == "application says 404"
+
+
+def test_directory_listing_and_allow_override(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    docroot = workdir / "public"
+    write(docroot / "files" / "listed.txt", "x\n")
+    write(docroot / "typed" / "data.txt", "y\n")
+    write(docroot / "typed" / ".htaccess", "ForceType text/x-probe\n")
+    server = express([script, "--mount-point", "/app", "--document-root", docroot,
+                      "--directory-listing", "--allow-override", "FileInfo"])
+    listing = server.get("/files/")
+    assert listing.status_code == 200 and "listed.txt" in listing.text
+    assert server.get("/typed/data.txt").headers["Content-Type"] == "text/x-probe"
+    server.stop()
+
+    plain = express([script, "--mount-point", "/app", "--document-root", docroot],
+                    name="plain")
+    assert plain.get("/files/").status_code == 404
+    assert plain.get("/typed/data.txt").headers["Content-Type"].startswith("text/plain")
+
+
+def test_access_and_authentication_scripts(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    access = write(workdir / "access.py", textwrap.dedent(
+        """\
+        def allow_access(environ, host):
+            return "HTTP_X_DENY" not in environ
+        """))
+    users = write(workdir / "users.py", textwrap.dedent(
+        """\
+        def check_password(environ, user, password):
+            if user in ("ann", "bob"):
+                return password == "secret"
+            return None
+        """))
+    groups = write(workdir / "groups.py", textwrap.dedent(
+        """\
+        def groups_for_user(environ, user):
+            return ["staff"] if user == "ann" else ["visitors"]
+        """))
+    server = express([script, "--host-access-script", access, "--auth-user-script", users,
+                      "--auth-group-script", groups, "--auth-group", "staff"])
+    assert server.get("/").status_code == 401
+    assert server.get("/", auth=("ann", "wrong")).status_code == 401
+    assert server.get("/", auth=("ann", "secret")).json()["user"] == "ann"
+    assert server.get("/", auth=("bob", "secret")).status_code == 401  # not in staff
+    assert server.get("/", auth=("ann", "secret"), headers={"X-Deny": "1"}).status_code == 403
 
 
 def test_module_config_and_install_module(express_bin, workdir):
@@ -395,6 +699,19 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--url-alias", "/static"], "--url-alias"),
         (["{app}", "--mount-point", "api"], "--mount-point needs a URL path"),
         (["{app}", "--user", "no-such-user-xyz"], "no such user"),
+        (["{app}", "--trust-proxy", "300.1.2.3"], "--trust-proxy needs an IP address"),
+        (["{app}", "--trust-proxy-header", "X-Bogus"], "--trust-proxy-header: 'X-Bogus'"),
+        (["{app}", "--header-buffer-size", "100"], "--header-buffer-size must be 0"),
+        (["{app}", "--max-log-size", "0"], "--max-log-size"),
+        (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],
+         "--rotatelogs-executable"),
+        (["{app}", "--access-log-name", "logs/access"], "--access-log-name needs a file name"),
+        (["{app}", "--error-document", "200", "/ok.html"], "--error-document needs an HTTP"),
+        (["{app}", "--allow-override", "Everything"], "--allow-override needs"),
+        (["{app}", "--auth-type", "Kerberos"], "--auth-type"),
+        (["{app}", "--map-head-to-get", "sometimes"], "--map-head-to-get"),
+        (["{app}", "--auth-user-script", "missing.py"], "--auth-user-script: no such file"),
+        (["{app}", "--server-alias", "two words"], "--server-alias needs a name"),
     ],
 )
 def test_bad_command_lines_fail_before_anything_starts(express_bin, workdir, args, message):
