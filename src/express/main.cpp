@@ -58,9 +58,10 @@ void print_summary(const Plan& plan) {
     std::cout << "Server root       : " << plan.server_root << "\n"
               << "Configuration     : " << plan.config_file << "\n"
               << "Error log         : " << plan.error_log << " (LogLevel " << o.log_level
-              << ")\n";
+              << (plan.rotate_logs ? ", rotated" : "") << ")\n";
     if (o.access_log) {
-        std::cout << "Access log        : " << plan.access_log << "\n";
+        std::cout << "Access log        : " << plan.access_log
+                  << (plan.rotate_logs ? " (rotated)" : "") << "\n";
     }
     if (o.embedded_mode) {
         std::cout << "Mode              : embedded mode\n";
