@@ -86,6 +86,15 @@ std::string join(const std::vector<std::string>& words) {
     return out;
 }
 
+// "example.com" for a --server-name "www.example.com", else empty.
+std::string parent_domain(const Plan& plan) {
+    const std::string& name = plan.options.server_name;
+    if (name.size() > 4 && strncasecmp(name.c_str(), "www.", 4) == 0) {
+        return name.substr(4);
+    }
+    return "";
+}
+
 std::string header(const Plan& plan) {
     const ServerOptions& o = plan.options;
     std::string out =
@@ -144,8 +153,8 @@ std::string modules_section(const Plan& plan) {
     out += load_module(plan, "authz_core");  // Require
     out += load_module(plan, "mime");        // Content-Type of static files
     out += load_module(plan, "rewrite");     // document root files before the application
-    if (!plan.url_aliases.empty()) {
-        out += load_module(plan, "alias");
+    if (!plan.url_aliases.empty() || !parent_domain(plan).empty()) {
+        out += load_module(plan, "alias");  // Alias; Redirect
     }
     if (!o.directory_index.empty()) {
         out += load_module(plan, "dir");
@@ -586,14 +595,34 @@ std::string named_host(const Plan& plan, int port, const std::string& inside) {
     return out + inside + "</VirtualHost>\n";
 }
 
+// mod_wsgi-express: a --server-name starting with "www." also answers for the parent domain,
+// with a permanent redirect to the same path under the www. name.
+std::string parent_domain_host(const Plan& plan, int port, bool https, const std::string& inside) {
+    const ServerOptions& o = plan.options;
+    std::string target_port = https || plan.https_only ? std::to_string(*o.https_port)
+                                                       : std::to_string(o.port);
+    bool secure = https || plan.https_only;
+    bool default_port = target_port == (secure ? "443" : "80");
+    std::string target = std::string(secure ? "https://" : "http://") + o.server_name +
+                         (default_port ? "" : ":" + target_port) + "/";
+    std::string out = "<VirtualHost *:" + std::to_string(port) + ">\n";
+    out += "    # The parent domain of a www. --server-name redirects to it.\n";
+    out += "    ServerName " + parent_domain(plan) + "\n";
+    out += "    Redirect permanent \"/\" " + quote(target) + "\n";
+    return out + inside + "</VirtualHost>\n";
+}
+
 std::string host_names_section(const Plan& plan) {
     const ServerOptions& o = plan.options;
     if (o.server_name.empty()) {
         return "";
     }
     std::string out = "# ---- Host names (--server-name) -------------------------------------\n";
-    out += catch_all_host(plan, o.port, "") + named_host(plan, o.port, "") + "\n";
-    return out;
+    out += catch_all_host(plan, o.port, "") + named_host(plan, o.port, "");
+    if (!parent_domain(plan).empty()) {
+        out += parent_domain_host(plan, o.port, false, "");
+    }
+    return out + "\n";
 }
 
 std::string https_section(const Plan& plan) {
@@ -619,8 +648,11 @@ std::string https_section(const Plan& plan) {
     out += "SSLSessionCache " + quote("shmcb:" + plan.server_root + "/ssl_scache(512000)") + "\n";
     out += "# The same server (and application) as above, over TLS.\n";
     if (!o.server_name.empty()) {
-        return out + catch_all_host(plan, *o.https_port, ssl) +
-               named_host(plan, *o.https_port, site) + "\n";
+        out += catch_all_host(plan, *o.https_port, ssl) + named_host(plan, *o.https_port, site);
+        if (!parent_domain(plan).empty()) {
+            out += parent_domain_host(plan, *o.https_port, true, ssl);
+        }
+        return out + "\n";
     }
     out += "<VirtualHost *:" + std::to_string(*o.https_port) + ">\n";
     out += "    ServerName " + plan.server_name + "\n";

@@ -516,6 +516,16 @@ def test_server_name_aliases_and_allow_localhost(express, workdir):
     assert local.get("/", headers={"Host": "other.test"}).json()["host"] == "other.test"
 
 
+def test_www_server_name_redirects_its_parent_domain(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--server-name", "www.example.test"])
+    moved = server.get("/a/b?c=1", allow_redirects=False, headers={"Host": "example.test"})
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == f"http://www.example.test:{server.port}/a/b?c=1"
+    assert server.get("/", headers={"Host": "www.example.test"}).json()["host"] == \
+        "www.example.test"
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_https_only_with_hsts_policy(express, workdir):
     cert, key = self_signed(workdir)

@@ -202,6 +202,13 @@ TEST_F(ExpressTest, ServerNameMakesNameBasedVirtualHosts) {
     EXPECT_LT(catch_all, named);  // the first virtual host answers unknown names
     EXPECT_TRUE(contains(conf, "RewriteCond expr \"! (-R '127.0.0.0/8' || -R '::1')\"\n"));
     EXPECT_TRUE(contains(conf, "LoadModule authz_host_module"));
+    EXPECT_FALSE(contains(conf, "Redirect permanent"));
+
+    options_.server_name = "www.example.test";
+    conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "    ServerName example.test\n"
+                               "    Redirect permanent \"/\" \"http://www.example.test:8000/\"\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule alias_module"));
 }
 
 TEST_F(ExpressTest, HttpsOnlyAndHsts) {
