@@ -145,10 +145,32 @@ void add_timeout_options(CLI::App& app, ServerOptions& o) {
          "Restart daemon processes every this many seconds (default 0: never)"},
         {"--cpu-time-limit", &ServerOptions::cpu_time_limit,
          "Restart a daemon process after this much CPU time (default 0: none)"},
+        {"--eviction-timeout", &ServerOptions::eviction_timeout,
+         "Seconds requests in flight get when SIGUSR1 restarts a daemon process (default 0: "
+         "--graceful-timeout)"},
+        {"--interrupt-timeout", &ServerOptions::interrupt_timeout,
+         "Past --request-timeout, seconds a request gets to unwind from mod_wsgi.RequestTimeout "
+         "before its process restarts (default 0: no interrupt)"},
+        {"--header-timeout", &ServerOptions::header_timeout,
+         "Seconds to receive the request line and headers (default 15; 0: no limit)"},
+        {"--header-max-timeout", &ServerOptions::header_max_timeout,
+         "Most seconds for the request headers however fast they come (default 30)"},
+        {"--header-min-rate", &ServerOptions::header_min_rate,
+         "Bytes a second of request headers that extend --header-timeout (default 500)"},
+        {"--body-timeout", &ServerOptions::body_timeout,
+         "Seconds to receive the request body (default 15; 0: no limit)"},
+        {"--body-max-timeout", &ServerOptions::body_max_timeout,
+         "Most seconds for the request body however fast it comes (default 0: none)"},
+        {"--body-min-rate", &ServerOptions::body_min_rate,
+         "Bytes a second of request body that extend --body-timeout (default 500)"},
     };
     for (const Timeout& t : kTimeouts) {
         app.add_option(t.name, o.*(t.field), t.help)->check(CLI::NonNegativeNumber);
     }
+    app.add_option("--ignore-activity", o.ignore_activity,
+                   "URL path whose requests do not count as activity for --inactivity-timeout, "
+                   "e.g. a health check (repeatable)")
+        ->allow_extra_args(false);
 }
 
 void add_application_options(CLI::App& app, ServerOptions& o) {
@@ -590,6 +612,15 @@ void resolve_names(Plan& plan, const ServerOptions& o) {
     plan.hsts_policy = plan.https_only ? o.hsts_policy : "";
 }
 
+// mod_reqtimeout refuses a maximum that is not above the initial timeout.
+void check_read_timeout(const char* what, int timeout, int max_timeout) {
+    if (timeout > 0 && max_timeout > 0 && max_timeout <= timeout) {
+        throw UsageError(std::string("--") + what + "-max-timeout (" +
+                         std::to_string(max_timeout) + ") must be 0 or more than --" + what +
+                         "-timeout (" + std::to_string(timeout) + ")");
+    }
+}
+
 void check_buffer_size(const char* option, int value, int minimum) {
     if (value != 0 && value < minimum) {
         throw UsageError(std::string(option) + " must be 0 (the default) or at least " +
@@ -599,6 +630,12 @@ void check_buffer_size(const char* option, int value, int minimum) {
 
 void resolve_daemon_extras(Plan& plan, const ServerOptions& o, const Facts& facts) {
     // The minimums WSGIDaemonProcess checks (src/config/daemon_options.cpp).
+    check_read_timeout("header", o.header_timeout, o.header_max_timeout);
+    check_read_timeout("body", o.body_timeout, o.body_max_timeout);
+    for (const std::string& url : o.ignore_activity) {
+        check_url_path("--ignore-activity", url);
+        check_config_safe("--ignore-activity", url);
+    }
     check_buffer_size("--send-buffer-size", o.send_buffer_size, 512);
     check_buffer_size("--receive-buffer-size", o.receive_buffer_size, 512);
     check_buffer_size("--header-buffer-size", o.header_buffer_size, 8192);

@@ -43,6 +43,11 @@ struct ServerOptions {
     int request_timeout = 60, graceful_timeout = 15, connect_timeout = 15, socket_timeout = 60,
         queue_timeout = 45, shutdown_timeout = 5, startup_timeout = 15, deadlock_timeout = 60,
         inactivity_timeout = 0, restart_interval = 0, cpu_time_limit = 0;
+    int eviction_timeout = 0, interrupt_timeout = 0;
+    std::vector<std::string> ignore_activity;  // URL paths
+    // mod_reqtimeout (RequestReadTimeout); 0 turns a limit off.
+    int header_timeout = 15, header_max_timeout = 30, header_min_rate = 500;
+    int body_timeout = 15, body_max_timeout = 0, body_min_rate = 500;
     int keep_alive_timeout = 2;
     long long limit_request_body = 10485760;
     std::string user, group;

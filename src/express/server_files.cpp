@@ -153,6 +153,7 @@ std::string modules_section(const Plan& plan) {
     out += load_module(plan, "authz_core");  // Require
     out += load_module(plan, "mime");        // Content-Type of static files
     out += load_module(plan, "rewrite");     // document root files before the application
+    out += load_module(plan, "reqtimeout");  // RequestReadTimeout
     if (!plan.url_aliases.empty() || !parent_domain(plan).empty()) {
         out += load_module(plan, "alias");  // Alias; Redirect
     }
@@ -214,6 +215,18 @@ std::string mpm_sizing(const Plan& plan) {
     return out;
 }
 
+// "header=15-30,MinRate=500" as mod_wsgi-express builds it; "header=0" turns the limit off.
+std::string read_timeout(const char* what, int timeout, int max_timeout, int min_rate) {
+    std::string out = std::string(what) + "=" + std::to_string(timeout);
+    if (timeout > 0 && max_timeout > 0) {
+        out += "-" + std::to_string(max_timeout);
+    }
+    if (timeout > 0 && min_rate > 0) {
+        out += ",MinRate=" + std::to_string(min_rate);
+    }
+    return out;
+}
+
 std::string connections_section(const Plan& plan) {
     const ServerOptions& o = plan.options;
     std::string out = "# ---- Connections and Apache children ----------------------------------\n";
@@ -228,6 +241,10 @@ std::string connections_section(const Plan& plan) {
     out += "KeepAlive On\n";
     out += "KeepAliveTimeout " + std::to_string(o.keep_alive_timeout) + "\n";
     out += "LimitRequestBody " + std::to_string(o.limit_request_body) + "\n";
+    out += "# How long a client may take to send its request (--header-*, --body-*).\n";
+    out += "RequestReadTimeout " + read_timeout("header", o.header_timeout, o.header_max_timeout,
+                                                o.header_min_rate) +
+           " " + read_timeout("body", o.body_timeout, o.body_max_timeout, o.body_min_rate) + "\n";
     out += "# Bounds a graceful stop (SIGWINCH, what Ctrl-C on start-server sends).\n";
     out += "GracefulShutdownTimeout " + std::to_string(std::max(o.shutdown_timeout, 1)) + "\n";
     return out + mpm_sizing(plan) + "\n";
@@ -389,6 +406,8 @@ std::string daemon_process(const Plan& plan) {
     option("inactivity-timeout", o.inactivity_timeout);
     option("restart-interval", o.restart_interval);
     option("cpu-time-limit", o.cpu_time_limit);
+    option("eviction-timeout", o.eviction_timeout);
+    option("interrupt-timeout", o.interrupt_timeout);
     option("listen-backlog", o.daemon_backlog);
     // 0: the module's default, as with mod_wsgi-express.
     for (auto [name, value] : {std::pair{"send-buffer-size", o.send_buffer_size},
@@ -559,6 +578,10 @@ std::string application_section(const Plan& plan) {
     }
     out += request_handling(plan);
     out += access_control(plan);
+    for (const std::string& url : o.ignore_activity) {
+        out += "# --ignore-activity: requests here do not keep the daemon process active.\n";
+        out += "<Location " + quote(url) + ">\n    WSGIIgnoreActivity On\n</Location>\n";
+    }
     if (o.server_status) {
         out += "\n# --server-status: mod_status for clients on this machine.\n";
         out += "ExtendedStatus On\n<Location /server-status>\n    SetHandler server-status\n"

@@ -59,6 +59,7 @@ PROBE = textwrap.dedent(
     import json
     import os
     import sys
+    import time
 
     import mod_wsgi
 
@@ -74,6 +75,9 @@ PROBE = textwrap.dedent(
             body = b"<p>" + b"compressible text " * 500 + b"</p>"
             start_response("200 OK", [("Content-Type", "text/html")])
             return [body]
+        if path == "/sleep":
+            for _ in range(100):
+                time.sleep(0.1)
         if path == "/log":
             chunk = "x" * 4000
             for _ in range(int(environ.get("QUERY_STRING") or "1")):
@@ -98,10 +102,10 @@ PROBE = textwrap.dedent(
 )
 
 
-def probe(server) -> dict | None:
+def probe(server, path: str = "/") -> dict | None:
     """The probe's report, or None while the server cannot answer (a restart)."""
     try:
-        response = server.get("/")
+        response = server.get(path)
         return response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError):
         return None
@@ -678,6 +682,36 @@ def test_access_and_authentication_scripts(express, workdir):
     assert server.get("/", auth=("ann", "secret"), headers={"X-Deny": "1"}).status_code == 403
 
 
+def test_request_read_timeouts(express, workdir):
+    """--header-timeout, --header-max-timeout: mod_reqtimeout answers a client that does not
+    finish its headers with 408 and closes (mod_wsgi-express's default is 15-30 s)."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--header-timeout", "1", "--header-max-timeout", "2"])
+    conf = (server.root / "httpd.conf").read_text()
+    assert "RequestReadTimeout header=1-2,MinRate=500 body=15,MinRate=500\n" in conf
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        assert time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_interrupt_timeout_and_ignore_activity(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--request-timeout", "1", "--interrupt-timeout", "5",
+                      "--threads", "1", "--inactivity-timeout", "2",
+                      "--ignore-activity", "/health"])
+    pid = server.get("/health").json()["pid"]
+    # Past request-timeout, mod_wsgi.RequestTimeout unwinds the request: 504, same process.
+    stuck = server.get("/sleep")
+    assert stuck.status_code == 504
+    # Requests to /health alone leave the process inactive: it restarts.
+    assert wait_for(lambda: (r := probe(server, "/health")) and r["pid"] != pid, 15)
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -712,6 +746,8 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--trust-proxy", "300.1.2.3"], "--trust-proxy needs an IP address"),
         (["{app}", "--trust-proxy-header", "X-Bogus"], "--trust-proxy-header: 'X-Bogus'"),
         (["{app}", "--header-buffer-size", "100"], "--header-buffer-size must be 0"),
+        (["{app}", "--header-timeout", "40"], "--header-max-timeout (30) must be 0 or more"),
+        (["{app}", "--ignore-activity", "health"], "--ignore-activity needs a URL path"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],
          "--rotatelogs-executable"),

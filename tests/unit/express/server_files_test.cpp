@@ -279,6 +279,25 @@ TEST_F(ExpressTest, DaemonOptionsPassedThrough) {
     EXPECT_THROW(resolve(o, facts_), UsageError);
 }
 
+TEST_F(ExpressTest, RequestReadTimeoutsAndActivity) {
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "LoadModule reqtimeout_module"));
+    EXPECT_TRUE(contains(conf, "RequestReadTimeout header=15-30,MinRate=500 body=15,MinRate=500\n"));
+    EXPECT_TRUE(contains(conf, "    eviction-timeout=0 \\\n    interrupt-timeout=0 \\\n"));
+    options_.header_timeout = 0;
+    options_.body_max_timeout = 60;
+    options_.body_min_rate = 0;
+    options_.ignore_activity = {"/health"};
+    options_.interrupt_timeout = 5;
+    conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "RequestReadTimeout header=0 body=15-60\n"));
+    EXPECT_TRUE(contains(conf, "<Location \"/health\">\n    WSGIIgnoreActivity On\n</Location>\n"));
+    EXPECT_TRUE(contains(conf, "    interrupt-timeout=5 \\\n"));
+    ServerOptions o = options_;
+    o.body_max_timeout = 10;  // not above body-timeout 15
+    EXPECT_THROW(resolve(o, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, ErrorDocumentsDirectoriesAndAccessScripts) {
     std::ofstream(dir_ / "auth.py") << "";
     options_.error_documents = {{"404", "/errors/404.html"}, {"503", "Come back \"later\""}};
