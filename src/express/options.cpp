@@ -203,6 +203,14 @@ void add_application_options(CLI::App& app, ServerOptions& o) {
                    "Add KEY VALUE to every request's environ (repeatable)")
         ->type_name("KEY VALUE")
         ->allow_extra_args(false);
+    app.add_option("--passenv", o.passenv_variables,
+                   "Pass the environment variable KEY of the server into every request's "
+                   "environ (repeatable)")
+        ->type_name("KEY")
+        ->allow_extra_args(false);
+    app.add_option("--envvars-script", o.envvars_script,
+                   "Shell script apachectl sources for the server's environment variables "
+                   "(default: envvars in the server root)");
     app.add_flag("--reload-on-changes", o.reload_on_changes,
                  "Restart the daemon process when any imported Python module's file changes");
     app.add_flag("--disable-reloading", o.disable_reloading,
@@ -287,6 +295,9 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
                    "Apache configuration file included at the end (repeatable)")
         ->allow_extra_args(false);
     app.add_option("--pid-file", o.pid_file, "Pid file of the Apache parent process");
+    app.add_option("--process-name", o.process_name,
+                   "Name (argv[0]) of the Apache processes, for process managers that look "
+                   "for one");
     app.add_option("--httpd-executable", o.httpd_executable,
                    "Apache binary (default /usr/sbin/apache2)");
     app.add_option("--modules-directory", o.modules_directory,
@@ -720,6 +731,16 @@ Plan resolve(const ServerOptions& options, const Facts& facts) {
     for (const auto& [key, value] : options.setenv_variables) {
         check_config_safe("--setenv", key + value);
     }
+    static const std::regex kName("^[A-Za-z_][A-Za-z0-9_]*$");
+    for (const std::string& name : options.passenv_variables) {
+        if (!std::regex_match(name, kName)) {
+            throw UsageError("--passenv needs an environment variable name, not '" + name + "'");
+        }
+    }
+    plan.envvars_script = options.envvars_script.empty()
+                              ? plan.envvars
+                              : existing_file("--envvars-script", options.envvars_script, facts);
+    check_one_line("--process-name", options.process_name);
     return plan;
 }
 

@@ -93,6 +93,9 @@ struct ServerOptions {
     std::string hsts_policy;
     std::string host_access_script, auth_user_script, auth_group_script;
     std::string auth_type = "Basic", auth_group = "wsgi";
+    // The environment: variables passed into the environ, the script apachectl sources.
+    std::vector<std::string> passenv_variables;
+    std::string envvars_script, process_name;
 };
 
 // Registers the options above on a start-server or setup-server subcommand.
@@ -132,6 +135,7 @@ struct Plan {
     bool rotate_logs = false;     // --rotate-logs, unless logging to the terminal
     bool https_only = false;      // --https-only with an HTTPS port
     std::string hsts_policy;      // --hsts-policy when https_only
+    std::string envvars_script;   // sourced by apachectl: --envvars-script, else envvars
     std::string python_eggs;      // PYTHON_EGG_CACHE of the daemon processes
     std::string host_access_script, auth_user_script, auth_group_script;  // absolute
     std::vector<std::string> warnings;  // shown before starting

@@ -160,7 +160,7 @@ std::string modules_section(const Plan& plan) {
     if (!o.directory_index.empty()) {
         out += load_module(plan, "dir");
     }
-    if (!o.setenv_variables.empty()) {
+    if (!o.setenv_variables.empty() || !o.passenv_variables.empty()) {
         out += load_module(plan, "env");
     }
     if (o.server_status || (o.allow_localhost && !o.server_name.empty())) {
@@ -576,6 +576,9 @@ std::string application_section(const Plan& plan) {
     for (const auto& [key, value] : o.setenv_variables) {
         out += "SetEnv " + key + " " + quote(value) + "\n";
     }
+    for (const std::string& name : o.passenv_variables) {
+        out += "PassEnv " + name + "\n";
+    }
     out += request_handling(plan);
     out += access_control(plan);
     for (const std::string& url : o.ignore_activity) {
@@ -707,8 +710,21 @@ std::string render_httpd_conf(const Plan& plan) {
            https_section(plan) + includes_section(plan);
 }
 
+// `text` as one single-quoted shell word.
+std::string shell_quote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return out + "'";
+}
+
 std::string render_apachectl(const Plan& plan) {
     std::string startup = plan.options.startup_log ? "-E " + quote(plan.startup_log) : "";
+    // --process-name: argv[0] of the Apache parent (and so of its children).
+    std::string exec = plan.options.process_name.empty()
+                           ? "exec"
+                           : "exec -a " + shell_quote(plan.options.process_name);
     return "#!/bin/bash\n"
            "# Controls the Apache server of this mod_wsgi-express server root. Written by\n"
            "# mod_wsgi-express; rewritten each time it runs with this server root.\n"
@@ -721,17 +737,19 @@ std::string render_apachectl(const Plan& plan) {
            "HTTPD=" + quote(plan.options.httpd_executable) + "\n"
            "SERVER_ROOT=" + quote(plan.server_root) + "\n"
            "CONFIG=" + quote(plan.config_file) + "\n\n"
-           "if [ -f \"$SERVER_ROOT/envvars\" ]; then\n"
-           "    . \"$SERVER_ROOT/envvars\"\n"
+           "ENVVARS=" + shell_quote(plan.envvars_script) +
+           (plan.envvars_script == plan.envvars ? "\n" : "  # --envvars-script\n") +
+           "if [ -f \"$ENVVARS\" ]; then\n"
+           "    . \"$ENVVARS\"\n"
            "fi\n\n"
            "command=${1:-}\n"
            "[ $# -gt 0 ] && shift\n"
            "case \"$command\" in\n"
            "    start)\n"
-           "        exec \"$HTTPD\" -d \"$SERVER_ROOT\" -f \"$CONFIG\" -k start " + startup +
+           "        " + exec + " \"$HTTPD\" -d \"$SERVER_ROOT\" -f \"$CONFIG\" -k start " + startup +
            " \"$@\" ;;\n"
            "    stop|restart|graceful|graceful-stop)\n"
-           "        exec \"$HTTPD\" -d \"$SERVER_ROOT\" -f \"$CONFIG\" -k \"$command\" \"$@\" ;;\n"
+           "        " + exec + " \"$HTTPD\" -d \"$SERVER_ROOT\" -f \"$CONFIG\" -k \"$command\" \"$@\" ;;\n"
            "    configtest)\n"
            "        exec \"$HTTPD\" -d \"$SERVER_ROOT\" -f \"$CONFIG\" -t \"$@\" ;;\n"
            "    *)\n"

@@ -39,6 +39,7 @@ APP = textwrap.dedent(
     def application(environ, start_response):
         body = json.dumps({
             "pid": os.getpid(),
+            "passed": environ.get("EXPRESS_PASSED"),
             "process_group": environ.get("mod_wsgi.process_group"),
             "scheme": environ["wsgi.url_scheme"],
             "script_name": environ["SCRIPT_NAME"],
@@ -94,6 +95,7 @@ PROBE = textwrap.dedent(
             "sendfile": environ.get("mod_wsgi.enable_sendfile"),
             "eggs": os.environ.get("PYTHON_EGG_CACHE"),
             "pid": os.getpid(),
+            "passed": environ.get("EXPRESS_PASSED"),
         }).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("X-Method", environ["REQUEST_METHOD"])])
@@ -682,6 +684,26 @@ def test_access_and_authentication_scripts(express, workdir):
     assert server.get("/", auth=("ann", "secret"), headers={"X-Deny": "1"}).status_code == 403
 
 
+def test_envvars_script_passenv_and_process_name(express, workdir):
+    """--envvars-script is sourced by apachectl; --passenv puts one of its variables in the
+    environ; --process-name is the Apache processes' argv[0]."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    envvars = write(workdir / "site.env", "export EXPRESS_PASSED='from the envvars script'\n")
+    server = express([script, "--envvars-script", envvars, "--passenv", "EXPRESS_PASSED",
+                      "--process-name", "my-site-httpd"])
+    assert server.get("/").json()["passed"] == "from the envvars script"
+    apache = [pid for pid in server_pids(server.root, server.port)
+              if str(server.root / "httpd.conf") in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert apache
+    for pid in apache:
+        assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"my-site-httpd\0")
+    server.stop()
+
+    # The server's environment is not the environ without --passenv.
+    plain = express([script, "--envvars-script", envvars], name="plain")
+    assert plain.get("/").json()["passed"] is None
+
+
 def test_request_read_timeouts(express, workdir):
     """--header-timeout, --header-max-timeout: mod_reqtimeout answers a client that does not
     finish its headers with 408 and closes (mod_wsgi-express's default is 15-30 s)."""
@@ -748,6 +770,8 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--header-buffer-size", "100"], "--header-buffer-size must be 0"),
         (["{app}", "--header-timeout", "40"], "--header-max-timeout (30) must be 0 or more"),
         (["{app}", "--ignore-activity", "health"], "--ignore-activity needs a URL path"),
+        (["{app}", "--passenv", "NOT-A-NAME"], "--passenv needs an environment variable"),
+        (["{app}", "--envvars-script", "missing.env"], "--envvars-script: no such file"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],
          "--rotatelogs-executable"),

@@ -335,6 +335,25 @@ TEST_F(ExpressTest, ErrorDocumentsDirectoriesAndAccessScripts) {
     EXPECT_THROW(resolve(o, facts_), UsageError);
 }
 
+TEST_F(ExpressTest, EnvironmentAndProcessName) {
+    std::string apachectl = render_apachectl(resolve(options_, facts_));
+    EXPECT_TRUE(contains(apachectl, "ENVVARS='/tmp/mod_wsgi-localhost:8000:1000/envvars'\n"));
+    EXPECT_TRUE(contains(apachectl, "        exec \"$HTTPD\" -d"));
+    std::ofstream(dir_ / "it's.env") << "";
+    options_.envvars_script = "it's.env";
+    options_.passenv_variables = {"DATABASE_URL"};
+    options_.process_name = "site (httpd)";
+    Plan plan = resolve(options_, facts_);
+    apachectl = render_apachectl(plan);
+    EXPECT_TRUE(contains(apachectl, "ENVVARS='" + dir_.string() + "/it'\\''s.env'"));
+    EXPECT_TRUE(contains(apachectl, "exec -a 'site (httpd)' \"$HTTPD\" -d"));
+    std::string conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "PassEnv DATABASE_URL\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule env_module"));
+    options_.passenv_variables = {"A B"};
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, ReloadMonitorIsLoadedIntoTheApplicationGroup) {
     options_.reload_on_changes = true;
     Plan plan = resolve(options_, facts_);
