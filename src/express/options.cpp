@@ -36,6 +36,16 @@ void add_network_options(CLI::App& app, ServerOptions& o) {
                    "Common path of FILE.crt and FILE.key (instead of the two options above)");
     app.add_flag("--ssl-environment", o.ssl_environment,
                  "Put the SSL_* variables (mod_ssl's StdEnvVars) in the environ");
+    app.add_option("--ssl-certificate-chain-file", o.ssl_certificate_chain_file,
+                   "PEM certificates of the CAs between the server certificate and a root");
+    app.add_option("--ssl-ca-certificate-file", o.ssl_ca_certificate_file,
+                   "PEM CA certificates for client certificates: HTTPS clients must present "
+                   "one they signed (for all URLs, or those of --ssl-verify-client)");
+    app.add_option("--ssl-verify-client", o.ssl_verify_client_urls,
+                   "URL path that alone needs a client certificate (repeatable; with "
+                   "--ssl-ca-certificate-file)")
+        ->allow_extra_args(false);
+    app.add_flag("--http2", o.http2, "Speak HTTP/2 (h2 over HTTPS, h2c) with mod_http2");
     app.add_option("--server-name", o.server_name, "ServerName of the server");
     app.add_option("--keep-alive-timeout", o.keep_alive_timeout,
                    "Seconds a keep-alive connection waits for the next request (default 2)")
@@ -295,6 +305,11 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
                    "Apache configuration file included at the end (repeatable)")
         ->allow_extra_args(false);
     app.add_option("--pid-file", o.pid_file, "Pid file of the Apache parent process");
+    app.add_flag("--orphan-interpreter", o.orphan_interpreter,
+                 "Do not destroy the Python interpreter when a process exits "
+                 "(WSGIDestroyInterpreter Off)");
+    app.add_flag("--with-cgi", o.with_cgi,
+                 "Run executable .cgi files of the document root as CGI scripts");
     app.add_option("--process-name", o.process_name,
                    "Name (argv[0]) of the Apache processes, for process managers that look "
                    "for one");
@@ -473,7 +488,9 @@ void resolve_ssl(Plan& plan, const ServerOptions& o, const Facts& facts) {
         }
     }
     if (!o.https_port) {
-        if (!plan.ssl_certificate_file.empty() || o.ssl_environment) {
+        if (!plan.ssl_certificate_file.empty() || o.ssl_environment ||
+            !o.ssl_certificate_chain_file.empty() || !o.ssl_ca_certificate_file.empty() ||
+            !o.ssl_verify_client_urls.empty()) {
             throw UsageError("the SSL options need --https-port");
         }
         return;
@@ -490,6 +507,20 @@ void resolve_ssl(Plan& plan, const ServerOptions& o, const Facts& facts) {
         if (!is_file(*file)) {
             throw UsageError("no such SSL certificate or key file: " + *file);
         }
+    }
+    if (!o.ssl_certificate_chain_file.empty()) {
+        plan.ssl_certificate_chain_file =
+            existing_file("--ssl-certificate-chain-file", o.ssl_certificate_chain_file, facts);
+    }
+    if (!o.ssl_ca_certificate_file.empty()) {
+        plan.ssl_ca_certificate_file =
+            existing_file("--ssl-ca-certificate-file", o.ssl_ca_certificate_file, facts);
+    } else if (!o.ssl_verify_client_urls.empty()) {
+        throw UsageError("--ssl-verify-client needs --ssl-ca-certificate-file");
+    }
+    for (const std::string& url : o.ssl_verify_client_urls) {
+        check_url_path("--ssl-verify-client", url);
+        check_config_safe("--ssl-verify-client", url);
     }
 }
 
@@ -521,6 +552,10 @@ void resolve_server(Plan& plan, const ServerOptions& o, const Facts& facts) {
     }
     check_word("--application-group", o.application_group);
     check_word("--callable-object", o.callable_object);
+    if (o.http2 && o.server_mpm == "prefork") {
+        throw UsageError("--http2 does not work with --server-mpm prefork (mod_http2 needs "
+                         "threads)");
+    }
     if (!o.server_mpm.empty()) {
         if (std::find(facts.available_mpms.begin(), facts.available_mpms.end(), o.server_mpm) ==
             facts.available_mpms.end()) {

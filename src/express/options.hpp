@@ -34,7 +34,10 @@ struct ServerOptions {
     int port = 8000;
     std::optional<int> https_port;
     std::string ssl_certificate_file, ssl_certificate_key_file, ssl_certificate;
+    std::string ssl_certificate_chain_file, ssl_ca_certificate_file;
+    std::vector<std::string> ssl_verify_client_urls;
     bool ssl_environment = false;
+    bool http2 = false;
     std::string server_root, server_name;
     std::optional<int> processes;
     int threads = 5;
@@ -96,6 +99,7 @@ struct ServerOptions {
     // The environment: variables passed into the environ, the script apachectl sources.
     std::vector<std::string> passenv_variables;
     std::string envvars_script, process_name;
+    bool orphan_interpreter = false, with_cgi = false;
 };
 
 // Registers the options above on a start-server or setup-server subcommand.
@@ -132,6 +136,7 @@ struct Plan {
     Pairs url_aliases;            // absolute paths, longest URL first
     std::vector<std::string> python_paths;
     std::string ssl_certificate_file, ssl_certificate_key_file;
+    std::string ssl_certificate_chain_file, ssl_ca_certificate_file;  // absolute, or empty
     bool rotate_logs = false;     // --rotate-logs, unless logging to the terminal
     bool https_only = false;      // --https-only with an HTTPS port
     std::string hsts_policy;      // --hsts-policy when https_only

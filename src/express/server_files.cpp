@@ -176,6 +176,12 @@ std::string modules_section(const Plan& plan) {
     if (o.directory_listing) {
         out += load_module(plan, "autoindex");
     }
+    if (o.http2) {
+        out += load_module(plan, "http2");
+    }
+    if (o.with_cgi) {
+        out += load_module(plan, "cgid");
+    }
     if (!plan.hsts_policy.empty()) {
         out += load_module(plan, "headers");
     }
@@ -238,6 +244,10 @@ std::string connections_section(const Plan& plan) {
     }
     out += "Timeout " + std::to_string(std::max(o.socket_timeout, 1)) + "\n";
     out += "ListenBacklog " + std::to_string(o.server_backlog) + "\n";
+    if (o.http2) {
+        out += "# --http2: HTTP/2 over TLS (h2) and over plain connections (h2c).\n";
+        out += "Protocols h2 h2c http/1.1\n";
+    }
     out += "KeepAlive On\n";
     out += "KeepAliveTimeout " + std::to_string(o.keep_alive_timeout) + "\n";
     out += "LimitRequestBody " + std::to_string(o.limit_request_body) + "\n";
@@ -346,7 +356,14 @@ std::string files_section(const Plan& plan) {
         out += "    # --directory-listing: directories without an index file are listed.\n";
         out += "    Options +Indexes\n";
     }
+    if (o.with_cgi) {
+        out += "    # --with-cgi: executable .cgi files run as CGI scripts.\n";
+        out += "    Options +ExecCGI\n    AddHandler cgi-script .cgi\n";
+    }
     out += "    Require all granted\n</Directory>\n";
+    if (o.with_cgi) {
+        out += "ScriptSock " + quote(plan.server_root + "/cgisock") + "\n";
+    }
     if (!o.directory_index.empty()) {
         out += "DirectoryIndex " + quote(o.directory_index) + "\n";
     }
@@ -462,6 +479,10 @@ std::string python_section(const Plan& plan) {
                " threads, in the working directory, with the\n# working directory and "
                "--python-path on sys.path.\n";
         out += daemon_process(plan);
+    }
+    if (o.orphan_interpreter) {
+        out += "# --orphan-interpreter: exiting processes skip destroying the interpreter.\n";
+        out += "WSGIDestroyInterpreter Off\n";
     }
     if (o.server_metrics) {
         out += "# --server-metrics: mod_wsgi.server_metrics() in the application.\n";
@@ -659,6 +680,21 @@ std::string https_section(const Plan& plan) {
     std::string ssl = "    SSLEngine On\n";
     ssl += "    SSLCertificateFile " + quote(plan.ssl_certificate_file) + "\n";
     ssl += "    SSLCertificateKeyFile " + quote(plan.ssl_certificate_key_file) + "\n";
+    if (!plan.ssl_certificate_chain_file.empty()) {
+        ssl += "    SSLCertificateChainFile " + quote(plan.ssl_certificate_chain_file) + "\n";
+    }
+    if (!plan.ssl_ca_certificate_file.empty()) {
+        ssl += "    # --ssl-ca-certificate-file: clients present a certificate these CAs signed";
+        ssl += o.ssl_verify_client_urls.empty() ? ".\n" : ",\n    # under --ssl-verify-client.\n";
+        ssl += "    SSLCACertificateFile " + quote(plan.ssl_ca_certificate_file) + "\n";
+        ssl += std::string("    SSLVerifyClient ") +
+               (o.ssl_verify_client_urls.empty() ? "require" : "none") + "\n";
+        ssl += "    SSLVerifyDepth 1\n";
+        for (const std::string& url : o.ssl_verify_client_urls) {
+            ssl += "    <Location " + quote(url) + ">\n        SSLVerifyClient require\n"
+                   "    </Location>\n";
+        }
+    }
     if (o.ssl_environment) {
         ssl += "    # --ssl-environment: SSL_* variables in the environ.\n";
         ssl += "    SSLOptions +StdEnvVars\n";

@@ -9,6 +9,7 @@ mod_wsgi.so beside itself), so a rebuild during the run does not change them.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -40,6 +41,7 @@ APP = textwrap.dedent(
         body = json.dumps({
             "pid": os.getpid(),
             "passed": environ.get("EXPRESS_PASSED"),
+            "client_cn": environ.get("SSL_CLIENT_S_DN_CN"),
             "process_group": environ.get("mod_wsgi.process_group"),
             "scheme": environ["wsgi.url_scheme"],
             "script_name": environ["SCRIPT_NAME"],
@@ -96,6 +98,7 @@ PROBE = textwrap.dedent(
             "eggs": os.environ.get("PYTHON_EGG_CACHE"),
             "pid": os.getpid(),
             "passed": environ.get("EXPRESS_PASSED"),
+            "client_cn": environ.get("SSL_CLIENT_S_DN_CN"),
         }).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("X-Method", environ["REQUEST_METHOD"])])
@@ -734,6 +737,95 @@ def test_interrupt_timeout_and_ignore_activity(express, workdir):
     assert wait_for(lambda: (r := probe(server, "/health")) and r["pid"] != pid, 15)
 
 
+def make_pki(directory: Path) -> dict[str, Path]:
+    """A root CA, an intermediate CA, a server certificate for localhost signed by the
+    intermediate, and a client certificate signed by the root."""
+    directory.mkdir()
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60,
+                       cwd=directory)
+
+    (directory / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\n"
+                                      "keyUsage=critical,keyCertSign,cRLSign\n")
+    (directory / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Test Root",
+        "-keyout", "root.key", "-out", "root.crt")
+    for name, issuer, ext in (("inter", "root", "ca.ext"), ("server", "inter", "server.ext"),
+                              ("client", "root", None)):
+        cn = {"inter": "Test Intermediate", "server": "localhost", "client": "client-one"}[name]
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.crt", "-CAkey",
+            f"{issuer}.key", "-CAcreateserial", "-days", "1", "-out", f"{name}.crt",
+            *(["-extfile", ext] if ext else []))
+    for key in directory.glob("*.key"):
+        os.chmod(key, 0o644)
+    return {p.stem + p.suffix.replace(".", "_"): p for p in directory.iterdir()}
+
+
+def curl(url: str, port: int, *args) -> subprocess.CompletedProcess:
+    """curl with localhost resolved to 127.0.0.1 only; stdout is the body."""
+    return subprocess.run(["curl", "-s", "--max-time", "10", "--resolve",
+                           f"localhost:{port}:127.0.0.1", *args, url],
+                          capture_output=True, text=True, timeout=20)
+
+
+def test_ssl_chain_and_client_certificates(express, workdir):
+    pki = make_pki(workdir / "pki")
+    script = write(workdir / "probe.wsgi", PROBE)
+    https_port = free_port()
+    tls = ["--https-port", https_port, "--ssl-certificate-file", pki["server_crt"],
+           "--ssl-certificate-key-file", pki["server_key"]]
+    server = express([script, *tls, "--ssl-certificate-chain-file", pki["inter_crt"],
+                      "--ssl-ca-certificate-file", pki["root_crt"],
+                      "--ssl-verify-client", "/secure", "--ssl-environment"])
+    assert wait_for(lambda: accepts(https_port), 5)
+    base = f"https://localhost:{https_port}"
+    trust = ["--cacert", str(pki["root_crt"])]
+    # The chain file lets a client that trusts only the root verify the server.
+    opened = curl(base + "/open", https_port, *trust)
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["client_cn"] is None
+    # Only --ssl-verify-client URLs ask for a client certificate.
+    refused = curl(base + "/secure", https_port, *trust, "-o", "/dev/null",
+                   "-w", "%{http_code}")
+    assert refused.stdout != "200"
+    mine = curl(base + "/secure/x", https_port, *trust, "--cert", str(pki["client_crt"]),
+                "--key", str(pki["client_key"]))
+    assert mine.returncode == 0, mine.stderr
+    assert json.loads(mine.stdout)["client_cn"] == "client-one"
+    server.stop()
+
+    # Without the chain file the same client cannot verify the server.
+    no_chain = express([script, *tls], name="nochain")
+    assert wait_for(lambda: accepts(https_port), 5)
+    assert curl(base + "/", https_port, *trust).returncode == 60  # peer not verified
+
+
+def test_http2_cgi_and_orphan_interpreter(express, workdir):
+    script = write(workdir / "probe.wsgi", PROBE)
+    docroot = workdir / "public"
+    cgi = write(docroot / "hello.cgi", "#!/bin/sh\necho 'Content-Type: text/plain'\necho\n"
+                "echo \"cgi says $REQUEST_METHOD\"\n")
+    os.chmod(cgi, 0o755)
+    server = express([script, "--document-root", docroot, "--http2", "--with-cgi",
+                      "--orphan-interpreter"])
+    h2 = curl(f"{server.url}/", server.port, "--http2-prior-knowledge",
+              "-w", "\n%{http_version}")
+    body, version = h2.stdout.rsplit("\n", 1)
+    assert version == "2" and json.loads(body)["method"] == "GET"
+    assert server.get("/hello.cgi").text == "cgi says GET\n"
+    assert server.get("/other.cgi").json()["method"] == "GET"  # no such file: the application
+    assert "WSGIDestroyInterpreter Off\n" in (server.root / "httpd.conf").read_text()
+    server.stop()
+
+    plain = express([script, "--document-root", docroot], name="plain")
+    h1 = curl(f"{plain.url}/", plain.port, "--http2", "-o", "/dev/null", "-w", "%{http_version}")
+    assert h1.stdout == "1.1"  # no h2c upgrade offered
+    assert plain.get("/hello.cgi").text.startswith("#!/bin/sh")  # a plain file
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -771,6 +863,8 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--header-timeout", "40"], "--header-max-timeout (30) must be 0 or more"),
         (["{app}", "--ignore-activity", "health"], "--ignore-activity needs a URL path"),
         (["{app}", "--passenv", "NOT-A-NAME"], "--passenv needs an environment variable"),
+        (["{app}", "--ssl-certificate-chain-file", "chain.pem"], "the SSL options need"),
+        (["{app}", "--http2", "--server-mpm", "prefork"], "--http2 does not work"),
         (["{app}", "--envvars-script", "missing.env"], "--envvars-script: no such file"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],

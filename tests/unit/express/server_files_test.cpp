@@ -233,6 +233,33 @@ TEST_F(ExpressTest, HttpsOnlyAndHsts) {
     EXPECT_FALSE(contains(render_httpd_conf(plan), "Strict-Transport-Security"));
 }
 
+TEST_F(ExpressTest, SslChainClientCertificatesHttp2Cgi) {
+    for (const char* name : {"server.crt", "server.key", "chain.pem", "ca.pem"}) {
+        std::ofstream(dir_ / name) << "x";
+    }
+    options_.https_port = 8443;
+    options_.ssl_certificate = "server";
+    options_.ssl_certificate_chain_file = "chain.pem";
+    options_.ssl_ca_certificate_file = "ca.pem";
+    options_.http2 = true;
+    options_.with_cgi = true;
+    options_.orphan_interpreter = true;
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "    SSLCertificateChainFile \"" + (dir_ / "chain.pem").string()));
+    EXPECT_TRUE(contains(conf, "    SSLVerifyClient require\n"));  // the whole site
+    EXPECT_TRUE(contains(conf, "Protocols h2 h2c http/1.1\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule http2_module"));
+    EXPECT_TRUE(contains(conf, "    Options +ExecCGI\n    AddHandler cgi-script .cgi\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule cgid_module"));
+    EXPECT_TRUE(contains(conf, "WSGIDestroyInterpreter Off\n"));
+    options_.ssl_verify_client_urls = {"/secure"};
+    conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "    SSLVerifyClient none\n"));
+    EXPECT_TRUE(contains(conf, "    <Location \"/secure\">\n        SSLVerifyClient require\n"));
+    options_.ssl_ca_certificate_file.clear();
+    EXPECT_THROW(resolve(options_, facts_), UsageError);  // --ssl-verify-client needs a CA
+}
+
 TEST_F(ExpressTest, CompressionAndRequestOptions) {
     options_.compress_responses = true;
     options_.chunked_request = true;
