@@ -26,7 +26,7 @@ void add_network_options(CLI::App& app, ServerOptions& o) {
                    "IP address to listen on (default: all interfaces)");
     app.add_option("--port", o.port, "Port to listen on (default 8000)")
         ->check(CLI::Range(1, 65535));
-    app.add_option("--https-port", o.https_port, "Port to listen on for HTTPS")
+    app.add_option("--https-port,--ssl-port", o.https_port, "Port to listen on for HTTPS")
         ->check(CLI::Range(1, 65535));
     app.add_option("--ssl-certificate-file", o.ssl_certificate_file,
                    "PEM certificate for HTTPS");
@@ -74,6 +74,17 @@ void add_network_options(CLI::App& app, ServerOptions& o) {
         ->allow_extra_args(false);
     app.add_option("--server-backlog", o.server_backlog,
                    "Listen backlog of Apache's own sockets (default 500)")
+        ->check(CLI::Range(1, 1000000));
+    app.add_option("--proxy-mount-point,--proxy-url-alias", o.proxy_mount_points,
+                   "Pass requests under URL-PATH to the backend URL (repeatable)")
+        ->type_name("URL-PATH URL")
+        ->allow_extra_args(false);
+    app.add_option("--proxy-virtual-host", o.proxy_virtual_hosts,
+                   "Pass requests for HOSTNAME to the backend URL (repeatable)")
+        ->type_name("HOSTNAME URL")
+        ->allow_extra_args(false);
+    app.add_option("--proxy-timeout", o.proxy_timeout,
+                   "Seconds to wait for a proxied backend (default: --socket-timeout)")
         ->check(CLI::Range(1, 1000000));
     app.add_flag("--compress-responses", o.compress_responses,
                  "Compress text responses (HTML, plain text, XML, CSS, JavaScript) with "
@@ -283,6 +294,8 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
     app.add_flag("--access-log", o.access_log, "Write an access log");
     app.add_flag("--startup-log", o.startup_log,
                  "Write Apache's startup messages to startup_log");
+    app.add_option("--startup-log-name", o.startup_log_name,
+                   "File name of the startup log in the log directory (default startup_log)");
     app.add_option("--access-log-format", o.access_log_format,
                    "Format of access log lines: common (the default), combined, or a LogFormat "
                    "string");
@@ -440,7 +453,8 @@ void resolve_paths(Plan& plan, const ServerOptions& o, const Facts& facts) {
         plan.access_log = plan.log_directory + "/" + o.access_log_name;
         check_config_safe("--log-directory", plan.log_directory);
     }
-    plan.startup_log = plan.log_directory + "/startup_log";
+    check_file_name("--startup-log-name", o.startup_log_name);
+    plan.startup_log = plan.log_directory + "/" + o.startup_log_name;
     plan.working_directory = absolute(o.working_directory.empty() ? facts.cwd
                                                                   : o.working_directory,
                                       facts.cwd);
@@ -667,6 +681,25 @@ void check_read_timeout(const char* what, int timeout, int max_timeout) {
     }
 }
 
+void resolve_proxying(const ServerOptions& o) {
+    static const std::regex kUrl(R"(^(http|https|ws|wss)://[^\s/"]+(/[^\s"]*)?$)");
+    for (const auto& [url_path, url] : o.proxy_mount_points) {
+        check_url_path("--proxy-mount-point", url_path);
+        check_config_safe("--proxy-mount-point", url_path);
+        if (!std::regex_match(url, kUrl)) {
+            throw UsageError("--proxy-mount-point " + url_path +
+                             " needs an http://, https://, ws:// or wss:// URL, not '" + url + "'");
+        }
+    }
+    for (const auto& [host, url] : o.proxy_virtual_hosts) {
+        check_word("--proxy-virtual-host", host);
+        if (!std::regex_match(url, kUrl)) {
+            throw UsageError("--proxy-virtual-host " + host +
+                             " needs an http://, https://, ws:// or wss:// URL, not '" + url + "'");
+        }
+    }
+}
+
 void check_buffer_size(const char* option, int value, int minimum) {
     if (value != 0 && value < minimum) {
         throw UsageError(std::string(option) + " must be 0 (the default) or at least " +
@@ -752,6 +785,7 @@ Plan resolve(const ServerOptions& options, const Facts& facts) {
     resolve_server(plan, options, facts);
     resolve_logs(plan, options);
     resolve_proxies(options);
+    resolve_proxying(options);
     resolve_names(plan, options);
     resolve_daemon_extras(plan, options, facts);
     resolve_access(plan, options, facts);

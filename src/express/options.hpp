@@ -100,6 +100,10 @@ struct ServerOptions {
     std::vector<std::string> passenv_variables;
     std::string envvars_script, process_name;
     bool orphan_interpreter = false, with_cgi = false;
+    std::string startup_log_name = "startup_log";
+    // Reverse proxying with mod_proxy: URL path or host name -> backend URL.
+    Pairs proxy_mount_points, proxy_virtual_hosts;
+    std::optional<int> proxy_timeout;
 };
 
 // Registers the options above on a start-server or setup-server subcommand.

@@ -154,7 +154,8 @@ std::string modules_section(const Plan& plan) {
     out += load_module(plan, "mime");        // Content-Type of static files
     out += load_module(plan, "rewrite");     // document root files before the application
     out += load_module(plan, "reqtimeout");  // RequestReadTimeout
-    if (!plan.url_aliases.empty() || !parent_domain(plan).empty()) {
+    if (!plan.url_aliases.empty() || !parent_domain(plan).empty() ||
+        !o.proxy_mount_points.empty()) {
         out += load_module(plan, "alias");  // Alias; Redirect
     }
     if (!o.directory_index.empty()) {
@@ -182,7 +183,12 @@ std::string modules_section(const Plan& plan) {
     if (o.with_cgi) {
         out += load_module(plan, "cgid");
     }
-    if (!plan.hsts_policy.empty()) {
+    if (!o.proxy_mount_points.empty() || !o.proxy_virtual_hosts.empty()) {
+        out += load_module(plan, "proxy");
+        out += load_module(plan, "proxy_http");
+        out += load_module(plan, "proxy_wstunnel");  // ws:// and wss:// backends
+    }
+    if (!plan.hsts_policy.empty() || !o.proxy_mount_points.empty()) {
         out += load_module(plan, "headers");
     }
     if (!plan.auth_user_script.empty()) {
@@ -248,8 +254,16 @@ std::string connections_section(const Plan& plan) {
         out += "# --http2: HTTP/2 over TLS (h2) and over plain connections (h2c).\n";
         out += "Protocols h2 h2c http/1.1\n";
     }
-    out += "KeepAlive On\n";
-    out += "KeepAliveTimeout " + std::to_string(o.keep_alive_timeout) + "\n";
+    if (o.keep_alive_timeout > 0) {
+        out += "KeepAlive On\n";
+        out += "KeepAliveTimeout " + std::to_string(o.keep_alive_timeout) + "\n";
+    } else {
+        out += "# --keep-alive-timeout 0: one request a connection.\n";
+        out += "KeepAlive Off\n";
+    }
+    if (o.proxy_timeout) {
+        out += "ProxyTimeout " + std::to_string(*o.proxy_timeout) + "\n";
+    }
     out += "LimitRequestBody " + std::to_string(o.limit_request_body) + "\n";
     out += "# How long a client may take to send its request (--header-*, --body-*).\n";
     out += "RequestReadTimeout " + read_timeout("header", o.header_timeout, o.header_max_timeout,
@@ -503,6 +517,32 @@ std::string python_section(const Plan& plan) {
     return out + "\n";
 }
 
+// --proxy-mount-point: a URL path passed to a backend, with the port and scheme the client
+// used in X-Forwarded-Port and X-Forwarded-Scheme (mod_proxy adds X-Forwarded-For, -Host and
+// -Server). A path without a trailing slash is redirected to the one with it, so that "/api"
+// never matches "/apix".
+std::string proxy_mount_points(const Plan& plan) {
+    std::string out;
+    for (auto [url_path, url] : plan.options.proxy_mount_points) {
+        out += "# --proxy-mount-point " + url_path + "\n";
+        if (url_path.back() != '/') {
+            out += "RedirectMatch 302 " + quote("^" + regex_literal(url_path) + "$") + " " +
+                   quote(url_path + "/") + "\n";
+            url_path += '/';
+            if (url.back() != '/') {
+                url += '/';
+            }
+        }
+        out += "ProxyPass " + quote(url_path) + " " + quote(url) + "\n";
+        out += "ProxyPassReverse " + quote(url_path) + " " + quote(url) + "\n";
+        out += "<Location " + quote(url_path) + ">\n";
+        out += "    RequestHeader set X-Forwarded-Port \"expr=%{SERVER_PORT}\"\n";
+        out += "    RequestHeader set X-Forwarded-Scheme https \"expr=%{HTTPS} == 'on'\"\n";
+        out += "</Location>\n";
+    }
+    return out;
+}
+
 // The WSGI request options mod_wsgi-express passes through, mod_deflate and error documents.
 std::string request_handling(const Plan& plan) {
     const ServerOptions& o = plan.options;
@@ -597,6 +637,7 @@ std::string application_section(const Plan& plan) {
     for (const auto& [key, value] : o.setenv_variables) {
         out += "SetEnv " + key + " " + quote(value) + "\n";
     }
+    out += proxy_mount_points(plan);
     for (const std::string& name : o.passenv_variables) {
         out += "PassEnv " + name + "\n";
     }
@@ -659,17 +700,41 @@ std::string parent_domain_host(const Plan& plan, int port, bool https, const std
     return out + inside + "</VirtualHost>\n";
 }
 
+std::string proxy_virtual_hosts(const Plan& plan) {
+    const ServerOptions& o = plan.options;
+    std::string out;
+    for (const auto& [host, url] : o.proxy_virtual_hosts) {
+        out += "<VirtualHost *:" + std::to_string(o.port) + ">\n";
+        out += "    # --proxy-virtual-host: requests for " + host + " go to " + url + ".\n";
+        out += "    ServerName " + host + "\n";
+        out += "    ProxyPass \"/\" " + quote(url) + "\n";
+        out += "    ProxyPassReverse \"/\" " + quote(url) + "\n";
+        out += "    RequestHeader set X-Forwarded-Port \"" + std::to_string(o.port) + "\"\n";
+        out += "</VirtualHost>\n";
+    }
+    return out;
+}
+
 std::string host_names_section(const Plan& plan) {
     const ServerOptions& o = plan.options;
-    if (o.server_name.empty()) {
+    if (o.server_name.empty() && o.proxy_virtual_hosts.empty()) {
         return "";
     }
-    std::string out = "# ---- Host names (--server-name) -------------------------------------\n";
-    out += catch_all_host(plan, o.port, "") + named_host(plan, o.port, "");
-    if (!parent_domain(plan).empty()) {
-        out += parent_domain_host(plan, o.port, false, "");
+    std::string out = "# ---- Host names --------------------------------------------------------\n";
+    if (o.server_name.empty()) {
+        // The first virtual host of a port takes the requests no other one names: this one
+        // is the server as configured above.
+        out += "<VirtualHost *:" + std::to_string(o.port) + ">\n";
+        out += "    # Requests for any host name not below.\n";
+        out += "    ServerName " + plan.server_name + "\n    RewriteEngine On\n";
+        out += "</VirtualHost>\n";
+    } else {
+        out += catch_all_host(plan, o.port, "") + named_host(plan, o.port, "");
+        if (!parent_domain(plan).empty()) {
+            out += parent_domain_host(plan, o.port, false, "");
+        }
     }
-    return out + "\n";
+    return out + proxy_virtual_hosts(plan) + "\n";
 }
 
 std::string https_section(const Plan& plan) {

@@ -42,6 +42,8 @@ APP = textwrap.dedent(
             "pid": os.getpid(),
             "passed": environ.get("EXPRESS_PASSED"),
             "client_cn": environ.get("SSL_CLIENT_S_DN_CN"),
+            "path": environ["SCRIPT_NAME"] + environ["PATH_INFO"],
+            "forwarded": {k: v for k, v in environ.items() if k.startswith("HTTP_X_FORWARDED")},
             "process_group": environ.get("mod_wsgi.process_group"),
             "scheme": environ["wsgi.url_scheme"],
             "script_name": environ["SCRIPT_NAME"],
@@ -99,6 +101,8 @@ PROBE = textwrap.dedent(
             "pid": os.getpid(),
             "passed": environ.get("EXPRESS_PASSED"),
             "client_cn": environ.get("SSL_CLIENT_S_DN_CN"),
+            "path": environ["SCRIPT_NAME"] + environ["PATH_INFO"],
+            "forwarded": {k: v for k, v in environ.items() if k.startswith("HTTP_X_FORWARDED")},
         }).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("X-Method", environ["REQUEST_METHOD"])])
@@ -826,6 +830,31 @@ def test_http2_cgi_and_orphan_interpreter(express, workdir):
     assert plain.get("/hello.cgi").text.startswith("#!/bin/sh")  # a plain file
 
 
+def test_proxy_mount_points_and_virtual_hosts(express, workdir):
+    """--proxy-mount-point and --proxy-virtual-host pass requests to a backend (here another
+    mod_wsgi-express) with X-Forwarded-* headers."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    backend = express([script], name="backend")
+    front = express([script, "--proxy-mount-point", "/backend", backend.url,
+                     "--proxy-virtual-host", "back.test", backend.url + "/",
+                     "--proxy-timeout", "30", "--keep-alive-timeout", "0"], name="front")
+    report = front.get("/backend/some/where").json()
+    assert report["path"] == "/some/where" and report["pid"] != front.get("/").json()["pid"]
+    assert report["forwarded"]["HTTP_X_FORWARDED_PORT"] == str(front.port)
+    assert report["forwarded"]["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"
+    assert "HTTP_X_FORWARDED_SCHEME" not in report["forwarded"]  # plain HTTP
+    moved = front.get("/backend", allow_redirects=False)
+    assert moved.status_code == 302 and moved.headers["Location"].endswith("/backend/")
+    assert front.get("/backendx").json()["path"] == "/backendx"  # the front's application
+    by_name = front.get("/x", headers={"Host": "back.test"}).json()
+    assert by_name["path"] == "/x" and by_name["pid"] == report["pid"]
+    # Other host names are still the front's own application.
+    assert front.get("/x", headers={"Host": "else.test"}).json()["pid"] != report["pid"]
+    # --keep-alive-timeout 0: the front closes every connection.
+    with requests.Session() as session:
+        assert session.get(front.url + "/").headers.get("Connection") == "close"
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -865,6 +894,7 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--passenv", "NOT-A-NAME"], "--passenv needs an environment variable"),
         (["{app}", "--ssl-certificate-chain-file", "chain.pem"], "the SSL options need"),
         (["{app}", "--http2", "--server-mpm", "prefork"], "--http2 does not work"),
+        (["{app}", "--proxy-mount-point", "/api", "ftp://x"], "needs an http://"),
         (["{app}", "--envvars-script", "missing.env"], "--envvars-script: no such file"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],

@@ -260,6 +260,34 @@ TEST_F(ExpressTest, SslChainClientCertificatesHttp2Cgi) {
     EXPECT_THROW(resolve(options_, facts_), UsageError);  // --ssl-verify-client needs a CA
 }
 
+TEST_F(ExpressTest, ProxyingKeepAliveAndStartupLogName) {
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "KeepAlive On\nKeepAliveTimeout 2\n"));
+    EXPECT_FALSE(contains(conf, "<VirtualHost"));
+    options_.proxy_mount_points = {{"/api", "http://127.0.0.1:9000"}, {"/ws/", "ws://b:1/"}};
+    options_.proxy_virtual_hosts = {{"back.test", "http://127.0.0.1:9001/"}};
+    options_.proxy_timeout = 90;
+    options_.keep_alive_timeout = 0;
+    options_.startup_log = true;
+    options_.startup_log_name = "boot.log";
+    Plan plan = resolve(options_, facts_);
+    conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "KeepAlive Off\nProxyTimeout 90\n"));
+    EXPECT_TRUE(contains(conf, "RedirectMatch 302 \"^/api$\" \"/api/\"\n"
+                               "ProxyPass \"/api/\" \"http://127.0.0.1:9000/\"\n"));
+    EXPECT_TRUE(contains(conf, "ProxyPass \"/ws/\" \"ws://b:1/\"\n"));
+    EXPECT_TRUE(contains(conf, "LoadModule proxy_wstunnel_module"));
+    // The server itself stays the default for other host names: the first virtual host.
+    size_t first = conf.find("<VirtualHost *:8000>\n    # Requests for any host name not below");
+    size_t proxied = conf.find("    ServerName back.test\n    ProxyPass \"/\"");
+    ASSERT_NE(first, std::string::npos);
+    ASSERT_NE(proxied, std::string::npos);
+    EXPECT_LT(first, proxied);
+    EXPECT_TRUE(contains(render_apachectl(plan), "-E \"" + plan.server_root + "/boot.log\""));
+    options_.proxy_virtual_hosts = {{"back.test", "back:9001"}};
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, CompressionAndRequestOptions) {
     options_.compress_responses = true;
     options_.chunked_request = true;
