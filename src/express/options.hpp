@@ -3,7 +3,8 @@
 // The options of `mod_wsgi-express start-server` and `setup-server`, with mod_wsgi-express's
 // names and defaults (mod_wsgi's src/express/options.py), and their resolution into a Plan: every
 // path absolute, every default filled in, every check done. Nothing here touches the server
-// root or starts a process, so a bad option fails before anything is written.
+// root or starts a process, so a bad option fails before anything is written. Registration is
+// in options.cpp, resolution in resolve.cpp.
 
 #include <optional>
 #include <stdexcept>

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "express/conf_text.hpp"  // quote()
 #include "express/options.hpp"
 
 namespace express {
@@ -24,8 +25,5 @@ std::string render_handler_script(const Plan& plan);
 
 // The Python helper loaded by WSGIImportScript for --reload-on-changes.
 std::string reload_monitor_source();
-
-// `text` as a double-quoted Apache configuration argument.
-std::string quote(const std::string& text);
 
 }  // namespace express

@@ -337,7 +337,8 @@ TEST_F(ExpressTest, DaemonOptionsPassedThrough) {
 TEST_F(ExpressTest, RequestReadTimeoutsAndActivity) {
     std::string conf = render_httpd_conf(resolve(options_, facts_));
     EXPECT_TRUE(contains(conf, "LoadModule reqtimeout_module"));
-    EXPECT_TRUE(contains(conf, "RequestReadTimeout header=15-30,MinRate=500 body=15,MinRate=500\n"));
+    EXPECT_TRUE(
+        contains(conf, "RequestReadTimeout header=15-30,MinRate=500 body=15,MinRate=500\n"));
     EXPECT_TRUE(contains(conf, "    eviction-timeout=0 \\\n    interrupt-timeout=0 \\\n"));
     options_.header_timeout = 0;
     options_.body_max_timeout = 60;
