@@ -57,6 +57,17 @@ std::string shell_quote(const std::string& text) {
     return out + "'";
 }
 
+std::string python_string(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
 std::string listen_address(const std::string& host, int port) {
     if (host.empty()) {
         return std::to_string(port);

@@ -26,6 +26,9 @@ std::string rewrite_literal(const std::string& text);
 // `text` as one single-quoted shell word.
 std::string shell_quote(const std::string& text);
 
+// `text` as a Python string literal.
+std::string python_string(const std::string& text);
+
 // The words separated by single spaces.
 std::string join(const std::vector<std::string>& words);
 

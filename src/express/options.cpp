@@ -317,6 +317,11 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
     app.add_flag("--orphan-interpreter", o.orphan_interpreter,
                  "Do not destroy the Python interpreter when a process exits "
                  "(WSGIDestroyInterpreter Off)");
+    app.add_option("--add-handler", o.handler_scripts,
+                   "Serve document root files with EXTENSION by the WSGI application in "
+                   "SCRIPT-PATH (its handle_request or application; repeatable)")
+        ->type_name("EXTENSION SCRIPT-PATH")
+        ->allow_extra_args(false);
     app.add_flag("--with-cgi", o.with_cgi,
                  "Run executable .cgi files of the document root as CGI scripts");
     app.add_option("--process-name", o.process_name,

@@ -101,6 +101,7 @@ struct ServerOptions {
     std::vector<std::string> passenv_variables;
     std::string envvars_script, process_name;
     bool orphan_interpreter = false, with_cgi = false;
+    Pairs handler_scripts;  // --add-handler EXTENSION SCRIPT
     std::string startup_log_name = "startup_log";
     // Reverse proxying with mod_proxy: URL path or host name -> backend URL.
     Pairs proxy_mount_points, proxy_virtual_hosts;
@@ -136,6 +137,8 @@ struct Plan {
     std::string mpm;              // event, worker or prefork
     std::string module_path, python_home;
     std::string reload_monitor;   // path of the monitor helper, or empty
+    std::string resource_script;  // resource.wsgi for --add-handler, or empty
+    Pairs handler_scripts;        // (".ext", absolute script path) of --add-handler
     std::string lang, locale;
     std::string run_user, run_group;  // only when started as root
     Pairs url_aliases;            // absolute paths, longest URL first

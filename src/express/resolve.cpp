@@ -447,6 +447,22 @@ void resolve_access(Plan& plan, const ServerOptions& o, const Facts& facts) {
     check_config_safe("--auth-group", o.auth_group);
 }
 
+void resolve_handlers(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    static const std::regex kExtension(R"(^\.?[A-Za-z0-9_-]+$)");
+    for (const auto& [extension, script] : o.handler_scripts) {
+        if (!std::regex_match(extension, kExtension)) {
+            throw UsageError("--add-handler needs a file name extension such as .tmpl, not '" +
+                             extension + "'");
+        }
+        std::string dotted = extension[0] == '.' ? extension : "." + extension;
+        plan.handler_scripts.emplace_back(dotted,
+                                          existing_file("--add-handler", script, facts));
+    }
+    if (!plan.handler_scripts.empty()) {
+        plan.resource_script = plan.server_root + "/resource.wsgi";
+    }
+}
+
 }  // namespace
 
 Plan resolve(const ServerOptions& options, const Facts& facts) {
@@ -464,6 +480,7 @@ Plan resolve(const ServerOptions& options, const Facts& facts) {
     resolve_names(plan, options);
     resolve_daemon_extras(plan, options, facts);
     resolve_access(plan, options, facts);
+    resolve_handlers(plan, options, facts);
     if (options.reload_on_changes) {
         if (options.embedded_mode) {
             plan.warnings.push_back("--reload-on-changes works in daemon mode only; ignored "

@@ -312,6 +312,10 @@ std::string files_section(const Plan& plan) {
         out += "    # --with-cgi: executable .cgi files run as CGI scripts.\n";
         out += "    Options +ExecCGI\n    AddHandler cgi-script .cgi\n";
     }
+    for (const auto& [extension, script] : plan.handler_scripts) {
+        out += "    # --add-handler " + extension + ": " + script + "\n";
+        out += "    AddHandler wsgi-resource " + extension + "\n";
+    }
     out += "    Require all granted\n</Directory>\n";
     if (o.with_cgi) {
         out += "ScriptSock " + quote(plan.server_root + "/cgisock") + "\n";
@@ -575,6 +579,14 @@ std::string application_section(const Plan& plan) {
     for (const auto& [key, value] : o.setenv_variables) {
         out += "SetEnv " + key + " " + quote(value) + "\n";
     }
+    if (!plan.resource_script.empty()) {
+        out += "# --add-handler: document root files with those extensions go to resource.wsgi.\n";
+        out += "WSGIHandlerScript wsgi-resource " + quote(plan.resource_script);
+        if (!o.embedded_mode) {
+            out += " process-group=" + plan.process_group;
+        }
+        out += " application-group=" + o.application_group + "\n";
+    }
     out += proxy_mount_points(plan);
     for (const std::string& name : o.passenv_variables) {
         out += "PassEnv " + name + "\n";
@@ -669,6 +681,34 @@ std::string render_handler_script(const Plan& plan) {
            "import importlib\n\n"
            "application = getattr(importlib.import_module(\"" + plan.module_name + "\"), \"" +
            plan.module_callable + "\")\n";
+}
+
+std::string render_resource_script(const Plan& plan) {
+    std::string table;
+    for (const auto& [extension, script] : plan.handler_scripts) {
+        table += "    " + python_string(extension) + ": " + python_string(script) + ",\n";
+    }
+    return "# Written by mod_wsgi-express (--add-handler); rewritten each time it runs. The\n"
+           "# WSGIHandlerScript for document root files with these extensions: each goes to its\n"
+           "# script's handle_request(), else its application().\n\n"
+           "import importlib.util\n"
+           "import os\n\n"
+           "SCRIPTS = {\n" + table + "}\n\n\n"
+           "def _load(number, path):\n"
+           "    spec = importlib.util.spec_from_file_location(\n"
+           "        \"_mod_wsgi_resource_%d\" % number, path)\n"
+           "    module = importlib.util.module_from_spec(spec)\n"
+           "    spec.loader.exec_module(module)\n"
+           "    return getattr(module, \"handle_request\", None) or module.application\n\n\n"
+           "HANDLERS = {extension.lower(): _load(number, path)\n"
+           "            for number, (extension, path) in enumerate(SCRIPTS.items())}\n\n\n"
+           "def handle_request(environ, start_response):\n"
+           "    # Apache matches any extension of the name (page.tmpl.en), case-insensitively.\n"
+           "    resource = environ.get(\"SCRIPT_FILENAME\") or environ[\"SCRIPT_NAME\"]\n"
+           "    name = os.path.basename(resource).lower()\n"
+           "    suffixes = [\".\" + part for part in name.split(\".\")[1:]]\n"
+           "    handler = next(HANDLERS[s] for s in reversed(suffixes) if s in HANDLERS)\n"
+           "    return handler(environ, start_response)\n";
 }
 
 std::string reload_monitor_source() { return kReloadMonitorSource; }

@@ -855,6 +855,38 @@ def test_proxy_mount_points_and_virtual_hosts(express, workdir):
         assert session.get(front.url + "/").headers.get("Connection") == "close"
 
 
+def test_add_handler(express, workdir):
+    """--add-handler: document root files with the extension are served by the script's
+    handle_request() or application(), in the application's daemon process group."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    docroot = workdir / "public"
+    write(docroot / "page.tmpl", "Hello {name}\n")
+    write(docroot / "notes.MD", "# notes\n")
+    render = write(workdir / "render.py", textwrap.dedent(
+        """\
+        def application(environ, start_response):
+            with open(environ["SCRIPT_FILENAME"]) as f:
+                body = f.read().format(name=environ["mod_wsgi.process_group"]).encode()
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [body]
+        """))
+    markdown = write(workdir / "markdown.py", textwrap.dedent(
+        """\
+        def handle_request(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [b"<h1>markdown</h1>"]
+
+
+        def application(environ, start_response):
+            raise AssertionError("handle_request comes first")
+        """))
+    server = express([script, "--document-root", docroot, "--add-handler", ".tmpl", render,
+                      "--add-handler", "md", markdown])
+    assert server.get("/page.tmpl").text == f"Hello 127.0.0.1:{server.port}\n"
+    assert server.get("/notes.MD").text == "<h1>markdown</h1>"
+    assert server.get("/missing.tmpl").json()["path"] == "/missing.tmpl"  # the application
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -895,6 +927,7 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--ssl-certificate-chain-file", "chain.pem"], "the SSL options need"),
         (["{app}", "--http2", "--server-mpm", "prefork"], "--http2 does not work"),
         (["{app}", "--proxy-mount-point", "/api", "ftp://x"], "needs an http://"),
+        (["{app}", "--add-handler", ".tmpl", "missing.py"], "--add-handler: no such file"),
         (["{app}", "--envvars-script", "missing.env"], "--envvars-script: no such file"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],

@@ -288,6 +288,23 @@ TEST_F(ExpressTest, ProxyingKeepAliveAndStartupLogName) {
     EXPECT_THROW(resolve(options_, facts_), UsageError);
 }
 
+TEST_F(ExpressTest, AddHandlerWritesAResourceScript) {
+    std::ofstream(dir_ / "render.py") << "";
+    options_.handler_scripts = {{"tmpl", "render.py"}, {".MD", "render.py"}};
+    Plan plan = resolve(options_, facts_);
+    EXPECT_EQ(plan.resource_script, plan.server_root + "/resource.wsgi");
+    std::string conf = render_httpd_conf(plan);
+    EXPECT_TRUE(contains(conf, "WSGIHandlerScript wsgi-resource \"" + plan.resource_script +
+                                   "\" process-group=localhost:8000 application-group=%{GLOBAL}"));
+    EXPECT_TRUE(contains(conf, "    AddHandler wsgi-resource .tmpl\n"));
+    EXPECT_TRUE(contains(conf, "    AddHandler wsgi-resource .MD\n"));
+    std::string resource = render_resource_script(plan);
+    EXPECT_TRUE(contains(resource, "    \".tmpl\": \"" + (dir_ / "render.py").string() + "\",\n"));
+    EXPECT_TRUE(contains(resource, "def handle_request(environ, start_response):"));
+    options_.handler_scripts = {{"t/mpl", "render.py"}};
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, CompressionAndRequestOptions) {
     options_.compress_responses = true;
     options_.chunked_request = true;
