@@ -88,6 +88,16 @@ void add_capacity_options(CLI::App& app, ServerOptions& o) {
                    "Client connections Apache accepts at once (default 1.5 x processes x threads,"
                    " at least 10)")
         ->check(CLI::Range(1, 100000));
+    app.add_option("--initial-workers", o.initial_workers,
+                   "Apache children (threads with prefork) started at first, as a fraction of "
+                   "the most there may be, 0 to 1")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--minimum-spare-workers", o.minimum_spare_workers,
+                   "Idle capacity Apache keeps at least, as a fraction of the most, 0 to 1")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--maximum-spare-workers", o.maximum_spare_workers,
+                   "Idle capacity Apache keeps at most, as a fraction of the most, 0 to 1")
+        ->check(CLI::Range(0.0, 1.0));
     app.add_flag("--embedded-mode", o.embedded_mode,
                  "Run the application in the Apache children rather than a daemon process group");
     app.add_option("--process-group", o.process_group,

@@ -43,6 +43,8 @@ struct ServerOptions {
     std::optional<int> processes;
     int threads = 5;
     std::optional<int> max_clients;
+    // Fractions (0 to 1) of the Apache children or threads, as mod_wsgi-express takes them.
+    std::optional<double> initial_workers, minimum_spare_workers, maximum_spare_workers;
     int maximum_requests = 0;
     int request_timeout = 60, graceful_timeout = 15, connect_timeout = 15, socket_timeout = 60,
         queue_timeout = 45, shutdown_timeout = 5, startup_timeout = 15, deadlock_timeout = 60,

@@ -142,26 +142,41 @@ std::string modules_section(const Plan& plan) {
     return out;
 }
 
+// At least 1 of `total` for `fraction`, as mod_wsgi-express rounds it.
+int share(double fraction, int total) { return std::max(1, static_cast<int>(fraction * total)); }
+
+// Sized for --max-clients; --initial-workers and the spare worker fractions, when given, set
+// the starting and idle numbers as mod_wsgi-express computes them.
 std::string mpm_sizing(const Plan& plan) {
     const ServerOptions& o = plan.options;
     int clients = plan.max_clients;
     std::string out;
     if (plan.mpm == "prefork") {
-        out += "StartServers 1\nMinSpareServers 1\n";
-        out += "MaxSpareServers " + std::to_string(std::min(clients, 4)) + "\n";
+        int start = o.initial_workers ? share(*o.initial_workers, clients) : 1;
+        int min_spare = o.minimum_spare_workers ? share(*o.minimum_spare_workers, clients) : 1;
+        int max_spare = o.maximum_spare_workers ? share(*o.maximum_spare_workers, clients)
+                                                : std::min(clients, 4);
+        out += "StartServers " + std::to_string(start) + "\n";
+        out += "MinSpareServers " + std::to_string(min_spare) + "\n";
+        out += "MaxSpareServers " + std::to_string(max_spare) + "\n";
         out += "ServerLimit " + std::to_string(clients) + "\n";
         out += "MaxRequestWorkers " + std::to_string(clients) + "\n";
         return out;
     }
     int per_child = o.embedded_mode ? o.threads : std::min(clients, 25);
     int children = (clients + per_child - 1) / per_child;
-    out += "StartServers " + std::to_string(o.embedded_mode ? children : 1) + "\n";
+    int start = o.initial_workers ? share(*o.initial_workers, children)
+                                  : (o.embedded_mode ? children : 1);
+    int min_spare = o.minimum_spare_workers ? share(*o.minimum_spare_workers, children) : 1;
+    int max_spare = o.maximum_spare_workers ? share(*o.maximum_spare_workers, children)
+                                            : children;
+    out += "StartServers " + std::to_string(start) + "\n";
     out += "ServerLimit " + std::to_string(children) + "\n";
     out += "ThreadLimit " + std::to_string(per_child) + "\n";
     out += "ThreadsPerChild " + std::to_string(per_child) + "\n";
     out += "MaxRequestWorkers " + std::to_string(children * per_child) + "\n";
-    out += "MinSpareThreads " + std::to_string(per_child) + "\n";
-    out += "MaxSpareThreads " + std::to_string(children * per_child) + "\n";
+    out += "MinSpareThreads " + std::to_string(min_spare * per_child) + "\n";
+    out += "MaxSpareThreads " + std::to_string(max_spare * per_child) + "\n";
     return out;
 }
 

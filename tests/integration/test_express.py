@@ -887,6 +887,38 @@ def test_add_handler(express, workdir):
     assert server.get("/missing.tmpl").json()["path"] == "/missing.tmpl"  # the application
 
 
+def apache_processes(server) -> list[int]:
+    """The Apache parent and children of a server (not its daemon processes)."""
+    conf = str(server.root / "httpd.conf").encode()
+    found = []
+    for pid in server_pids(server.root, server.port):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if conf in cmdline and not cmdline.startswith(b"(wsgi:"):
+            found.append(pid)
+    return found
+
+
+def test_initial_and_spare_workers(express, workdir):
+    """--initial-workers: with room for two Apache children (--max-clients 50, 25 threads
+    each), 1.0 starts both; the default starts one."""
+    script = write(workdir / "probe.wsgi", PROBE)
+    server = express([script, "--max-clients", "50", "--initial-workers", "1.0",
+                      "--minimum-spare-workers", "0.5", "--maximum-spare-workers", "1.0"])
+    conf = (server.root / "httpd.conf").read_text()
+    assert "StartServers 2\n" in conf and "MinSpareThreads 25\n" in conf
+    assert "MaxSpareThreads 50\n" in conf
+    assert wait_for(lambda: len(apache_processes(server)) == 3, 10), apache_processes(server)
+    server.stop()
+
+    plain = express([script, "--max-clients", "50"], name="plain")
+    plain.get("/")
+    time.sleep(1.5)  # Apache's maintenance would start another child within a second
+    assert len(apache_processes(plain)) == 2
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -928,6 +960,7 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--http2", "--server-mpm", "prefork"], "--http2 does not work"),
         (["{app}", "--proxy-mount-point", "/api", "ftp://x"], "needs an http://"),
         (["{app}", "--add-handler", ".tmpl", "missing.py"], "--add-handler: no such file"),
+        (["{app}", "--initial-workers", "2"], "--initial-workers"),
         (["{app}", "--envvars-script", "missing.env"], "--envvars-script: no such file"),
         (["{app}", "--max-log-size", "0"], "--max-log-size"),
         (["{app}", "--rotate-logs", "--rotatelogs-executable", "/no/such/rotatelogs"],

@@ -305,6 +305,19 @@ TEST_F(ExpressTest, AddHandlerWritesAResourceScript) {
     EXPECT_THROW(resolve(options_, facts_), UsageError);
 }
 
+TEST_F(ExpressTest, InitialAndSpareWorkers) {
+    options_.max_clients = 100;  // 4 children of 25 threads
+    options_.initial_workers = 0.5;
+    options_.minimum_spare_workers = 0.25;
+    options_.maximum_spare_workers = 0.75;
+    std::string conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "StartServers 2\nServerLimit 4\n"));
+    EXPECT_TRUE(contains(conf, "MinSpareThreads 25\nMaxSpareThreads 75\n"));
+    options_.server_mpm = "prefork";
+    conf = render_httpd_conf(resolve(options_, facts_));
+    EXPECT_TRUE(contains(conf, "StartServers 50\nMinSpareServers 25\nMaxSpareServers 75\n"));
+}
+
 TEST_F(ExpressTest, CompressionAndRequestOptions) {
     options_.compress_responses = true;
     options_.chunked_request = true;
