@@ -122,11 +122,11 @@ void check_run_account(Plan& plan) {
         }
         gid = gr->gr_gid;
     }
-    if (!plan.module_target && !can_access_as(uid, gid, user.c_str(), plan.script, R_OK)) {
+    if (!plan.module_target && !plan.static_only && !can_access_as(uid, gid, user.c_str(), plan.script, R_OK)) {
         throw UsageError(user + " cannot read the WSGI script " + plan.script +
                          ": make it (and its directories) readable, or choose --user");
     }
-    if (!plan.options.embedded_mode &&
+    if (!plan.options.embedded_mode && !plan.static_only &&
         !can_access_as(uid, gid, user.c_str(), plan.working_directory, X_OK)) {
         throw UsageError(user + " cannot enter the working directory " +
                          plan.working_directory + ": give --working-directory, or choose --user");

@@ -198,8 +198,9 @@ void add_application_options(CLI::App& app, ServerOptions& o) {
                    "(package.module or package.module:callable)");
     app.add_option("--entry-point", o.entry_point, "The same as TARGET (wins over it)");
     app.add_option("--application-type", o.application_type,
-                   "script (a WSGI script file, the default) or module")
-        ->check(CLI::IsMember({"script", "module"}));
+                   "script (a WSGI script file, the default), module, or static (TARGET is the "
+                   "document root, default the current directory; no application)")
+        ->check(CLI::IsMember({"script", "module", "static"}));
     app.add_option("--callable-object", o.callable_object,
                    "Name of the WSGI application in the script (default application)");
     app.add_option("--mount-point", o.mount_point,

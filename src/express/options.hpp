@@ -128,6 +128,7 @@ struct Facts {
 struct Plan {
     ServerOptions options;
     bool module_target = false;   // --application-type module
+    bool static_only = false;     // --application-type static: the document root, no Python
     std::string script;           // the WSGI script served (the target, or handler.wsgi)
     std::string module_name;      // module target: "package.module"
     std::string module_callable;  // module target: the callable's name in it

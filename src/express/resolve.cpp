@@ -84,8 +84,30 @@ std::string existing_file(const std::string& option, const std::string& path,
     return full;
 }
 
+// --application-type static: only the document root is served; it is TARGET unless
+// --document-root names it, else the current directory (mod_wsgi-express).
+void resolve_static(Plan& plan, const ServerOptions& o, const std::string& target,
+                    const Facts& facts) {
+    plan.static_only = true;
+    if (o.document_root.empty()) {
+        plan.document_root = absolute(target.empty() ? facts.cwd : target, facts.cwd);
+        if (!is_directory(plan.document_root)) {
+            throw UsageError("--application-type static: no such directory: " + target);
+        }
+        check_config_safe("TARGET", plan.document_root);
+    }
+    if (!o.handler_scripts.empty()) {
+        throw UsageError("--add-handler needs an application: not with --application-type "
+                         "static");
+    }
+}
+
 void resolve_target(Plan& plan, const ServerOptions& o, const Facts& facts) {
     std::string target = o.entry_point.empty() ? o.target : o.entry_point;
+    if (o.application_type == "static") {
+        resolve_static(plan, o, target, facts);
+        return;
+    }
     if (target.empty()) {
         throw UsageError("no application given: name a WSGI script file (or, with "
                          "--application-type module, a Python module)");
@@ -482,7 +504,10 @@ Plan resolve(const ServerOptions& options, const Facts& facts) {
     resolve_access(plan, options, facts);
     resolve_handlers(plan, options, facts);
     if (options.reload_on_changes) {
-        if (options.embedded_mode) {
+        if (plan.static_only) {
+            plan.warnings.push_back("--reload-on-changes is ignored with --application-type "
+                                    "static");
+        } else if (options.embedded_mode) {
             plan.warnings.push_back("--reload-on-changes works in daemon mode only; ignored "
                                     "with --embedded-mode");
         } else {

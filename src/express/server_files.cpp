@@ -39,6 +39,10 @@ std::string header(const Plan& plan) {
         "# Apache configuration written by mod_wsgi-express. It is rewritten each time\n"
         "# mod_wsgi-express runs with this server root: put directives of your own in a file\n"
         "# given with --include-file.\n#\n";
+    if (plan.static_only) {
+        out += "# Static files only (--application-type static): " + plan.document_root + "\n";
+        return out + "\n";
+    }
     if (plan.module_target) {
         out += "# Application: callable '" + plan.module_callable + "' of the Python module '" +
                plan.module_name + "' (loaded by handler.wsgi)\n";
@@ -283,9 +287,7 @@ std::string document_root_first(const Plan& plan) {
     }
     std::string rule = "RewriteRule " + quote(pattern) + " " + quote(root + "$1") + " [L]\n";
     std::string out =
-        "\n# Files that exist in the document root are served before the application at its\n"
-        "# mount point, as mod_wsgi-express does; other URLs go to the application. Virtual\n"
-        "# hosts below inherit these rules.\n"
+        "\n# Server-level rewriting, inherited by the virtual hosts below.\n"
         "RewriteEngine On\nRewriteOptions InheritDown\n";
     if (plan.https_only) {
         std::string host = plan.server_name.find(':') != std::string::npos
@@ -297,6 +299,11 @@ std::string document_root_first(const Plan& plan) {
         out += "RewriteRule \"^\" " + quote("https://" + host + port + "%{REQUEST_URI}") +
                " [R=302,L]\n";
     }
+    if (plan.static_only) {
+        return out;
+    }
+    out += "# Files that exist in the document root are served before the application at its\n"
+           "# mount point, as mod_wsgi-express does; other URLs go to the application.\n";
     out += conditions + "RewriteCond " + quote(root + "$1") + " -f\n" + rule;
     if (!o.directory_index.empty()) {
         out += "# --directory-index: a directory holding the index file is served too.\n";
@@ -420,6 +427,13 @@ std::string daemon_process(const Plan& plan) {
 std::string python_section(const Plan& plan) {
     const ServerOptions& o = plan.options;
     std::string out = "# ---- Python ------------------------------------------------------------\n";
+    if (plan.static_only) {
+        if (plan.host_access_script.empty() && plan.auth_user_script.empty()) {
+            out += "# --application-type static: no Python in the Apache children.\n";
+            out += "WSGIRestrictEmbedded On\n";
+        }
+        return out + "\n";
+    }
     if (!plan.python_home.empty()) {
         out += "# The virtual environment mod_wsgi-express ran in.\n";
         out += "WSGIPythonHome " + quote(plan.python_home) + "\n";
@@ -574,11 +588,12 @@ std::string access_control(const Plan& plan) {
     return out + "</Location>\n";
 }
 
-std::string application_section(const Plan& plan) {
+// The application at its mount point.
+std::string application_alias(const Plan& plan) {
     const ServerOptions& o = plan.options;
-    std::string out = "# ---- The application ---------------------------------------------------\n";
     std::string callable = plan.module_target ? "application" : o.callable_object;
-    out += "WSGIScriptAlias " + quote(mount_url(o.mount_point)) + " " + quote(plan.script);
+    std::string out =
+        "WSGIScriptAlias " + quote(mount_url(o.mount_point)) + " " + quote(plan.script);
     if (!o.embedded_mode) {
         out += " \\\n    process-group=" + plan.process_group;
     }
@@ -590,6 +605,17 @@ std::string application_section(const Plan& plan) {
     if (o.disable_reloading) {
         out += "# --disable-reloading: a changed script is not reloaded.\n";
         out += "WSGIScriptReloading Off\n";
+    }
+    return out;
+}
+
+std::string application_section(const Plan& plan) {
+    const ServerOptions& o = plan.options;
+    std::string out = "# ---- The application ---------------------------------------------------\n";
+    if (plan.static_only) {
+        out += "# None: --application-type static.\n";
+    } else {
+        out += application_alias(plan);
     }
     for (const auto& [key, value] : o.setenv_variables) {
         out += "SetEnv " + key + " " + quote(value) + "\n";

@@ -919,6 +919,27 @@ def test_initial_and_spare_workers(express, workdir):
     assert len(apache_processes(plain)) == 2
 
 
+def test_static_application_type(express, workdir):
+    """--application-type static: the target directory is the document root, served as is
+    (a .wsgi file is a file); no Python anywhere."""
+    site = workdir / "site"
+    write(site / "index.html", "home\n")
+    write(site / "files" / "report.txt", "numbers\n")
+    write(site / "app.wsgi", APP)
+    server = express(["--application-type", "static", site, "--directory-index", "index.html",
+                      "--directory-listing"])
+    assert server.get("/").text == "home\n"
+    assert "report.txt" in server.get("/files/").text
+    assert server.get("/app.wsgi").text == APP
+    assert server.get("/missing").status_code == 404
+    assert "Mode              : static files only" in server.text()
+    conf = (server.root / "httpd.conf").read_text()
+    assert "WSGIScriptAlias" not in conf and "WSGIDaemonProcess" not in conf
+    assert server_pids(server.root, server.port)
+    assert not any(Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"(wsgi:")
+                   for pid in server_pids(server.root, server.port))
+
+
 def test_module_config_and_install_module(express_bin, workdir):
     out = subprocess.run([str(express_bin), "module-config"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -944,6 +965,7 @@ def test_module_config_and_install_module(express_bin, workdir):
         (["{app}", "--port", "70000"], "--port"),
         (["{app}", "--threads", "many"], "--threads"),
         (["{app}", "--application-type", "paste"], "--application-type"),
+        (["--application-type", "static", "no-such-dir"], "no such directory"),
         (["--application-type", "module", "not a module"], "is not a Python module name"),
         (["{app}", "--https-port", "8443"], "--https-port needs --ssl-certificate-file"),
         (["{app}", "--url-alias", "/static", "/no/such/dir"], "no such file or directory"),

@@ -318,6 +318,23 @@ TEST_F(ExpressTest, InitialAndSpareWorkers) {
     EXPECT_TRUE(contains(conf, "StartServers 50\nMinSpareServers 25\nMaxSpareServers 75\n"));
 }
 
+TEST_F(ExpressTest, StaticApplicationType) {
+    options_.application_type = "static";
+    options_.target = "static";
+    Plan plan = resolve(options_, facts_);
+    EXPECT_TRUE(plan.static_only);
+    EXPECT_EQ(plan.document_root, (dir_ / "static").string());
+    std::string conf = render_httpd_conf(plan);
+    EXPECT_FALSE(contains(conf, "WSGIScriptAlias"));
+    EXPECT_FALSE(contains(conf, "WSGIDaemonProcess"));
+    EXPECT_FALSE(contains(conf, "RewriteCond"));  // nothing to come before
+    EXPECT_TRUE(contains(conf, "WSGIRestrictEmbedded On\n"));
+    options_.target.clear();
+    EXPECT_EQ(resolve(options_, facts_).document_root, dir_.string());  // the current directory
+    options_.handler_scripts = {{".tmpl", "app.wsgi"}};
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+}
+
 TEST_F(ExpressTest, CompressionAndRequestOptions) {
     options_.compress_responses = true;
     options_.chunked_request = true;
