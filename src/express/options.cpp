@@ -104,8 +104,11 @@ void add_capacity_options(CLI::App& app, ServerOptions& o) {
                    "Name of the daemon process group (default HOST:PORT)");
     app.add_option("--application-group", o.application_group,
                    "Application group (default %{GLOBAL}, the main interpreter)");
-    app.add_option("--server-mpm", o.server_mpm, "MPM: event, worker or prefork")
-        ->check(CLI::IsMember({"event", "worker", "prefork"}));
+    app.add_option("--server-mpm", o.server_mpms,
+                   "MPM to use: event, worker or prefork (repeatable: the first of event, "
+                   "worker, prefork that is given and installed)")
+        ->check(CLI::IsMember({"event", "worker", "prefork"}))
+        ->allow_extra_args(false);
     app.add_option("--daemon-backlog", o.daemon_backlog,
                    "Listen backlog of the daemon process group's socket (default 100)")
         ->check(CLI::Range(1, 1000000));
@@ -345,6 +348,8 @@ void add_server_files_options(CLI::App& app, ServerOptions& o) {
     app.add_option("--mime-types", o.mime_types, "MIME types file (default /etc/mime.types)");
     app.add_option("--socket-prefix", o.socket_prefix,
                    "Path prefix of the daemon sockets (default: in the server root)");
+    app.add_flag("--verbose-debugging", o.verbose_debugging,
+                 "WSGIVerboseDebugging On: the module's debug messages");
     app.add_flag("--setup-only", o.setup_only,
                  "Write the server root and exit (the same as setup-server)");
 }

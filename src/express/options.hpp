@@ -70,7 +70,9 @@ struct ServerOptions {
     std::vector<std::string> include_files;
     std::string lang, locale;
     std::string httpd_executable = "/usr/sbin/apache2";
-    std::string modules_directory, mime_types = "/etc/mime.types", server_mpm, socket_prefix;
+    std::string modules_directory, mime_types = "/etc/mime.types", socket_prefix;
+    std::vector<std::string> server_mpms;  // --server-mpm, repeatable: the acceptable MPMs
+    bool verbose_debugging = false;
     std::string pid_file;
     // Proxies (WSGITrustedProxyHeaders, WSGITrustedProxies).
     std::vector<std::string> trusted_proxy_headers, trusted_proxies;

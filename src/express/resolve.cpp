@@ -250,6 +250,35 @@ void check_port(int port, const char* option, const Facts& facts) {
     }
 }
 
+// mod_wsgi-express: the first of event, worker and prefork that is installed and, when
+// --server-mpm is given, among those it names.
+void resolve_mpm(Plan& plan, const ServerOptions& o, const Facts& facts) {
+    for (const char* mpm : {"event", "worker", "prefork"}) {
+        bool wanted = o.server_mpms.empty() ||
+                      std::find(o.server_mpms.begin(), o.server_mpms.end(), mpm) !=
+                          o.server_mpms.end();
+        bool installed = std::find(facts.available_mpms.begin(), facts.available_mpms.end(),
+                                   mpm) != facts.available_mpms.end();
+        if (wanted && installed) {
+            plan.mpm = mpm;
+            break;
+        }
+    }
+    if (plan.mpm.empty()) {
+        std::string names;
+        for (const std::string& mpm : o.server_mpms) {
+            names += (names.empty() ? "mod_mpm_" : ", mod_mpm_") + mpm + ".so";
+        }
+        throw UsageError(o.server_mpms.empty()
+                             ? "no MPM module (mod_mpm_event.so, ...) in the modules directory"
+                             : "--server-mpm: " + names + " not in the modules directory");
+    }
+    if (o.http2 && plan.mpm == "prefork") {
+        throw UsageError("--http2 does not work with the prefork MPM (mod_http2 needs "
+                         "threads): give --server-mpm event or worker");
+    }
+}
+
 void resolve_server(Plan& plan, const ServerOptions& o, const Facts& facts) {
     check_port(o.port, "--port", facts);
     if (o.https_port) {
@@ -270,22 +299,7 @@ void resolve_server(Plan& plan, const ServerOptions& o, const Facts& facts) {
     }
     check_word("--application-group", o.application_group);
     check_word("--callable-object", o.callable_object);
-    if (o.http2 && o.server_mpm == "prefork") {
-        throw UsageError("--http2 does not work with --server-mpm prefork (mod_http2 needs "
-                         "threads)");
-    }
-    if (!o.server_mpm.empty()) {
-        if (std::find(facts.available_mpms.begin(), facts.available_mpms.end(), o.server_mpm) ==
-            facts.available_mpms.end()) {
-            throw UsageError("--server-mpm " + o.server_mpm + ": mod_mpm_" + o.server_mpm +
-                             ".so is not in the modules directory");
-        }
-        plan.mpm = o.server_mpm;
-    } else if (!facts.available_mpms.empty()) {
-        plan.mpm = facts.available_mpms.front();
-    } else {
-        throw UsageError("no MPM module (mod_mpm_event.so, ...) in the modules directory");
-    }
+    resolve_mpm(plan, o, facts);
     int processes = o.processes.value_or(1);
     int wanted = o.max_clients.value_or(
         std::max(10, static_cast<int>(std::ceil(1.5 * processes * o.threads))));

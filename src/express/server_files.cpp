@@ -465,6 +465,9 @@ std::string python_section(const Plan& plan) {
                "--python-path on sys.path.\n";
         out += daemon_process(plan);
     }
+    if (o.verbose_debugging) {
+        out += "WSGIVerboseDebugging On\n";
+    }
     if (o.orphan_interpreter) {
         out += "# --orphan-interpreter: exiting processes skip destroying the interpreter.\n";
         out += "WSGIDestroyInterpreter Off\n";

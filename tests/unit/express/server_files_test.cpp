@@ -313,7 +313,7 @@ TEST_F(ExpressTest, InitialAndSpareWorkers) {
     std::string conf = render_httpd_conf(resolve(options_, facts_));
     EXPECT_TRUE(contains(conf, "StartServers 2\nServerLimit 4\n"));
     EXPECT_TRUE(contains(conf, "MinSpareThreads 25\nMaxSpareThreads 75\n"));
-    options_.server_mpm = "prefork";
+    options_.server_mpms = {"prefork"};
     conf = render_httpd_conf(resolve(options_, facts_));
     EXPECT_TRUE(contains(conf, "StartServers 50\nMinSpareServers 25\nMaxSpareServers 75\n"));
 }
@@ -332,6 +332,21 @@ TEST_F(ExpressTest, StaticApplicationType) {
     options_.target.clear();
     EXPECT_EQ(resolve(options_, facts_).document_root, dir_.string());  // the current directory
     options_.handler_scripts = {{".tmpl", "app.wsgi"}};
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+}
+
+TEST_F(ExpressTest, ServerMpmPreferenceAsModWsgiExpress) {
+    options_.server_mpms = {"prefork", "worker"};
+    EXPECT_EQ(resolve(options_, facts_).mpm, "worker");  // event, worker, prefork order
+    options_.verbose_debugging = true;
+    EXPECT_TRUE(contains(render_httpd_conf(resolve(options_, facts_)),
+                         "WSGIVerboseDebugging On\n"));
+    facts_.available_mpms = {"prefork"};
+    EXPECT_EQ(resolve(options_, facts_).mpm, "prefork");
+    options_.http2 = true;
+    EXPECT_THROW(resolve(options_, facts_), UsageError);
+    options_.http2 = false;
+    options_.server_mpms = {"event"};
     EXPECT_THROW(resolve(options_, facts_), UsageError);
 }
 
