@@ -1017,6 +1017,23 @@ def test_bad_command_lines_fail_before_anything_starts(express_bin, workdir, arg
     assert not accepts(port)
 
 
+def test_scripts_the_run_user_cannot_read(express_bin, workdir):
+    """Started as root, the access and auth scripts must be readable by --user (www-data)."""
+    if os.geteuid() != 0:
+        pytest.skip("the run user is only checked when started as root")
+    app = write(workdir / "app.wsgi", APP)
+    secret = write(workdir / "auth.py", "def check_password(environ, user, password):\n"
+                                        "    return True\n")
+    os.chmod(secret, 0o600)
+    root = workdir / "root"
+    proc = subprocess.run([str(express_bin), "setup-server", str(app), "--server-root",
+                           str(root), "--port", str(free_port()), "--auth-user-script",
+                           str(secret)], capture_output=True, text=True, timeout=30, cwd=workdir)
+    assert proc.returncode == 2
+    assert f"www-data cannot read the script {secret}" in proc.stderr
+    assert not root.exists()
+
+
 def test_as_an_ordinary_user(express_bin, workdir):
     """No User directive and no privileged ports when not started as root."""
     if os.geteuid() != 0:
