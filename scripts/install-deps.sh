@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config
-    apache2 apache2-dev python3-dev
+    apache2 apache2-dev apache2-utils python3-dev
     libgtest-dev googletest libfmt-dev libcli11-dev clang libclang-rt-14-dev
     python3-pytest python3-requests python3-flask python3-django
     curl iproute2 openssl procps

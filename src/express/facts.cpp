@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace express {
 namespace {
@@ -122,11 +123,24 @@ void check_run_account(Plan& plan) {
         }
         gid = gr->gr_gid;
     }
-    if (!plan.module_target && !can_access_as(uid, gid, user.c_str(), plan.script, R_OK)) {
+    if (!plan.module_target && !plan.static_only &&
+        !can_access_as(uid, gid, user.c_str(), plan.script, R_OK)) {
         throw UsageError(user + " cannot read the WSGI script " + plan.script +
                          ": make it (and its directories) readable, or choose --user");
     }
-    if (!plan.options.embedded_mode &&
+    // The access, authentication and --add-handler scripts are read as this account too.
+    std::vector<std::string> scripts = {plan.host_access_script, plan.auth_user_script,
+                                        plan.auth_group_script};
+    for (const auto& [extension, script] : plan.handler_scripts) {
+        scripts.push_back(script);
+    }
+    for (const std::string& script : scripts) {
+        if (!script.empty() && !can_access_as(uid, gid, user.c_str(), script, R_OK)) {
+            throw UsageError(user + " cannot read the script " + script +
+                             ": make it (and its directories) readable, or choose --user");
+        }
+    }
+    if (!plan.options.embedded_mode && !plan.static_only &&
         !can_access_as(uid, gid, user.c_str(), plan.working_directory, X_OK)) {
         throw UsageError(user + " cannot enter the working directory " +
                          plan.working_directory + ": give --working-directory, or choose --user");

@@ -58,22 +58,24 @@ void print_summary(const Plan& plan) {
     std::cout << "Server root       : " << plan.server_root << "\n"
               << "Configuration     : " << plan.config_file << "\n"
               << "Error log         : " << plan.error_log << " (LogLevel " << o.log_level
-              << ")\n";
+              << (plan.rotate_logs ? ", rotated" : "") << ")\n";
     if (o.access_log) {
-        std::cout << "Access log        : " << plan.access_log << "\n";
+        std::cout << "Access log        : " << plan.access_log
+                  << (plan.rotate_logs ? " (rotated)" : "") << "\n";
     }
-    if (o.embedded_mode) {
+    if (plan.static_only) {
+        std::cout << "Mode              : static files only\n";
+    } else if (o.embedded_mode) {
         std::cout << "Mode              : embedded mode\n";
     } else {
         std::cout << "Mode              : daemon mode, " << processes << " process"
                   << (processes == 1 ? "" : "es") << " x " << o.threads << " threads"
                   << (o.reload_on_changes ? ", reloading on changes" : "") << "\n";
     }
-    std::cout << "Application       : " << (plan.module_target ? plan.module_name + ":" +
-                                                                    plan.module_callable
-                                                              : plan.script)
-              << "\n"
-              << std::flush;
+    std::string application = plan.static_only     ? "(static) " + plan.document_root
+                              : plan.module_target ? plan.module_name + ":" + plan.module_callable
+                                                   : plan.script;
+    std::cout << "Application       : " << application << "\n" << std::flush;
 }
 
 int start_server(const express::ServerOptions& options) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "express/conf_text.hpp"  // quote()
 #include "express/options.hpp"
 
 namespace express {
@@ -22,10 +23,11 @@ std::string render_envvars();
 // The WSGI script that imports a module target's callable as `application`.
 std::string render_handler_script(const Plan& plan);
 
+// resource.wsgi: the WSGIHandlerScript that passes each --add-handler extension's requests to
+// its script.
+std::string render_resource_script(const Plan& plan);
+
 // The Python helper loaded by WSGIImportScript for --reload-on-changes.
 std::string reload_monitor_source();
-
-// `text` as a double-quoted Apache configuration argument.
-std::string quote(const std::string& text);
 
 }  // namespace express

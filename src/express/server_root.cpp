@@ -85,6 +85,9 @@ void write_server_root(const Plan& plan) {
     if (plan.module_target) {
         write_file(plan.script, render_handler_script(plan), 0644);
     }
+    if (!plan.resource_script.empty()) {
+        write_file(plan.resource_script, render_resource_script(plan), 0644);
+    }
     if (!plan.reload_monitor.empty()) {
         write_file(plan.reload_monitor, reload_monitor_source(), 0644);
     }
