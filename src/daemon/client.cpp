@@ -708,6 +708,11 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.request_start = facts.request_start;
     request.queue_start = static_cast<double>(apr_time_now()) / 1e6;
     request.secret = runtime->secret;
+    request.server_pid = static_cast<long>(getpid());
+    request.server_index = 0;
+    for (server_rec* s = apache::main_server(); s != nullptr && s != r->server; s = s->next) {
+        ++request.server_index;
+    }
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
                      std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);
     protocol::RequestEncoder encoder;

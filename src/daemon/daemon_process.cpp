@@ -477,6 +477,16 @@ Served serve_connection(const DaemonListener::Connection& connection) {
     return serve_request(connection, timeout);
 }
 
+// The server a request's log lines go to: the (virtual) server the Apache child received it
+// on, as with mod_wsgi 6.0.1 (its ErrorLog), else the one that defined the group.
+server_rec* request_server(int index) {
+    server_rec* s = apache::main_server();
+    for (int i = 0; s != nullptr && i < index; ++i) {
+        s = s->next;
+    }
+    return index >= 0 && s != nullptr ? s : g_state.server;
+}
+
 Served serve_request(const DaemonListener::Connection& connection, Millis timeout) {
     const int fd = connection.fd;
     const bool kept = connection.kept;
@@ -528,7 +538,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
                      opts.name.c_str(), request.settings.script_filename.c_str());
         return Served::kClose;
     }
-    DaemonChannel channel(fd, reader, request, g_state.server, timeout);
+    DaemonChannel channel(fd, reader, request, request_server(request.server_index), timeout);
     // The connection carries the next request when this one ended cleanly and nothing came
     // past it (the Apache child sends nothing past its answer to a read).
     auto served = [&reader, keepable](const DaemonChannel& ended) {
@@ -605,6 +615,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
             facts.request_start = request.request_start;
             facts.queue_start = request.queue_start;
             facts.daemon_start = daemon_start;
+            facts.server_pid = request.server_pid;
             status = wsgi::run_script(*interpreter, script, request.settings, channel,
                                       environ.get(), facts);
         } else {

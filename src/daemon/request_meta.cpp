@@ -37,6 +37,8 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"queue_start_us", std::to_string(static_cast<std::int64_t>(request.queue_start * 1e6))},
         {"client", request.client},
         {"secret", request.secret},
+        {"server_index", std::to_string(request.server_index)},
+        {"server_pid", std::to_string(request.server_pid)},
     };
 }
 
@@ -104,6 +106,20 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
         error = "request frame names no script or module";
         return false;
     }
+    // Optional, as ignore_activity.
+    std::int64_t server_index = -1;
+    if (values.count("server_index") != 0 && !integer("server_index", server_index)) {
+        return false;
+    }
+    std::int64_t server_pid = 0;
+    if (values.count("server_pid") != 0 && !integer("server_pid", server_pid)) {
+        return false;
+    }
+    request.server_pid = server_pid > 0 && server_pid <= 0x7fffffff ? static_cast<long>(server_pid)
+                                                                    : 0;
+    request.server_index = server_index >= 0 && server_index <= 1000000
+                               ? static_cast<int>(server_index)
+                               : -1;
     request.request_start = static_cast<double>(start_us) / 1e6;
     request.queue_start = static_cast<double>(queue_us) / 1e6;
     return true;

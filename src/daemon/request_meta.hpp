@@ -22,6 +22,11 @@ struct DaemonRequest {
     double queue_start = 0;        // when the Apache child began passing it on (epoch seconds)
     std::string client;            // "address:port" of the client, for log lines
     std::string secret;            // the server start's secret (see GroupRuntime::secret)
+    // The request's (virtual) server: its position in Apache's list of servers, the main
+    // server 0, so that the daemon process logs the request where the child would (the
+    // virtual host's ErrorLog). -1 when not sent (an Apache child of an earlier module).
+    int server_index = -1;
+    long server_pid = 0;  // the Apache child's pid (0 when not sent: an earlier module)
 };
 
 protocol::Pairs encode_meta(const DaemonRequest& request);

@@ -3,6 +3,7 @@
 
 #include <Python.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -17,6 +18,10 @@ struct GilWaits {
     std::int64_t count = 0;
     std::int64_t before_lock_nanoseconds = 0;
     std::int64_t before_lock_count = 0;
+    // The shortest and longest single wait since the latest InterpreterLock (min is
+    // INT64_MAX while there was none).
+    std::int64_t shortest_nanoseconds = INT64_MAX;
+    std::int64_t longest_nanoseconds = 0;
 };
 
 // The calling thread's own counters (thread_local: no other thread reads or writes them).
@@ -31,10 +36,13 @@ inline void restore_thread_counted(PyThreadState* state) {
     const auto start = std::chrono::steady_clock::now();
     PyEval_RestoreThread(state);
     GilWaits& waits = this_thread_gil_waits();
-    waits.nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+    const std::int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
+    waits.nanoseconds += waited;
     ++waits.count;
+    waits.shortest_nanoseconds = std::min(waits.shortest_nanoseconds, waited);
+    waits.longest_nanoseconds = std::max(waits.longest_nanoseconds, waited);
 }
 
 // Releases the GIL held by the current thread for the scope (Py_BEGIN_ALLOW_THREADS): wrap

@@ -131,6 +131,8 @@ InterpreterLock::InterpreterLock(Interpreter& interpreter)
     GilWaits& waits = this_thread_gil_waits();
     waits.before_lock_nanoseconds = waits.nanoseconds;
     waits.before_lock_count = waits.count;
+    waits.shortest_nanoseconds = INT64_MAX;
+    waits.longest_nanoseconds = 0;
     restore_thread_counted(interpreter_.thread_state());
     t_current = &interpreter_;
 }

@@ -1,5 +1,7 @@
 #include "wsgi/environ.hpp"
 
+#include <unistd.h>
+
 #include <ap_mpm.h>
 #include <ap_release.h>
 #include <http_core.h>
@@ -266,6 +268,7 @@ EnvironFacts embedded_facts(request_rec* r) {
     facts.https = is_https(r);
     facts.request_start = static_cast<double>(r->request_time) / 1e6;
     facts.body_within_content_length = r->input_filters == r->proto_input_filters;
+    facts.server_pid = static_cast<long>(getpid());
     return facts;
 }
 

@@ -39,6 +39,9 @@ struct EnvironFacts {
     // thread took it (seconds since the epoch); 0 in embedded mode, as mod_wsgi has them.
     double queue_start = 0;
     double daemon_start = 0;
+    // The Apache child that received the request (mod_wsgi.server_pid, the events'
+    // server_pid): this process in embedded mode; 0 when a daemon process was not told.
+    long server_pid = 0;
     // Whether the body the application reads is at most CONTENT_LENGTH bytes: no request
     // input filter sits above HTTP_IN (which stops at the Content-Length) to change it, as
     // mod_deflate's inflating does. When not, wsgi.input reads on to the end of the body, as

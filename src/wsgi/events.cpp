@@ -103,6 +103,7 @@ RequestScope::RequestScope(Channel& channel, PyObject* environ, const EnvironFac
       begun_(metrics::now()),
       request_start_(std::llround(facts.request_start * 1e6)),
       queue_start_(std::llround(facts.queue_start * 1e6)),
+      server_pid_(facts.server_pid),
       daemon_start_(std::llround(facts.daemon_start * 1e6)) {
     total_requests_ = metrics::process().request_begun(slot_, begun_);
     const python::GilWaits& waits = python::this_thread_gil_waits();
@@ -156,7 +157,9 @@ bool RequestScope::add_environ_keys(PyObject* environ) {
            set_int(environ, "mod_wsgi.thread_id", slot_.thread_id) &&
            set_int(environ, "mod_wsgi.thread_requests",
                    static_cast<long long>(slot_.request_count.load())) &&
-           set_int(environ, "mod_wsgi.total_requests", static_cast<long long>(total_requests_));
+           set_int(environ, "mod_wsgi.total_requests", static_cast<long long>(total_requests_)) &&
+           set_owned(environ, "mod_wsgi.server_pid",
+                     PyUnicode_FromString(std::to_string(server_pid_).c_str()));
 }
 
 Ref RequestScope::new_payload(bool with_thread) {
@@ -177,7 +180,7 @@ Ref RequestScope::new_payload(bool with_thread) {
 // The request_started fields request_finished repeats. Embedded mode has no queue or
 // daemon phase: their instants are 0, as mod_wsgi reports them.
 bool RequestScope::add_timings(PyObject* payload) {
-    return set_int(payload, "server_pid", getpid()) &&
+    return set_int(payload, "server_pid", server_pid_) &&
            set_seconds(payload, "request_start", request_start_) &&
            set_seconds(payload, "queue_start", queue_start_) &&
            set_seconds(payload, "daemon_start", daemon_start_) &&
@@ -304,6 +307,17 @@ void RequestScope::end_metrics(const RequestOutcome& outcome, metrics::Micros en
     if (cpu_start_ && cpu_end) {
         record.cpu_time =
             (cpu_end->user - cpu_start_->user) + (cpu_end->system - cpu_start_->system);
+    }
+    if (daemon_start_ != 0 && queue_start_ != 0) {
+        record.queue_time = std::max<metrics::Micros>(daemon_start_ - queue_start_, 0);
+        record.daemon_time = std::max<metrics::Micros>(end - daemon_start_, 0);
+    }
+    const python::GilWaits& waits = python::this_thread_gil_waits();
+    record.gil_wait_count = waits.count - gil_start_.count;
+    record.gil_wait_time = (waits.nanoseconds - gil_start_.nanoseconds) / 1000;
+    if (record.gil_wait_count > 0 && waits.longest_nanoseconds > 0) {
+        record.gil_wait_shortest = waits.shortest_nanoseconds / 1000;
+        record.gil_wait_longest = waits.longest_nanoseconds / 1000;
     }
     metrics::process().request_ended(slot_, record, end);
     if (active_key_ && state_.active_requests) {

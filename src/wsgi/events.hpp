@@ -101,6 +101,7 @@ private:
     metrics::Micros begun_;
     metrics::Micros request_start_;
     metrics::Micros queue_start_;   // 0 in embedded mode
+    long server_pid_;               // the Apache child that received the request
     metrics::Micros daemon_start_;  // 0 in embedded mode
     python::Ref request_id_;  // str, or empty when Apache gave none
     metrics::Micros application_start_ = 0;

@@ -440,7 +440,7 @@ bool start_python(server_rec* s, apr_pool_t* pool, const config::DaemonGroup* gr
     if (group == nullptr) {
         ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     }
-    metrics::process().reset(metrics::now(), threads);
+    metrics::process().reset(metrics::now(), threads, group != nullptr);
     if (setup_failure.empty()) {
         // WSGIImportScript lines for this process group (%{GLOBAL}: embedded mode).
         preload_import_scripts(s, group != nullptr ? group->options.name.c_str() : "", pool);

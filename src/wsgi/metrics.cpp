@@ -102,6 +102,13 @@ struct Recorder::Interval {
     Phase request_time;
     Phase input_read_time;
     Phase output_write_time;
+    bool daemon_mode = false;
+    Phase queue_time;
+    Phase daemon_time;
+    Phase gil_wait_time;
+    std::uint64_t gil_wait_count = 0;
+    std::optional<Micros> gil_wait_shortest;
+    std::optional<Micros> gil_wait_longest;
     std::int64_t input_bytes = 0;
     std::int64_t input_reads = 0;
     std::int64_t output_bytes = 0;
@@ -126,9 +133,10 @@ Recorder::Recorder(Micros restart_time) : restart_time_(restart_time) {}
 
 Recorder::~Recorder() = default;
 
-void Recorder::reset(Micros restart_time, int threads_maximum) {
+void Recorder::reset(Micros restart_time, int threads_maximum, bool daemon_mode) {
     restart_time_.store(restart_time);
     threads_maximum_.store(std::max(threads_maximum, 1));
+    daemon_mode_.store(daemon_mode);
 }
 
 ThreadSlot& Recorder::new_thread_slot() {
@@ -174,6 +182,19 @@ void Recorder::accumulate(ThreadSlot& slot, const RequestRecord& record, Micros 
     interval.application_time.add(record.application_finish - record.application_start);
     interval.input_read_time.add(record.input_time);
     interval.output_write_time.add(record.output_time);
+    if (record.queue_time && record.daemon_time) {
+        interval.daemon_mode = true;
+        interval.queue_time.add(*record.queue_time);
+        interval.daemon_time.add(*record.daemon_time);
+    }
+    interval.gil_wait_time.add(record.gil_wait_time);
+    if (record.gil_wait_count > 0) {
+        interval.gil_wait_count += static_cast<std::uint64_t>(record.gil_wait_count);
+        interval.gil_wait_shortest = std::min(
+            interval.gil_wait_shortest.value_or(record.gil_wait_shortest), record.gil_wait_shortest);
+        interval.gil_wait_longest = std::max(
+            interval.gil_wait_longest.value_or(record.gil_wait_longest), record.gil_wait_longest);
+    }
     interval.input_bytes += record.input_bytes;
     interval.input_reads += record.input_reads;
     interval.output_bytes += record.output_bytes;
@@ -254,6 +275,13 @@ std::optional<IntervalSnapshot> Recorder::drain(Micros at, CpuTimes cpu) {
     snapshot.request_time = interval.request_time;
     snapshot.input_read_time = interval.input_read_time;
     snapshot.output_write_time = interval.output_write_time;
+    snapshot.daemon_mode = interval.daemon_mode || daemon_mode_;
+    snapshot.queue_time = interval.queue_time;
+    snapshot.daemon_time = interval.daemon_time;
+    snapshot.gil_wait_time = interval.gil_wait_time;
+    snapshot.gil_wait_count = interval.gil_wait_count;
+    snapshot.gil_wait_shortest = interval.gil_wait_shortest;
+    snapshot.gil_wait_longest = interval.gil_wait_longest;
     snapshot.input_bytes = interval.input_bytes;
     snapshot.input_reads = interval.input_reads;
     snapshot.output_bytes = interval.output_bytes;

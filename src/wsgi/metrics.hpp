@@ -86,6 +86,16 @@ struct RequestRecord {
     Micros output_time = 0;
     int status = 0;                // the HTTP status Apache answered with (0: unknown)
     std::optional<Micros> cpu_time;  // the thread's CPU time for the request, when measured
+    // Daemon mode: from the Apache child passing the request on to a daemon thread taking it
+    // (queue_time), and from then to the response sent (daemon_time). Unset in embedded mode.
+    std::optional<Micros> queue_time;
+    std::optional<Micros> daemon_time;
+    // Waits to take the GIL back where the module gave it away (python/gil.hpp): their total,
+    // number, and the shortest and longest single one (valid when gil_wait_count > 0).
+    Micros gil_wait_time = 0;
+    std::int64_t gil_wait_count = 0;
+    Micros gil_wait_shortest = 0;
+    Micros gil_wait_longest = 0;
 };
 
 // process_metrics(): totals since the process started.
@@ -119,6 +129,13 @@ struct IntervalSnapshot {
     Phase request_time;
     Phase input_read_time;
     Phase output_write_time;
+    bool daemon_mode = false;  // queue_time and daemon_time are measured (else None)
+    Phase queue_time;
+    Phase daemon_time;
+    Phase gil_wait_time;  // per request: its waits' total (min and max below are single waits)
+    std::uint64_t gil_wait_count = 0;
+    std::optional<Micros> gil_wait_shortest;  // the shortest single wait of the interval
+    std::optional<Micros> gil_wait_longest;
     std::int64_t input_bytes = 0;
     std::int64_t input_reads = 0;
     std::int64_t output_bytes = 0;
@@ -135,8 +152,9 @@ public:
     Recorder(const Recorder&) = delete;
     Recorder& operator=(const Recorder&) = delete;
 
-    // A child process starts: its start time and the MPM's threads per process.
-    void reset(Micros restart_time, int threads_maximum);
+    // A child process starts: its start time and the MPM's threads per process (a daemon
+    // process: its threads=, and `daemon_mode`, which has queue_time and daemon_time).
+    void reset(Micros restart_time, int threads_maximum, bool daemon_mode = false);
 
     // A new worker slot (kept for the life of the process).
     ThreadSlot& new_thread_slot();
@@ -169,6 +187,7 @@ private:
     std::atomic<Micros> busy_time_{0};
     std::atomic<int> active_{0};
     std::atomic<bool> recording_{false};
+    std::atomic<bool> daemon_mode_{false};
 
     mutable std::mutex slots_mutex_;
     std::deque<std::unique_ptr<ThreadSlot>> slots_;

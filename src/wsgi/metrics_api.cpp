@@ -220,12 +220,27 @@ PyObject* request_metrics_dict() {
         .set("request_threads_current_elapsed", seconds_list(s.threads_current_elapsed))
         .set("request_threads_max_duration", seconds_list(s.threads_max_duration));
     add_phase(dict, "server_time", s.server_time, s.request_count);
-    add_missing_phase(dict, "queue_time");
-    add_missing_phase(dict, "daemon_time");
+    if (s.daemon_mode) {
+        add_phase(dict, "queue_time", s.queue_time, s.request_count);
+        add_phase(dict, "daemon_time", s.daemon_time, s.request_count);
+    } else {
+        add_missing_phase(dict, "queue_time");
+        add_missing_phase(dict, "daemon_time");
+    }
     add_phase(dict, "application_time", s.application_time, s.request_count);
     add_phase(dict, "request_time", s.request_time, s.request_count);
     add_phase(dict, "input_read_time", s.input_read_time, s.request_count);
     add_phase(dict, "output_write_time", s.output_write_time, s.request_count);
+    // GIL contention: the mean per request and its histogram, the number of waits, and the
+    // shortest and longest single wait (mod_wsgi docs, "The Internal Metrics API").
+    add_phase(dict, "gil_wait_time", s.gil_wait_time, s.request_count);
+    if (s.gil_wait_shortest && s.gil_wait_longest) {
+        dict.integer("gil_wait_time_min_us", *s.gil_wait_shortest)
+            .integer("gil_wait_time_max_us", *s.gil_wait_longest);
+    } else {
+        dict.none("gil_wait_time_min_us").none("gil_wait_time_max_us");
+    }
+    dict.set("gil_wait_count", PyLong_FromUnsignedLongLong(s.gil_wait_count));
     dict.integer("input_bytes", s.input_bytes)
         .integer("input_reads", s.input_reads)
         .integer("output_bytes", s.output_bytes)

@@ -115,9 +115,9 @@ PyObject* ignore_signal_registration(PyObject* self, PyObject* args) noexcept {
             return nullptr;
         }
         std::vector<std::string> stack = stack_lines();
-        std::string headline = "WSGI0020: mod_wsgi (pid=" + std::to_string(getpid()) +
-                               "): Callback registration for signal " + std::to_string(signum) +
-                               " ignored (WSGIRestrictSignal On).";
+        // No "mod_wsgi (pid=N)" prefix: mod_wsgi 6 dropped it, Apache's [pid] field says it.
+        std::string headline = "WSGI0020: Callback registration for signal " +
+                               std::to_string(signum) + " ignored (WSGIRestrictSignal On).";
         Channel* channel = current_channel();
         {
             python::GilRelease release;

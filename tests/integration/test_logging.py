@@ -1,6 +1,7 @@
 """wsgi.errors, sys.stdout and sys.stderr end up in Apache's error log."""
 
 import socket
+import time
 import uuid
 
 import pytest
@@ -89,3 +90,29 @@ def test_sys_stdout_buffer_takes_bytes(server, mount):
     server.expect_log(marker)
     get_from_port(server, f"{mount}/buffer?{marker}")
     server.wait_log(rf"BUFFER-{marker}")
+
+
+VHOST_CONFIG = """
+WSGIDaemonProcess shared threads=2
+<VirtualHost *:*>
+    ServerName vhost.example
+    ErrorLog "{root}/logs/vhost_error_log"
+    WSGIScriptAlias /log {apps}/logging.wsgi process-group=shared
+</VirtualHost>
+"""
+
+
+def test_daemon_output_goes_to_the_virtual_hosts_error_log(apache):
+    # A group defined at server level serving a virtual host with its own ErrorLog logs the
+    # request's output there, as the Apache child would (mod_wsgi 6.0.1; 4.9.4 too).
+    server = apache(VHOST_CONFIG)
+    marker = uuid.uuid4().hex
+    r = requests.get(server.url(f"/log?{marker}"), headers={"Host": "vhost.example"}, timeout=10)
+    assert r.status_code == 200 and r.text == "logged"
+    vhost_log = server.root / "logs" / "vhost_error_log"
+    deadline = time.monotonic() + 5
+    while marker not in (vhost_log.read_text() if vhost_log.exists() else ""):
+        assert time.monotonic() < deadline, "not in the virtual host's error log"
+        time.sleep(0.1)
+    assert f"ERRORS-{marker}" in vhost_log.read_text()
+    assert marker not in server.error_log(), "also in the main server's error log"

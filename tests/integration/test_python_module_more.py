@@ -92,6 +92,16 @@ def test_environ_keys(server):
     assert isinstance(first["thread_id"], int) and first["thread_id"] >= 1
     assert first["thread_requests"] >= 1
     assert second["total_requests"] > first["total_requests"]
+    # mod_wsgi.server_pid: the Apache child that received the request, a string; in embedded
+    # mode the process itself.
+    assert first["server_pid"] == str(first["pid"])
+
+
+def test_server_pid_in_daemon_mode_is_the_apache_child(server):
+    data = get_json(server, "/metrics-off/environ")
+    assert data["server_pid"].isdigit() and int(data["server_pid"]) != data["pid"]
+    with open(f"/proc/{data['server_pid']}/cmdline", "rb") as f:
+        assert b"apache2" in f.read()
 
 
 def test_request_metrics_windows(server):
@@ -110,6 +120,26 @@ def test_request_metrics_windows(server):
     # The next window starts where this one stopped.
     again = get_json(server, "/more/metrics")
     assert again["start_time"] == window["stop_time"]
+
+
+def test_request_metrics_in_daemon_mode_and_gil_waits(server):
+    # Daemon mode measures queue_time (the Apache child passing the request on, to a daemon
+    # thread taking it) and daemon_time; every request counts its GIL waits (taking the
+    # interpreter at least).
+    get_json(server, "/metrics-off/metrics")  # starts recording in the daemon process
+    for _ in range(3):
+        requests.post(server.url(f"/metrics-off/teapot?{token()}"), data=b"z", timeout=15)
+    window = get_json(server, "/metrics-off/metrics")
+    assert window["request_count"] >= 3
+    for phase in ("queue_time", "daemon_time"):
+        assert isinstance(window[phase], float) and window[phase] >= 0, window[phase]
+        assert isinstance(window[f"{phase}_min_us"], int), window
+        assert window[f"{phase}_min_us"] <= window[f"{phase}_max_us"]
+        assert sum(window[f"{phase}_buckets"]) == window["request_count"]
+    assert window["gil_wait_count"] >= window["request_count"]
+    assert isinstance(window["gil_wait_time"], float) and window["gil_wait_time"] >= 0
+    assert 0 <= window["gil_wait_time_min_us"] <= window["gil_wait_time_max_us"]
+    assert sum(window["gil_wait_time_buckets"]) == window["request_count"]
 
 
 def test_server_metrics_with_server_metrics_on(server):

@@ -270,10 +270,10 @@ def test_restrictions_default(apache, group):
     # WSGIRestrictSignal On: nothing installed, the attempt logged with the stack.
     assert restricted(server, "signal").endswith(" not installed")
     line = server.wait_log(
-        r"\[wsgi:warn\] .*WSGI0020: mod_wsgi \(pid=(\d+)\): Callback registration for signal "
+        r"\[wsgi:warn\] \[pid (\d+):tid \d+\].*WSGI0020: Callback registration for signal "
         r"12 ignored"
     )
-    assert int(line.group(1)) != server.pid
+    assert int(line.group(1)) != server.pid  # logged by the Apache child
     assert "restrict.wsgi" in server.error_log()  # the stack names the caller
 
 

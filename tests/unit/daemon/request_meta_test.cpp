@@ -20,6 +20,7 @@ DaemonRequest sample() {
     request.script_mtime = 42;
     request.client = "127.0.0.1:5000";
     request.secret = "s3cret";
+    request.server_index = 3;
     return request;
 }
 
@@ -33,6 +34,7 @@ TEST(RequestMeta, RoundTrip) {
     EXPECT_TRUE(decoded.settings.ignore_activity);
     EXPECT_EQ(decoded.script_mtime, 42);
     EXPECT_EQ(decoded.secret, "s3cret");
+    EXPECT_EQ(decoded.server_index, 3);
 }
 
 TEST(RequestMeta, IgnoreActivityMayBeAbsent) {
@@ -45,6 +47,22 @@ TEST(RequestMeta, IgnoreActivityMayBeAbsent) {
     std::string error;
     ASSERT_TRUE(decode_meta(meta, decoded, error)) << error;
     EXPECT_FALSE(decoded.settings.ignore_activity);
+}
+
+TEST(RequestMeta, ServerIndexMayBeAbsentOrOutOfRange) {
+    protocol::Pairs meta = encode_meta(sample());
+    meta.erase(std::remove_if(meta.begin(), meta.end(),
+                              [](const auto& pair) { return pair.first == "server_index"; }),
+               meta.end());
+    DaemonRequest decoded;
+    std::string error;
+    ASSERT_TRUE(decode_meta(meta, decoded, error)) << error;
+    EXPECT_EQ(decoded.server_index, -1);  // the group's own server then
+    meta.emplace_back("server_index", "99999999999");
+    ASSERT_TRUE(decode_meta(meta, decoded, error)) << error;
+    EXPECT_EQ(decoded.server_index, -1);
+    meta.back().second = "x";
+    EXPECT_FALSE(decode_meta(meta, decoded, error));
 }
 
 TEST(RequestMeta, EmptyCallableIsTheApplicationsChoice) {

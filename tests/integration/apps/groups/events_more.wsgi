@@ -101,6 +101,8 @@ def application(environ, start_response):
                 "thread_id": environ.get("mod_wsgi.thread_id"),
                 "thread_requests": environ.get("mod_wsgi.thread_requests"),
                 "total_requests": environ.get("mod_wsgi.total_requests"),
+                "server_pid": environ.get("mod_wsgi.server_pid"),
+                "pid": os.getpid(),
             },
         )
     if mode == "/teapot":
