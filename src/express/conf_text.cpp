@@ -58,14 +58,8 @@ std::string shell_quote(const std::string& text) {
 }
 
 std::string python_string(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '\\' || c == '"') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out + "\"";
+    // A Python string literal escapes the same two characters as a quoted Apache argument.
+    return quote_escaped(text);
 }
 
 std::string listen_address(const std::string& host, int port) {
