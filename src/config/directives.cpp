@@ -81,7 +81,22 @@ const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
                 if (auto import = preload_from_alias(alias.target, is_match,
                                                      *alias.options.process_group,
                                                      *alias.options.application_group)) {
-                    server_config(cmd->server).import_scripts.push_back(std::move(*import));
+                    // Only into a group this server may use, defined before the alias (as
+                    // WSGIImportScript requires): another virtual host's group would run the
+                    // script as that host's user, which its requests would be refused.
+                    server_rec* main =
+                        cmd->server->is_virtual ? configuring_main_server() : cmd->server;
+                    const DaemonGroup* group =
+                        import->process_group.empty() || main == nullptr
+                            ? nullptr
+                            : find_daemon_group(main, import->process_group);
+                    const bool usable =
+                        import->process_group.empty() ||
+                        (group != nullptr &&
+                         (group->server == cmd->server || !group->server->is_virtual));
+                    if (usable) {
+                        server_config(cmd->server).import_scripts.push_back(std::move(*import));
+                    }
                 }
             }
         }

@@ -56,10 +56,12 @@ std::optional<ImportScript> preload_from_alias(std::string_view target, bool is_
         (is_match && target.find('$') != std::string_view::npos)) {
         return std::nullopt;
     }
+    // As mod_wsgi: %{GLOBAL} or a literal name only (%{SERVER} would be expanded with the
+    // server's own port here but with the request's by requests, so it stays per request).
     auto fixed = [](std::string_view group) {
-        return group == "%{GLOBAL}" || group == "%{SERVER}" || !group.starts_with("%{");
+        return group == "%{GLOBAL}" || group.find("%{") == std::string_view::npos;
     };
-    if (!fixed(process_group) || process_group == "%{SERVER}" || !fixed(application_group)) {
+    if (!fixed(process_group) || !fixed(application_group)) {
         return std::nullopt;
     }
     ImportScript import;

@@ -23,9 +23,10 @@ struct ImportScript {
 
 // A WSGIScriptAlias with both process-group= and application-group= loads its script when
 // the process it runs in starts (mod_wsgi docs, "WSGIScriptAlias"), as a WSGIImportScript
-// line would. Returns that line, or nullopt when the alias does not preload: a group left to
-// the request (%{RESOURCE}, %{HOST}, %{ENV:...}), or a target that is a directory or holds
-// $N substitutions (known only per request).
+// line would. Returns that line, or nullopt when the alias does not preload: a group other
+// than %{GLOBAL} or a literal name (expanded per request), or a target that is a directory
+// or holds $N substitutions (known only per request). The caller checks that the server may
+// use the process group.
 std::optional<ImportScript> preload_from_alias(std::string_view target, bool is_match,
                                                std::string_view process_group,
                                                std::string_view application_group);

@@ -1,6 +1,7 @@
 #include "daemon/client.hpp"
 
 #include <apr_strings.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_request.h>
 #include <ap_mpm.h>
@@ -709,6 +710,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.queue_start = static_cast<double>(apr_time_now()) / 1e6;
     request.secret = runtime->secret;
     request.server_pid = static_cast<long>(getpid());
+    request.config_generation = static_cast<long>(ap_state_query(AP_SQ_CONFIG_GEN));
     request.server_index = 0;
     for (server_rec* s = apache::main_server(); s != nullptr && s != r->server; s = s->next) {
         ++request.server_index;

@@ -3,6 +3,7 @@
 #include <ap_listen.h>
 #include <grp.h>
 #include <malloc.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <poll.h>
 #include <pwd.h>
@@ -89,6 +90,8 @@ pid_t g_apache_parent_pid = 0;
 // What note_signal() writes for a SIGUSR1 from the Apache parent: its graceful restart, after
 // which the next generation's processes take the new requests (not a signal number).
 constexpr int kGenerationEnd = 0xF0;
+// What request_restart() writes for the supervisor to look at the process's state at once.
+constexpr int kWake = 0xF1;
 
 extern "C" void note_signal(int signal_number, siginfo_t* info, void*) {
     const int saved = errno;
@@ -184,6 +187,7 @@ struct RequestSlot {
 };
 std::unique_ptr<RequestSlot[]> g_request_slots;
 std::atomic<int> g_abandoned{0};  // requests answered 504 whose threads are still stuck
+std::atomic<int> g_live_threads{0};  // request threads that have not left their loop
 int g_thread_count = 0;
 thread_local RequestSlot* t_request_slot = nullptr;
 
@@ -272,11 +276,17 @@ void request_restart(const char* reason, const char* shutdown_reason, bool grace
         wsgi::set_shutdown_reason(shutdown_reason);
     }
     g_state.stopping = true;
-    if (drain == Drain::kStop || !graceful) {
+    // A graceful restart with no time to serve in (graceful-timeout=0) stops at once too.
+    const config::Seconds window = g_state.evicted && options().eviction_timeout.count() > 0
+                                       ? options().eviction_timeout
+                                       : options().graceful_timeout;
+    if (drain == Drain::kStop || !graceful || window.count() <= 0) {
         // At once, not at the supervisor's next tick: an Apache child must not send its next
         // request on a kept connection to a process that will not serve it.
         stop_accepting();
     }
+    const auto byte = static_cast<unsigned char>(kWake);  // the supervisor: now, not in 200 ms
+    [[maybe_unused]] ssize_t written = write(g_signal_pipe[1], &byte, 1);
 }
 
 Millis millis(config::Seconds seconds) {
@@ -478,13 +488,18 @@ Served serve_connection(const DaemonListener::Connection& connection) {
 }
 
 // The server a request's log lines go to: the (virtual) server the Apache child received it
-// on, as with mod_wsgi 6.0.1 (its ErrorLog), else the one that defined the group.
-server_rec* request_server(int index) {
+// on, as with mod_wsgi 6.0.1 (its ErrorLog), else the one that defined the group. The index
+// is taken only from a child of this process's configuration generation.
+server_rec* request_server(const DaemonRequest& request) {
+    if (request.server_index < 0 ||
+        request.config_generation != static_cast<long>(ap_state_query(AP_SQ_CONFIG_GEN))) {
+        return g_state.server;
+    }
     server_rec* s = apache::main_server();
-    for (int i = 0; s != nullptr && i < index; ++i) {
+    for (int i = 0; s != nullptr && i < request.server_index; ++i) {
         s = s->next;
     }
-    return index >= 0 && s != nullptr ? s : g_state.server;
+    return s != nullptr ? s : g_state.server;
 }
 
 Served serve_request(const DaemonListener::Connection& connection, Millis timeout) {
@@ -538,7 +553,7 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
                      opts.name.c_str(), request.settings.script_filename.c_str());
         return Served::kClose;
     }
-    DaemonChannel channel(fd, reader, request, request_server(request.server_index), timeout);
+    DaemonChannel channel(fd, reader, request, request_server(request), timeout);
     // The connection carries the next request when this one ended cleanly and nothing came
     // past it (the Apache child sends nothing past its answer to a read).
     auto served = [&reader, keepable](const DaemonChannel& ended) {
@@ -651,6 +666,10 @@ Served serve_request(const DaemonListener::Connection& connection, Millis timeou
 void* request_thread(void* argument) {
     const auto slot = reinterpret_cast<std::intptr_t>(argument);
     t_request_slot = &g_request_slots[slot];
+    struct Live {
+        Live() { ++g_live_threads; }
+        ~Live() { --g_live_threads; }
+    } live;
     while (g_state.accepting) {
         std::optional<DaemonListener::Connection> connection = g_listener.next(Millis(250));
         if (!connection) {
@@ -686,7 +705,8 @@ void* request_thread(void* argument) {
             request_restart("maximum-requests reached", "maximum_requests", true,
                             Drain::kKeepServing);
         }
-        // After request_restart: a process that restarts hands the connection back.
+        // After request_restart: a process that stops accepting hands the connection back; one
+        // that goes on serving (Drain::kKeepServing) keeps it.
         g_listener.release(*connection, served_as == Served::kKeep
                                             ? DaemonListener::After::kKeep
                                             : DaemonListener::After::kClose);
@@ -924,11 +944,11 @@ void supervise() {
                 break;
             case SIGUSR1:
                 // With eviction-timeout set, SIGUSR1 is an eviction (mod_wsgi docs).
+                g_state.evicted = true;
                 request_restart("graceful signal",
                                 opts.eviction_timeout.count() > 0 ? "eviction_signal"
                                                                   : "graceful_signal",
                                 true, Drain::kKeepServing);
-                g_state.evicted = true;
                 break;
             case kGenerationEnd:
                 // Finish the requests in flight; the new generation takes the others.
@@ -987,15 +1007,13 @@ bool drain(config::Seconds limit, bool graceful) {
     auto idle = [] { return g_state.active - g_abandoned <= 0; };
     auto deadline = Clock::now() + ticks(limit);
     while (Clock::now() < deadline) {
-        if (idle()) {
-            if (!g_state.accepting) {
-                break;
-            }
+        if (g_state.accepting && idle()) {
             stop_accepting();
-            // A request a thread took just before: it counts in `active` by now, or its
-            // thread's join (below, before Python ends) waits for it.
-            std::this_thread::sleep_for(Millis(5));
-            continue;
+        }
+        // Not accepting: done once every request thread has left its loop (a request taken
+        // just before the stop is served first), the stuck ones apart.
+        if (!g_state.accepting && g_live_threads - g_abandoned <= 0) {
+            break;
         }
         switch (next_signal(Millis(20))) {
             case SIGINT:
@@ -1012,7 +1030,7 @@ bool drain(config::Seconds limit, bool graceful) {
             case SIGTERM:
                 if (graceful) {
                     stop_accepting();
-                    return g_state.active == 0;
+                    return g_live_threads == 0;
                 }
                 break;
             case SIGUSR2:
@@ -1024,9 +1042,13 @@ bool drain(config::Seconds limit, bool graceful) {
             default:
                 break;
         }
+        // A request still served while the process drains has its request-timeout too.
+        if (options().request_timeout.count() > 0) {
+            check_request_timeouts(Clock::now());
+        }
     }
     stop_accepting();
-    return g_state.active == 0;
+    return g_live_threads == 0;
 }
 
 }  // namespace

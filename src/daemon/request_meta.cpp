@@ -39,6 +39,7 @@ protocol::Pairs encode_meta(const DaemonRequest& request) {
         {"secret", request.secret},
         {"server_index", std::to_string(request.server_index)},
         {"server_pid", std::to_string(request.server_pid)},
+        {"config_generation", std::to_string(request.config_generation)},
     };
 }
 
@@ -111,6 +112,13 @@ bool decode_meta(const protocol::Pairs& meta, DaemonRequest& request, std::strin
     if (values.count("server_index") != 0 && !integer("server_index", server_index)) {
         return false;
     }
+    std::int64_t generation = -1;
+    if (values.count("config_generation") != 0 && !integer("config_generation", generation)) {
+        return false;
+    }
+    request.config_generation = generation >= 0 && generation <= 0x7fffffff
+                                    ? static_cast<long>(generation)
+                                    : -1;
     std::int64_t server_pid = 0;
     if (values.count("server_pid") != 0 && !integer("server_pid", server_pid)) {
         return false;

@@ -26,6 +26,10 @@ struct DaemonRequest {
     // server 0, so that the daemon process logs the request where the child would (the
     // virtual host's ErrorLog). -1 when not sent (an Apache child of an earlier module).
     int server_index = -1;
+    // The configuration generation the index belongs to (AP_SQ_CONFIG_GEN): after a graceful
+    // restart a child of the old generation may reach a new daemon process, whose list of
+    // servers may differ. -1 when not sent.
+    long config_generation = -1;
     long server_pid = 0;  // the Apache child's pid (0 when not sent: an earlier module)
 };
 

@@ -158,8 +158,10 @@ bool RequestScope::add_environ_keys(PyObject* environ) {
            set_int(environ, "mod_wsgi.thread_requests",
                    static_cast<long long>(slot_.request_count.load())) &&
            set_int(environ, "mod_wsgi.total_requests", static_cast<long long>(total_requests_)) &&
-           set_owned(environ, "mod_wsgi.server_pid",
-                     PyUnicode_FromString(std::to_string(server_pid_).c_str()));
+           // Left out when a daemon process was not told (an Apache child of an earlier module).
+           (server_pid_ <= 0 ||
+            set_owned(environ, "mod_wsgi.server_pid",
+                      PyUnicode_FromString(std::to_string(server_pid_).c_str())));
 }
 
 Ref RequestScope::new_payload(bool with_thread) {

@@ -4,6 +4,8 @@
 #include <http_core.h>
 
 #include <limits>
+#include <set>
+#include <utility>
 
 #include "apache/log.hpp"
 #include "config/config.hpp"
@@ -116,9 +118,13 @@ void preload(server_rec* main, server_rec* s, const config::ImportScript& import
 
 void preload_import_scripts(server_rec* main, const std::string& process_group,
                             apr_pool_t* pool) noexcept {
+    // A script named for the same group by several lines (an alias in the :80 and the :443
+    // virtual host, a WSGIImportScript too) is loaded once.
+    std::set<std::pair<std::string, std::string>> tried;
     for (server_rec* s = main; s != nullptr; s = s->next) {
         for (const config::ImportScript& import : config::server_config(s).import_scripts) {
-            if (import.process_group != process_group) {
+            if (import.process_group != process_group ||
+                !tried.emplace(import.script, application_group(s, import)).second) {
                 continue;
             }
             try {

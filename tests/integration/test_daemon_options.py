@@ -423,9 +423,10 @@ def test_a_graceful_restart_goes_on_serving_until_idle(apache, trigger):
     prefix = "/keep" if trigger == "maximum-requests" else "/evict"
     first = pid_of(server, prefix)
     slow, result = in_background(server, f"{prefix}/sleep?5")
-    time.sleep(0.6)  # the slow request is running
+    time.sleep(1.0)  # the slow request is running
     if trigger == "maximum-requests":
-        assert pid_of(server, prefix) == first  # the 2nd request: maximum-requests reached
+        # The second request to complete: maximum-requests reached.
+        assert pid_of(server, prefix) == first
     else:
         os.kill(first, signal.SIGUSR1)
         time.sleep(0.3)

@@ -109,7 +109,30 @@ def test_script_alias_naming_both_groups_preloads_its_script(apache):
                     r"application-group=\)", expect=False)
     # Only the group's process loads it, and not for an alias naming one group only.
     assert set(markers(server, "alias-group")) == {pid}
-    assert "probe.wsgi" not in server.error_log().split("Imported WSGI script")[-1]
+    assert not re.search(r"Imported WSGI script '[^']*probe\.wsgi'", server.error_log())
+
+
+def test_script_alias_preload_only_into_a_group_the_host_may_use(apache):
+    # Virtual host B naming host A's group: nothing runs in A's process (B's requests would be
+    # refused there, WSGI0152), and a script named twice for one group is loaded once.
+    server = apache("""
+<VirtualHost *:*>
+    ServerName a.example
+    WSGIDaemonProcess owned threads=1
+    WSGIScriptAlias /pre {apps}/groups/preload.wsgi process-group=owned application-group=mine
+    WSGIScriptAlias /again {apps}/groups/preload.wsgi process-group=owned application-group=mine
+</VirtualHost>
+<VirtualHost *:*>
+    ServerName b.example
+    WSGIScriptAlias /pre {apps}/groups/preload.wsgi process-group=owned application-group=theirs
+</VirtualHost>
+""")
+    assert wait_for(lambda: markers(server, "mine"), 10), "a.example's own alias did not preload"
+    time.sleep(0.5)
+    assert markers(server, "theirs") == {}, "b.example's script ran in a.example's process"
+    log = server.error_log()
+    assert len(re.findall(r"Imported WSGI script '[^']*preload\.wsgi' into application group "
+                          r"'mine'", log)) == 1, log
 
 
 def test_failing_import_script_is_logged_and_the_server_serves(apache):

@@ -95,6 +95,11 @@ def test_sys_stdout_buffer_takes_bytes(server, mount):
 VHOST_CONFIG = """
 WSGIDaemonProcess shared threads=2
 <VirtualHost *:*>
+    ServerName first.example
+    ErrorLog "{root}/logs/first_error_log"
+    WSGIScriptAlias /log {apps}/logging.wsgi process-group=shared
+</VirtualHost>
+<VirtualHost *:*>
     ServerName vhost.example
     ErrorLog "{root}/logs/vhost_error_log"
     WSGIScriptAlias /log {apps}/logging.wsgi process-group=shared
@@ -116,3 +121,4 @@ def test_daemon_output_goes_to_the_virtual_hosts_error_log(apache):
         time.sleep(0.1)
     assert f"ERRORS-{marker}" in vhost_log.read_text()
     assert marker not in server.error_log(), "also in the main server's error log"
+    assert marker not in (server.root / "logs" / "first_error_log").read_text()

@@ -75,7 +75,7 @@ def test_sighup_while_draining_is_delivered_and_the_drain_goes_on(apache):
     thread = threading.Thread(target=lambda: result.update(r=get(server, "/main/sleep?4")),
                               daemon=True)
     thread.start()
-    time.sleep(0.5)
+    time.sleep(1.0)  # the request is in the daemon process
     os.kill(int(pid), signal.SIGUSR1)
     time.sleep(0.5)
     os.kill(int(pid), signal.SIGHUP)

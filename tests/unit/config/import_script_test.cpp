@@ -92,10 +92,10 @@ TEST(PreloadFromAlias, BothGroupsFixedPreload) {
     EXPECT_EQ(import->process_group, "site");
     EXPECT_EQ(import->application_group, "");
     EXPECT_TRUE(import->from_script_alias);
-    auto server = preload_from_alias("/srv/app.wsgi", false, "%{GLOBAL}", "%{SERVER}");
-    ASSERT_TRUE(server);
-    EXPECT_EQ(server->process_group, "");
-    EXPECT_EQ(server->application_group, "%{SERVER}");
+    auto embedded = preload_from_alias("/srv/app.wsgi", false, "%{GLOBAL}", "app");
+    ASSERT_TRUE(embedded);
+    EXPECT_EQ(embedded->process_group, "");
+    EXPECT_EQ(embedded->application_group, "app");
 }
 
 TEST(PreloadFromAlias, GroupsKnownOnlyPerRequestDoNot) {
@@ -103,6 +103,7 @@ TEST(PreloadFromAlias, GroupsKnownOnlyPerRequestDoNot) {
     EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "site", "%{ENV:GROUP}"));
     EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "%{ENV:PG}", "app"));
     EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "%{SERVER}", "app"));
+    EXPECT_FALSE(preload_from_alias("/srv/app.wsgi", false, "site", "%{SERVER}"));
     EXPECT_FALSE(preload_from_alias("/srv/apps/", false, "site", "app"));  // a directory
     EXPECT_FALSE(preload_from_alias("/srv/$1.wsgi", true, "site", "app"));  // per match
     EXPECT_TRUE(preload_from_alias("/srv/app.wsgi", true, "site", "app"));

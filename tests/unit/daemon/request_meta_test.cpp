@@ -21,6 +21,8 @@ DaemonRequest sample() {
     request.client = "127.0.0.1:5000";
     request.secret = "s3cret";
     request.server_index = 3;
+    request.config_generation = 2;
+    request.server_pid = 1234;
     return request;
 }
 
@@ -35,6 +37,8 @@ TEST(RequestMeta, RoundTrip) {
     EXPECT_EQ(decoded.script_mtime, 42);
     EXPECT_EQ(decoded.secret, "s3cret");
     EXPECT_EQ(decoded.server_index, 3);
+    EXPECT_EQ(decoded.config_generation, 2);
+    EXPECT_EQ(decoded.server_pid, 1234);
 }
 
 TEST(RequestMeta, IgnoreActivityMayBeAbsent) {
