@@ -190,10 +190,12 @@ void Recorder::accumulate(ThreadSlot& slot, const RequestRecord& record, Micros 
     interval.gil_wait_time.add(record.gil_wait_time);
     if (record.gil_wait_count > 0) {
         interval.gil_wait_count += static_cast<std::uint64_t>(record.gil_wait_count);
-        interval.gil_wait_shortest = std::min(
-            interval.gil_wait_shortest.value_or(record.gil_wait_shortest), record.gil_wait_shortest);
-        interval.gil_wait_longest = std::max(
-            interval.gil_wait_longest.value_or(record.gil_wait_longest), record.gil_wait_longest);
+        interval.gil_wait_shortest =
+            std::min(interval.gil_wait_shortest.value_or(record.gil_wait_shortest),
+                     record.gil_wait_shortest);
+        interval.gil_wait_longest =
+            std::max(interval.gil_wait_longest.value_or(record.gil_wait_longest),
+                     record.gil_wait_longest);
     }
     interval.input_bytes += record.input_bytes;
     interval.input_reads += record.input_reads;
