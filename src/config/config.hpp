@@ -79,6 +79,9 @@ struct ServerConfig {
     std::optional<std::string> socket_prefix;  // WSGISocketPrefix, raw; see socket_prefix()
     std::optional<bool> socket_rotation;       // WSGISocketRotation, default On
     std::optional<std::string> accept_mutex;   // WSGIAcceptMutex, lower case, default "default"
+    // This server's position in Apache's list of servers (the main server 0), set in
+    // post_config: what an Apache child tells a daemon process (its request's ErrorLog).
+    int server_index = 0;
 };
 
 // Directory-level settings; also the server's defaults when a directive is given at server

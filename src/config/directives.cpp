@@ -6,6 +6,7 @@
 #include <unixd.h>
 
 #include <exception>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -45,6 +46,27 @@ const char* global_barrier(cmd_parms* cmd, Body&& body) noexcept {
     });
 }
 
+// Why a script loaded at process start (WSGIImportScript, a preloading WSGIScriptAlias) may
+// not go to `process_group` from this server: not defined by an earlier WSGIDaemonProcess, or
+// defined in another virtual host. nullopt when it may ("" is the Apache children).
+std::optional<std::string> import_group_error(cmd_parms* cmd, const std::string& process_group) {
+    if (process_group.empty()) {
+        return std::nullopt;
+    }
+    server_rec* main = cmd->server->is_virtual ? configuring_main_server() : cmd->server;
+    const DaemonGroup* group = main != nullptr ? find_daemon_group(main, process_group) : nullptr;
+    if (group == nullptr) {
+        return "process group '" + process_group +
+               "' is not defined by an earlier WSGIDaemonProcess (use process-group=%{GLOBAL} "
+               "for the Apache child processes)";
+    }
+    if (group->server != cmd->server && group->server->is_virtual) {
+        return "process group '" + process_group +
+               "' is defined in another virtual host and not accessible here";
+    }
+    return std::nullopt;
+}
+
 const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
     return barrier(cmd, [&]() -> std::string {
         if (const char* err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) {
@@ -78,25 +100,14 @@ const char* set_script_alias(cmd_parms* cmd, void*, const char* args) noexcept {
         if (alias.options.process_group && alias.options.application_group) {
             std::error_code ignored;
             if (!std::filesystem::is_directory(alias.target, ignored)) {
-                if (auto import = preload_from_alias(alias.target, is_match,
-                                                     *alias.options.process_group,
-                                                     *alias.options.application_group)) {
-                    // Only into a group this server may use, defined before the alias (as
-                    // WSGIImportScript requires): another virtual host's group would run the
-                    // script as that host's user, which its requests would be refused.
-                    server_rec* main =
-                        cmd->server->is_virtual ? configuring_main_server() : cmd->server;
-                    const DaemonGroup* group =
-                        import->process_group.empty() || main == nullptr
-                            ? nullptr
-                            : find_daemon_group(main, import->process_group);
-                    const bool usable =
-                        import->process_group.empty() ||
-                        (group != nullptr &&
-                         (group->server == cmd->server || !group->server->is_virtual));
-                    if (usable) {
-                        server_config(cmd->server).import_scripts.push_back(std::move(*import));
-                    }
+                // Only into a group this server may use, defined before the alias (as
+                // WSGIImportScript requires): another virtual host's group would run the
+                // script as that host's user, which its requests would be refused.
+                auto import = preload_from_alias(alias.target, is_match,
+                                                 *alias.options.process_group,
+                                                 *alias.options.application_group);
+                if (import && !import_group_error(cmd, import->process_group)) {
+                    server_config(cmd->server).import_scripts.push_back(std::move(*import));
                 }
             }
         }
@@ -578,19 +589,8 @@ const char* add_import_script(cmd_parms* cmd, void*, const char* args) noexcept 
         if (auto error = parse_import_script(script, options, import)) {
             return directive_name(cmd) + ": " + *error;
         }
-        if (!import.process_group.empty()) {
-            server_rec* main = cmd->server->is_virtual ? configuring_main_server() : cmd->server;
-            const DaemonGroup* group =
-                main != nullptr ? find_daemon_group(main, import.process_group) : nullptr;
-            if (group == nullptr) {
-                return directive_name(cmd) + ": process group '" + import.process_group +
-                       "' is not defined by an earlier WSGIDaemonProcess (use "
-                       "process-group=%{GLOBAL} for the Apache child processes)";
-            }
-            if (group->server != cmd->server && group->server->is_virtual) {
-                return directive_name(cmd) + ": process group '" + import.process_group +
-                       "' is defined in another virtual host and not accessible here";
-            }
+        if (auto error = import_group_error(cmd, import.process_group)) {
+            return directive_name(cmd) + ": " + *error;
         }
         server_config(cmd->server).import_scripts.push_back(std::move(import));
         return {};

@@ -711,10 +711,7 @@ int serve_in_daemon(request_rec* r, const wsgi::RequestSettings& settings,
     request.secret = runtime->secret;
     request.server_pid = static_cast<long>(getpid());
     request.config_generation = static_cast<long>(ap_state_query(AP_SQ_CONFIG_GEN));
-    request.server_index = 0;
-    for (server_rec* s = apache::main_server(); s != nullptr && s != r->server; s = s->next) {
-        ++request.server_index;
-    }
+    request.server_index = config::server_config(r->server).server_index;
     request.client = std::string(r->useragent_ip != nullptr ? r->useragent_ip : "-") + ":" +
                      std::to_string(r->useragent_addr != nullptr ? r->useragent_addr->port : 0);
     protocol::RequestEncoder encoder;

@@ -264,6 +264,14 @@ enum class Drain {
                    // during shutdown"), so that a group of one process does not stall them
 };
 
+// How long a graceful restart goes on serving and waits to be idle: eviction-timeout after
+// SIGUSR1 when set, else graceful-timeout.
+config::Seconds graceful_window() {
+    return g_state.evicted && options().eviction_timeout.count() > 0
+               ? options().eviction_timeout
+               : options().graceful_timeout;
+}
+
 // Asks the process to end: `reason` for the log, `shutdown_reason` the value the mod_wsgi
 // docs give for process_stopping ("maximum_requests", ...). The first reason given stays;
 // a later one that stops accepting still does.
@@ -277,10 +285,7 @@ void request_restart(const char* reason, const char* shutdown_reason, bool grace
     }
     g_state.stopping = true;
     // A graceful restart with no time to serve in (graceful-timeout=0) stops at once too.
-    const config::Seconds window = g_state.evicted && options().eviction_timeout.count() > 0
-                                       ? options().eviction_timeout
-                                       : options().graceful_timeout;
-    if (drain == Drain::kStop || !graceful || window.count() <= 0) {
+    if (drain == Drain::kStop || !graceful || graceful_window().count() <= 0) {
         // At once, not at the supervisor's next tick: an Apache child must not send its next
         // request on a kept connection to a process that will not serve it.
         stop_accepting();
@@ -915,30 +920,30 @@ private:
 
 SignalDispatcher g_signal_dispatcher;
 
+// next_signal() for the supervisor and the drain: SIGUSR2, and SIGHUP once the application
+// subscribed, go to the subscribe_signals() callbacks and are not returned (0 instead).
+int next_process_signal(Millis limit) {
+    int signal_number = next_signal(limit);
+    if (signal_number == SIGUSR2 || (signal_number == SIGHUP && wsgi::has_signal_subscribers())) {
+        g_signal_dispatcher.post(signal_number);
+        return 0;
+    }
+    return signal_number;
+}
+
 // Waits for signals and timers until the process should end.
 void supervise() {
     const config::DaemonOptions& opts = options();
     const auto started = Clock::now();
     while (!g_state.stopping) {
-        switch (next_signal(Millis(200))) {
+        switch (next_process_signal(Millis(200))) {
             case SIGINT:
                 // From the Apache parent, which is stopping or restarting and waits only a
                 // few seconds for its daemon processes.
                 request_restart("Apache stopping", "shutdown_signal", false);
                 g_state.apache_stopping = true;
                 break;
-            case SIGHUP:
-                // For the application when it subscribed (mod_wsgi 6: a configuration
-                // reload, say); else a stop, as SIGTERM.
-                if (wsgi::has_signal_subscribers()) {
-                    g_signal_dispatcher.post(SIGHUP);
-                    break;
-                }
-                request_restart("shutdown signal", "shutdown_signal", false);
-                break;
-            case SIGUSR2:
-                g_signal_dispatcher.post(SIGUSR2);
-                break;
+            case SIGHUP:  // unless the application subscribed (next_process_signal())
             case SIGTERM:
                 request_restart("shutdown signal", "shutdown_signal", false);
                 break;
@@ -1015,26 +1020,18 @@ bool drain(config::Seconds limit, bool graceful) {
         if (!g_state.accepting && g_live_threads - g_abandoned <= 0) {
             break;
         }
-        switch (next_signal(Millis(20))) {
+        switch (next_process_signal(Millis(20))) {
             case SIGINT:
                 g_state.apache_stopping = true;
                 stop_accepting();
                 deadline = std::min(deadline, Clock::now() + ticks(kApacheStoppingWait));
                 break;
-            case SIGHUP:
-                if (wsgi::has_signal_subscribers()) {
-                    g_signal_dispatcher.post(SIGHUP);
-                    break;
-                }
-                [[fallthrough]];
+            case SIGHUP:  // unless the application subscribed (next_process_signal())
             case SIGTERM:
                 if (graceful) {
                     stop_accepting();
                     return g_live_threads == 0;
                 }
-                break;
-            case SIGUSR2:
-                g_signal_dispatcher.post(SIGUSR2);
                 break;
             case kGenerationEnd:
                 stop_accepting();
@@ -1127,11 +1124,7 @@ void run_daemon_process(const std::vector<GroupRuntime>& groups, std::size_t ind
     }
     supervise();
 
-    // SIGUSR1 (eviction) drains for eviction-timeout when set, else graceful-timeout.
-    config::Seconds graceful = g_state.evicted && opts.eviction_timeout.count() > 0
-                                   ? opts.eviction_timeout
-                                   : opts.graceful_timeout;
-    bool drained = g_state.graceful ? drain(graceful, true) : false;
+    bool drained = g_state.graceful ? drain(graceful_window(), true) : false;
     if (!drained) {
         // shutdown-timeout, but when Apache itself stops no more than the parent waits.
         drained = drain(g_state.apache_stopping

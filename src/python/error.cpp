@@ -2,6 +2,8 @@
 
 #include "python/ref.hpp"
 
+#include <string_view>
+
 namespace wsgi::python {
 namespace {
 
@@ -68,6 +70,31 @@ std::vector<std::string> take_exception_lines() {
 
 void set_error(PyObject* type, const std::string& message) {
     PyErr_SetString(type, message.c_str());
+}
+
+std::vector<std::string> current_stack_lines() {
+    std::vector<std::string> lines;
+    Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
+    Ref entries = traceback
+                      ? Ref::steal(PyObject_CallMethod(traceback.get(), "format_stack", nullptr))
+                      : Ref();
+    Ref empty = Ref::steal(PyUnicode_FromString(""));
+    Ref text = entries && empty ? Ref::steal(PyUnicode_Join(empty.get(), entries.get())) : Ref();
+    const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
+    if (utf8 == nullptr) {
+        PyErr_Clear();
+        return lines;
+    }
+    std::string_view rest(utf8);
+    while (!rest.empty()) {
+        auto newline = rest.find('\n');
+        std::string_view line = rest.substr(0, newline);
+        if (!line.empty()) {
+            lines.emplace_back(line);
+        }
+        rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+    }
+    return lines;
 }
 
 }  // namespace wsgi::python

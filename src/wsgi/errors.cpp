@@ -37,17 +37,8 @@ LogObject* destination(LogObject* self) {
 }
 
 void emit_lines(LogObject* self, std::vector<std::string>& lines) {
-    if (lines.empty()) {
-        return;
-    }
-    Channel* channel = self->bound ? self->channel : t_current_channel;
-    GilRelease release;
-    for (const auto& line : lines) {
-        if (channel != nullptr) {
-            channel->log(APLOG_ERR, line);
-        } else {
-            apache::log_line(APLOG_ERR, nullptr, nullptr, line);
-        }
+    if (!lines.empty()) {
+        log_for_request(self->bound ? self->channel : t_current_channel, APLOG_ERR, lines);
     }
 }
 
@@ -303,6 +294,17 @@ bool install_standard_streams() {
 }
 
 Channel* current_channel() { return t_current_channel; }
+
+void log_for_request(Channel* channel, int level, const std::vector<std::string>& lines) {
+    GilRelease release;
+    for (const auto& line : lines) {
+        if (channel != nullptr) {
+            channel->log(level, line);
+        } else {
+            apache::log_line(level, nullptr, nullptr, line);
+        }
+    }
+}
 
 RequestStreamsScope::RequestStreamsScope(Channel& channel)
     : outer_channel_(t_current_channel), outer_errors_(t_request_errors) {

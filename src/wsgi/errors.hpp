@@ -6,6 +6,9 @@
 
 #include <Python.h>
 
+#include <string>
+#include <vector>
+
 #include "wsgi/channel.hpp"
 
 namespace wsgi::wsgi {
@@ -33,6 +36,10 @@ bool install_standard_streams();
 // The channel of the request the calling thread is serving, for the standard streams; null
 // outside one. Set for the duration of a request by a RequestStreamsScope.
 Channel* current_channel();
+
+// Logs each of `lines` at `level` against `channel`'s request, or the main server's log when
+// `channel` is null. GIL held: it is released while logging.
+void log_for_request(Channel* channel, int level, const std::vector<std::string>& lines);
 
 // For the scope of one request (or access script) on the calling thread: sys.stdout and
 // sys.stderr log through `channel`, not through the wsgi.errors of a request this one runs

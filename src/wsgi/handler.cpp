@@ -314,6 +314,10 @@ python::Interpreter* interpreter_for(request_rec* r, const std::string& applicat
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) noexcept {
     apache::set_main_server(s);
+    int index = 0;
+    for (server_rec* server = s; server != nullptr; server = server->next) {
+        config::server_config(server).server_index = index++;
+    }
     ap_add_version_component(pconf, "mod_wsgi/" MOD_WSGI_VERSION_STRING);
     ap_add_version_component(pconf, apr_psprintf(pconf, "Python/%d.%d", PY_MAJOR_VERSION,
                                                  PY_MINOR_VERSION));

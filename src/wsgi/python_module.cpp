@@ -13,6 +13,7 @@
 
 #include "apache/log.hpp"
 #include "common/text.hpp"
+#include "python/error.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
 #include "wsgi/errors.hpp"
@@ -57,10 +58,17 @@ PyObject* barrier(Body&& body) noexcept {
     return nullptr;
 }
 
-PyObject* subscribe(PyObject* module, PyObject* callback, Ref WsgiState::*list) {
+bool check_callable(PyObject* callback) {
     if (!PyCallable_Check(callback)) {
         PyErr_Format(PyExc_TypeError, "callback must be callable, not %.200s",
                      Py_TYPE(callback)->tp_name);
+        return false;
+    }
+    return true;
+}
+
+PyObject* subscribe(PyObject* module, PyObject* callback, Ref WsgiState::*list) {
+    if (!check_callable(callback)) {
         return nullptr;
     }
     WsgiState* state = state_of(module);
@@ -90,34 +98,17 @@ PyObject* subscribe_signals(PyObject* module, PyObject* callback) noexcept {
             return nullptr;
         }
         if (state->embedded) {
-            if (!PyCallable_Check(callback)) {
-                PyErr_Format(PyExc_TypeError, "callback must be callable, not %.200s",
-                             Py_TYPE(callback)->tp_name);
+            if (!check_callable(callback)) {
                 return nullptr;
             }
-            Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
-            Ref stack = traceback ? Ref::steal(PyObject_CallMethod(traceback.get(),
-                                                                   "format_stack", nullptr))
-                                  : Ref();
-            std::vector<std::string> lines;
-            for (Py_ssize_t i = 0; stack && PyList_Check(stack.get()) &&
-                                   i < PyList_GET_SIZE(stack.get());
-                 ++i) {
-                const char* entry = PyUnicode_AsUTF8(PyList_GET_ITEM(stack.get(), i));
-                for (auto& line : common::split_lines(entry != nullptr ? entry : "")) {
-                    lines.push_back(std::move(line));
-                }
+            std::vector<std::string> lines{
+                "WSGI0026: mod_wsgi.subscribe_signals() does nothing in embedded mode (the "
+                "signals belong to Apache); the callback is not registered. Called from:"};
+            for (auto& line : python::current_stack_lines()) {
+                lines.push_back(std::move(line));
             }
-            PyErr_Clear();
-            {
-                python::GilRelease release;
-                apache::log_lines(APLOG_INFO, nullptr, nullptr,
-                                  "WSGI0026: mod_wsgi.subscribe_signals() does nothing in "
-                                  "embedded mode (the signals belong to Apache); the callback "
-                                  "is not registered. Called from:",
-                                  lines);
-            }
-            return Py_NewRef(callback);  // with the GIL again
+            log_for_request(nullptr, APLOG_INFO, lines);
+            return Py_NewRef(callback);
         }
         PyObject* result = subscribe(module, callback, &WsgiState::signal_callbacks);
         if (result != nullptr) {
@@ -168,21 +159,10 @@ PyObject* log_record(PyObject*, PyObject* args) noexcept {
         if (message == nullptr) {
             return nullptr;
         }
-        std::vector<std::string> lines =
-            common::split_lines(std::string_view(message, static_cast<std::size_t>(length)));
-        const int level = apache_level(levelno);
-        Channel* channel = current_channel();
-        {
-            python::GilRelease release;
-            for (const auto& line : lines) {
-                if (channel != nullptr) {
-                    channel->log(level, line);
-                } else {
-                    apache::log_line(level, nullptr, nullptr, line);
-                }
-            }
-        }
-        Py_RETURN_NONE;  // with the GIL again
+        log_for_request(
+            current_channel(), apache_level(levelno),
+            common::split_lines(std::string_view(message, static_cast<std::size_t>(length))));
+        Py_RETURN_NONE;
     });
 }
 

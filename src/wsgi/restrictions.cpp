@@ -7,6 +7,7 @@
 
 #include "apache/log.hpp"
 #include "config/config.hpp"
+#include "python/error.hpp"
 #include "python/gil.hpp"
 #include "python/ref.hpp"
 #include "wsgi/errors.hpp"
@@ -66,32 +67,6 @@ bool restrict_stream(PyObject* type, const char* name) {
     return PySys_SetObject(name, object.get()) == 0;
 }
 
-// The current Python stack as log lines (best effort: empty if it cannot be formatted).
-std::vector<std::string> stack_lines() {
-    std::vector<std::string> lines;
-    Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
-    Ref entries = traceback
-                      ? Ref::steal(PyObject_CallMethod(traceback.get(), "format_stack", nullptr))
-                      : Ref();
-    Ref empty = Ref::steal(PyUnicode_FromString(""));
-    Ref text = entries && empty ? Ref::steal(PyUnicode_Join(empty.get(), entries.get())) : Ref();
-    const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
-    if (utf8 == nullptr) {
-        PyErr_Clear();
-        return lines;
-    }
-    std::string_view rest(utf8);
-    while (!rest.empty()) {
-        auto newline = rest.find('\n');
-        std::string_view line = rest.substr(0, newline);
-        if (!line.empty()) {
-            lines.emplace_back(line);
-        }
-        rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
-    }
-    return lines;
-}
-
 // signal.signal replacement. `self` is (the original signal.signal, signal.getsignal, pid of
 // the process it was installed in). Returns the handler currently installed, as
 // signal.signal would return the previous one, and installs nothing. A process forked from
@@ -114,22 +89,14 @@ PyObject* ignore_signal_registration(PyObject* self, PyObject* args) noexcept {
         if (!current) {
             return nullptr;
         }
-        std::vector<std::string> stack = stack_lines();
         // No "mod_wsgi (pid=N)" prefix: mod_wsgi 6 dropped it, Apache's [pid] field says it.
-        std::string headline = "WSGI0020: Callback registration for signal " +
-                               std::to_string(signum) + " ignored (WSGIRestrictSignal On).";
-        Channel* channel = current_channel();
-        {
-            python::GilRelease release;
-            if (channel != nullptr) {
-                channel->log(APLOG_WARNING, headline);
-                for (const auto& line : stack) {
-                    channel->log(APLOG_WARNING, line);
-                }
-            } else {
-                apache::log_lines(APLOG_WARNING, nullptr, nullptr, headline, stack);
-            }
+        std::vector<std::string> lines{"WSGI0020: Callback registration for signal " +
+                                       std::to_string(signum) +
+                                       " ignored (WSGIRestrictSignal On)."};
+        for (auto& line : python::current_stack_lines()) {
+            lines.push_back(std::move(line));
         }
+        log_for_request(current_channel(), APLOG_WARNING, lines);
         return current.release();
     } catch (...) {
         PyErr_SetString(PyExc_MemoryError, "signal registration check failed");
